@@ -1,0 +1,252 @@
+"""The one evaluator: cost and feasibility of a set of routes, for every variant.
+
+Every method's output (solvers, environments, policies, refiners, the LLM front end) is scored
+here and nowhere else, on the instance's own float matrices.
+
+Objective (the same one every solver is given):
+    sum over used routes of  fixed_cost + unit_distance_cost * distance + unit_duration_cost * duration
+    minus the preference of each served customer for the vehicle type serving it.
+A route's duration is the shortest possible time from leaving the depot to finishing (returning
+to the depot, or the last service for open routes), including service and unavoidable waiting:
+departure is delayed as far as that helps, as PyVRP does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import numpy as np
+
+from nco.instance import Instance
+
+__all__ = ["Evaluation", "Violation", "evaluate", "normalise_routes"]
+
+ViolationKind = Literal[
+    "invalid_node",
+    "duplicate",
+    "unvisited",
+    "fleet_size",
+    "vehicle_type",
+    "forbidden",
+    "unreachable_arc",
+    "capacity",
+    "backhaul_order",
+    "time_window",
+    "max_duration",
+]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken constraint; ``route``/``node`` locate it where that makes sense."""
+
+    kind: ViolationKind
+    message: str
+    route: int | None = None
+    node: int | None = None
+    amount: float = 0.0
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    cost: float
+    distance: float
+    duration: float
+    num_routes: int
+    violations: tuple[Violation, ...] = field(default=())
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+
+def normalise_routes(
+    instance: Instance, routes: Sequence[Sequence[int]], vehicle_types: Sequence[int] | None = None
+) -> tuple[list[list[int]], list[int]]:
+    """Plain int lists without empty routes; the vehicle type defaults to 0 for a one-type fleet."""
+    as_lists = [[int(node) for node in route] for route in routes]
+    if vehicle_types is None:
+        if len(instance.vehicle_types) > 1:
+            raise ValueError(
+                f"instance {instance.name!r} has {len(instance.vehicle_types)} vehicle types: "
+                "give vehicle_types (one per route)"
+            )
+        types = [0] * len(as_lists)
+    else:
+        types = [int(k) for k in vehicle_types]
+        if len(types) != len(as_lists):
+            raise ValueError(f"vehicle_types has {len(types)} entries for {len(as_lists)} routes")
+    kept = [(route, k) for route, k in zip(as_lists, types) if route]
+    return [route for route, _ in kept], [k for _, k in kept]
+
+
+def evaluate(
+    instance: Instance, routes: Sequence[Sequence[int]], vehicle_types: Sequence[int] | None = None
+) -> Evaluation:
+    """Score ``routes`` (customer indices, depot implicit) on ``instance``; never raises on bad routes."""
+    routes, types = normalise_routes(instance, routes, vehicle_types)
+    violations: list[Violation] = []
+    violations += _coverage(instance, routes)
+    violations += _fleet(instance, routes, types)
+    valid = [
+        (r, route, k)
+        for r, (route, k) in enumerate(zip(routes, types))
+        if 0 <= k < len(instance.vehicle_types) and all(1 <= node < instance.num_nodes for node in route)
+    ]
+    total_cost = total_distance = total_duration = 0.0
+    for r, route, k in valid:
+        vehicle = instance.vehicle_types[k]
+        path = np.array([0, *route] if instance.open_routes else [0, *route, 0])
+        distance = float(instance.distance_matrix(vehicle.profile)[path[:-1], path[1:]].sum())
+        duration, time_violations = _schedule(instance, r, route, vehicle.profile)
+        violations += time_violations
+        violations += _route_constraints(instance, r, route, k, path, distance, duration)
+        preference = 0.0 if instance.preference is None else float(instance.preference[k, route].sum())
+        total_cost += (
+            vehicle.fixed_cost
+            + vehicle.unit_distance_cost * distance
+            + vehicle.unit_duration_cost * duration
+            - preference
+        )
+        total_distance += distance
+        total_duration += duration
+    if len(valid) < len(routes):
+        total_cost = total_distance = total_duration = math.inf
+    return Evaluation(total_cost, total_distance, total_duration, len(routes), tuple(violations))
+
+
+def _coverage(instance: Instance, routes: list[list[int]]) -> list[Violation]:
+    found: list[Violation] = []
+    seen = np.zeros(instance.num_nodes, dtype=np.int64)
+    for r, route in enumerate(routes):
+        for node in route:
+            if not 1 <= node < instance.num_nodes:
+                found.append(
+                    Violation(
+                        "invalid_node",
+                        f"route {r}: node {node} is not a customer (valid: 1..{instance.num_customers})",
+                        r,
+                        node,
+                    )
+                )
+            else:
+                seen[node] += 1
+    for node in np.flatnonzero(seen > 1):
+        found.append(Violation("duplicate", f"node {node} is visited {seen[node]} times", None, int(node)))
+    for node in np.flatnonzero(seen[1:] == 0) + 1:
+        found.append(Violation("unvisited", f"node {node} is not visited", None, int(node)))
+    return found
+
+
+def _fleet(instance: Instance, routes: list[list[int]], types: list[int]) -> list[Violation]:
+    found: list[Violation] = []
+    counts = np.bincount([k for k in types if k >= 0], minlength=len(instance.vehicle_types))
+    for r, k in enumerate(types):
+        if not 0 <= k < len(instance.vehicle_types):
+            found.append(Violation("vehicle_type", f"route {r}: vehicle type {k} does not exist", r))
+    for k, vehicle in enumerate(instance.vehicle_types):
+        if counts[k] > vehicle.count:
+            found.append(
+                Violation(
+                    "fleet_size",
+                    f"{counts[k]} routes use vehicle type {k} but only {vehicle.count} are available",
+                    amount=float(counts[k] - vehicle.count),
+                )
+            )
+    return found
+
+
+def _route_constraints(
+    instance: Instance, r: int, route: list[int], k: int, path: np.ndarray, distance: float, duration: float
+) -> list[Violation]:
+    found: list[Violation] = []
+    vehicle = instance.vehicle_types[k]
+    if not math.isfinite(distance):
+        arcs = np.flatnonzero(~np.isfinite(instance.distance_matrix(vehicle.profile)[path[:-1], path[1:]]))
+        a, b = int(path[arcs[0]]), int(path[arcs[0] + 1])
+        found.append(Violation("unreachable_arc", f"route {r}: no road from node {a} to node {b}", r, b))
+    if instance.allowed is not None:
+        for node in route:
+            if not instance.allowed[k, node]:
+                found.append(
+                    Violation("forbidden", f"route {r}: vehicle type {k} may not serve node {node}", r, node)
+                )
+    delivery = instance.delivery[route]
+    pickup = instance.backhaul[route]
+    load = delivery.sum() + np.concatenate([[0.0], np.cumsum(pickup - delivery)])
+    peak = float(load.max())
+    if peak > vehicle.capacity + 1e-9:
+        found.append(
+            Violation(
+                "capacity",
+                f"route {r}: load {peak:g} exceeds capacity {vehicle.capacity:g}",
+                r,
+                amount=peak - vehicle.capacity,
+            )
+        )
+    if instance.backhaul_mode == "strict":
+        backhaul_seen = np.cumsum(pickup > 0) > 0
+        late_linehaul = np.flatnonzero((delivery > 0) & backhaul_seen)
+        if late_linehaul.size:
+            node = route[int(late_linehaul[0])]
+            found.append(
+                Violation("backhaul_order", f"route {r}: linehaul node {node} comes after a backhaul", r, node)
+            )
+    if duration > vehicle.max_duration + 1e-9:
+        found.append(
+            Violation(
+                "max_duration",
+                f"route {r}: duration {duration:g} exceeds the maximum {vehicle.max_duration:g}",
+                r,
+                amount=duration - vehicle.max_duration,
+            )
+        )
+    return found
+
+
+def _schedule(instance: Instance, r: int, route: list[int], profile: int) -> tuple[float, list[Violation]]:
+    """Shortest route duration, and the nodes reached too late when leaving as early as possible.
+
+    Leaving the depot at its earliest time gives every node its earliest possible arrival, so
+    lateness in that forward pass is exactly time-window infeasibility. The duration uses the
+    latest departure that does not make the route finish later: delaying the start by x shortens
+    the route by x while x is at most the total waiting and no node becomes late.
+    """
+    travel = instance.duration_matrix(profile)
+    service = instance.service
+    windows = instance.time_windows
+    stops = route if instance.open_routes else [*route, 0]
+    found: list[Violation] = []
+    start = 0.0 if windows is None else float(windows[0, 0])
+    time = start
+    previous = 0
+    slack = math.inf  # how much later we could have left without being late anywhere
+    waited = 0.0
+    for node in stops:
+        arrival = time + float(travel[previous, node])
+        early, late = (0.0, math.inf) if windows is None else (float(windows[node, 0]), float(windows[node, 1]))
+        if arrival > late + 1e-9:
+            where = "the depot" if node == 0 else f"node {node}"
+            found.append(
+                Violation(
+                    "time_window",
+                    f"route {r}: arrives at {where} at {arrival:g}, after its window closes at {late:g}",
+                    r,
+                    node,
+                    amount=arrival - late,
+                )
+            )
+        wait = max(early - arrival, 0.0)
+        # Leaving later by x removes up to x of the waiting still ahead, but only while every
+        # node met so far stays within its window.
+        slack = min(slack, late - arrival + waited)
+        waited += wait
+        time = arrival + wait + (float(service[node]) if node != 0 else 0.0)
+        previous = node
+    shift = max(min(slack, waited), 0.0)
+    return time - start - shift, found

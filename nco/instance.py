@@ -1,0 +1,307 @@
+"""The problem model: one validated, immutable ``Instance`` covers every VRP variant nco supports.
+
+Variants are data, not classes: an ACVRPTW is an instance whose ``time_windows`` field is set; a
+profiled VRP (CAMP) is one with several vehicle types, per-profile matrices and ``allowed`` /
+``preference`` matrices. Node 0 is always the depot; nodes 1..n are customers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["Instance", "InstanceError", "VehicleType"]
+
+
+class InstanceError(ValueError):
+    """Invalid instance data; the message names the instance, the field and the offending index."""
+
+
+@dataclass(frozen=True)
+class VehicleType:
+    """A group of identical vehicles.
+
+    ``profile`` selects which distance/duration matrix the vehicles drive on (a car and a bike
+    see different roads). Costs follow PyVRP's model so that every solver optimises the same
+    objective: ``fixed_cost`` per used vehicle plus unit costs per distance and per duration.
+    """
+
+    count: int
+    capacity: float = math.inf
+    fixed_cost: float = 0.0
+    profile: int = 0
+    max_duration: float = math.inf
+    unit_distance_cost: float = 1.0
+    unit_duration_cost: float = 0.0
+
+
+def _fail(name: str, message: str) -> InstanceError:
+    return InstanceError(f"instance {name!r}: {message}")
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """One routing instance as validated numpy arrays.
+
+    Matrices are indexed ``[from, to]`` and may be asymmetric. ``distance`` (and ``duration``)
+    is ``(N, N)`` for a single profile or ``(P, N, N)`` for ``P`` vehicle profiles.
+    When ``duration`` is omitted, travel time equals distance (the Solomon convention).
+
+    ``capacity``/``num_vehicles`` describe a homogeneous fleet; ``fleet`` a heterogeneous one
+    (give one or the other). An unlimited fleet has one vehicle per customer.
+    ``demand`` is delivered from the depot (linehaul), ``pickup`` brought back (backhaul);
+    ``backhaul_mode="mixed"`` lets them interleave as long as the load never exceeds the
+    capacity, ``"strict"`` requires every linehaul customer of a route before its backhauls.
+    ``allowed[k, i]`` (vehicle type x node) forbids serving node ``i`` with type ``k``;
+    ``preference[k, i]`` is subtracted from the cost when type ``k`` serves ``i``.
+    """
+
+    distance: np.ndarray
+    duration: np.ndarray | None = None
+    coordinates: np.ndarray | None = None
+    coordinate_system: Literal["xy", "latlon"] = "xy"
+    demand: np.ndarray | None = None
+    pickup: np.ndarray | None = None
+    capacity: float | None = None
+    num_vehicles: int | None = None
+    fleet: tuple[VehicleType, ...] | None = None
+    time_windows: np.ndarray | None = None
+    service_time: np.ndarray | None = None
+    max_route_duration: float | None = None
+    open_routes: bool = False
+    backhaul_mode: Literal["mixed", "strict"] = "mixed"
+    allowed: np.ndarray | None = None
+    preference: np.ndarray | None = None
+    name: str = "instance"
+    best_known_cost: float | None = None
+    _vehicle_types: tuple[VehicleType, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        set_ = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731 (frozen)
+        name = self.name
+        distance = _matrix(name, "distance", self.distance)
+        set_("distance", distance)
+        size = distance.shape[-1]
+        if size < 2:
+            raise _fail(name, f"distance: need a depot and at least one customer, got {size} node(s)")
+        if self.duration is not None:
+            duration = _matrix(name, "duration", self.duration)
+            if duration.shape != distance.shape:
+                raise _fail(name, f"duration: shape {duration.shape} differs from distance {distance.shape}")
+            set_("duration", duration)
+        _reachable(name, distance)
+
+        if self.coordinates is not None:
+            set_("coordinates", _array(name, "coordinates", self.coordinates, (size, 2), allow_negative=True))
+            if self.coordinate_system not in ("xy", "latlon"):
+                raise _fail(name, f"coordinate_system: expected 'xy' or 'latlon', got {self.coordinate_system!r}")
+        for key in ("demand", "pickup", "service_time"):
+            value = getattr(self, key)
+            if value is not None:
+                set_(key, _array(name, key, value, (size,)))
+        if self.time_windows is not None:
+            windows = _array(name, "time_windows", self.time_windows, (size, 2))
+            empty = np.flatnonzero(windows[:, 0] > windows[:, 1])
+            if empty.size:
+                i = int(empty[0])
+                raise _fail(name, f"time_windows[{i}] = [{windows[i, 0]}, {windows[i, 1]}] is empty (start > end)")
+            set_("time_windows", windows)
+        if self.backhaul_mode not in ("mixed", "strict"):
+            raise _fail(name, f"backhaul_mode: expected 'mixed' or 'strict', got {self.backhaul_mode!r}")
+        if self.max_route_duration is not None and not self.max_route_duration > 0:
+            raise _fail(name, f"max_route_duration must be positive, got {self.max_route_duration}")
+
+        vehicle_types = self._build_fleet(size - 1)
+        set_("_vehicle_types", vehicle_types)
+        num_profiles = 1 if distance.ndim == 2 else distance.shape[0]
+        for k, vehicle in enumerate(vehicle_types):
+            if not 0 <= vehicle.profile < num_profiles:
+                raise _fail(name, f"fleet[{k}].profile = {vehicle.profile} but only {num_profiles} profile(s) exist")
+        for key in ("allowed", "preference"):
+            value = getattr(self, key)
+            if value is not None:
+                dtype = bool if key == "allowed" else np.float64
+                shape = (len(vehicle_types), size)
+                set_(key, _array(name, key, value, shape, dtype=dtype, allow_negative=True))
+        self._check_demands_fit()
+        self._check_allowed_cover()
+
+    def _build_fleet(self, num_customers: int) -> tuple[VehicleType, ...]:
+        name = self.name
+        if self.fleet is not None:
+            if self.capacity is not None or self.num_vehicles is not None:
+                raise _fail(name, "give either fleet or capacity/num_vehicles, not both")
+            if not self.fleet:
+                raise _fail(name, "fleet: needs at least one vehicle type")
+            for k, vehicle in enumerate(self.fleet):
+                if not isinstance(vehicle, VehicleType):
+                    raise _fail(name, f"fleet[{k}]: expected a VehicleType, got {type(vehicle).__name__}")
+                if vehicle.count < 1:
+                    raise _fail(name, f"fleet[{k}].count must be >= 1, got {vehicle.count}")
+                for attr in ("capacity", "fixed_cost", "max_duration", "unit_distance_cost", "unit_duration_cost"):
+                    value = getattr(vehicle, attr)
+                    if math.isnan(value) or value < 0:
+                        raise _fail(name, f"fleet[{k}].{attr} must be a non-negative number, got {value}")
+            fleet = tuple(self.fleet)
+            object.__setattr__(self, "fleet", fleet)
+            return fleet
+        if self.capacity is not None and not self.capacity > 0:
+            raise _fail(name, f"capacity must be positive, got {self.capacity}")
+        if self.num_vehicles is not None and self.num_vehicles < 1:
+            raise _fail(name, f"num_vehicles must be >= 1, got {self.num_vehicles}")
+        return (
+            VehicleType(
+                count=self.num_vehicles or num_customers,
+                capacity=math.inf if self.capacity is None else float(self.capacity),
+                max_duration=math.inf if self.max_route_duration is None else float(self.max_route_duration),
+            ),
+        )
+
+    def _check_demands_fit(self) -> None:
+        largest = max(vehicle.capacity for vehicle in self._vehicle_types)
+        for key in ("demand", "pickup"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if value[0] != 0:
+                raise _fail(self.name, f"{key}[0] = {value[0]}: the depot (node 0) has no {key}")
+            too_big = np.flatnonzero(value > largest)
+            if too_big.size:
+                i = int(too_big[0])
+                raise _fail(self.name, f"{key}[{i}] = {value[i]} exceeds every vehicle's capacity ({largest})")
+
+    def _check_allowed_cover(self) -> None:
+        if self.allowed is None:
+            return
+        nobody = np.flatnonzero(~self.allowed[:, 1:].any(axis=0)) + 1
+        if nobody.size:
+            raise _fail(self.name, f"allowed[:, {int(nobody[0])}]: no vehicle type may serve node {int(nobody[0])}")
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def num_nodes(self) -> int:
+        """Depot plus customers."""
+        return int(self.distance.shape[-1])
+
+    @property
+    def num_customers(self) -> int:
+        return self.num_nodes - 1
+
+    @property
+    def num_profiles(self) -> int:
+        return 1 if self.distance.ndim == 2 else int(self.distance.shape[0])
+
+    @property
+    def vehicle_types(self) -> tuple[VehicleType, ...]:
+        """The fleet, normalised: always at least one type, even for a plain ``capacity``."""
+        return self._vehicle_types
+
+    def distance_matrix(self, profile: int = 0) -> np.ndarray:
+        return self.distance if self.distance.ndim == 2 else self.distance[profile]
+
+    def duration_matrix(self, profile: int = 0) -> np.ndarray:
+        """Travel times; the distance matrix stands in when no duration was given."""
+        matrix = self.duration if self.duration is not None else self.distance
+        return matrix if matrix.ndim == 2 else matrix[profile]
+
+    @property
+    def delivery(self) -> np.ndarray:
+        return self.demand if self.demand is not None else np.zeros(self.num_nodes)
+
+    @property
+    def backhaul(self) -> np.ndarray:
+        return self.pickup if self.pickup is not None else np.zeros(self.num_nodes)
+
+    @property
+    def service(self) -> np.ndarray:
+        return self.service_time if self.service_time is not None else np.zeros(self.num_nodes)
+
+    @property
+    def is_asymmetric(self) -> bool:
+        matrix = self.distance
+        return not np.allclose(matrix, np.swapaxes(matrix, -1, -2))
+
+    def features(self) -> dict[str, bool]:
+        """Which variant attributes this instance uses (the flags solvers and envs dispatch on)."""
+        types = self._vehicle_types
+        return {
+            "capacity": any(math.isfinite(v.capacity) for v in types),
+            "time_windows": self.time_windows is not None,
+            "service_time": self.service_time is not None and bool(np.any(self.service_time > 0)),
+            "backhaul": self.pickup is not None and bool(np.any(self.pickup > 0)),
+            "strict_backhaul": self.backhaul_mode == "strict" and self.pickup is not None,
+            "open_routes": self.open_routes,
+            "max_duration": any(math.isfinite(v.max_duration) for v in types),
+            "heterogeneous_fleet": len(types) > 1,
+            "fixed_cost": any(v.fixed_cost > 0 for v in types),
+            "duration_cost": any(v.unit_duration_cost > 0 for v in types),
+            "multiple_profiles": self.num_profiles > 1,
+            "allowed": self.allowed is not None and not bool(self.allowed.all()),
+            "preference": self.preference is not None and bool(np.any(self.preference != 0)),
+        }
+
+    def replace(self, **changes: object) -> "Instance":
+        """A validated copy with some fields changed."""
+        current = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        current.update(changes)
+        return Instance(**current)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        used = [key for key, on in self.features().items() if on]
+        return f"Instance(name={self.name!r}, customers={self.num_customers}, features={used})"
+
+
+def _matrix(name: str, key: str, value: object) -> np.ndarray:
+    matrix = np.array(value, dtype=np.float64)
+    if matrix.ndim not in (2, 3) or matrix.shape[-1] != matrix.shape[-2]:
+        raise _fail(name, f"{key}: expected a square (N, N) or (P, N, N) matrix, got shape {matrix.shape}")
+    bad = np.argwhere(np.isnan(matrix) | (matrix == -np.inf))
+    if bad.size:
+        raise _fail(name, f"{key}{list(map(int, bad[0]))} is not a number ({matrix[tuple(bad[0])]})")
+    negative = np.argwhere(matrix < 0)
+    if negative.size:
+        raise _fail(name, f"{key}{list(map(int, negative[0]))} = {matrix[tuple(negative[0])]} is negative")
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _reachable(name: str, distance: np.ndarray) -> None:
+    """Infinite entries may forbid single arcs, but a node whose whole row (or column) is infinite
+    can never be left (or reached), which no solver can repair."""
+    stack = distance if distance.ndim == 3 else distance[None]
+    finite = np.isfinite(stack) & ~np.eye(stack.shape[-1], dtype=bool)
+    for axis, what, where in ((2, "cannot be left", "distance[{i}, :]"), (1, "cannot be reached", "distance[:, {i}]")):
+        dead = np.argwhere(~finite.any(axis=axis))
+        if dead.size:
+            p, i = map(int, dead[0])
+            prefix = f"profile {p}: " if distance.ndim == 3 else ""
+            raise _fail(name, f"{prefix}node {i} {what}: {where.format(i=i)} has no finite off-diagonal entry")
+
+
+def _array(
+    name: str,
+    key: str,
+    value: object,
+    shape: tuple[int, ...],
+    *,
+    dtype: type = np.float64,
+    allow_negative: bool = False,
+) -> np.ndarray:
+    array = np.array(value, dtype=dtype)
+    if array.shape != shape:
+        raise _fail(name, f"{key}: expected shape {shape}, got {array.shape}")
+    if dtype is not bool:
+        bad = np.argwhere(~np.isfinite(array))
+        if bad.size:
+            index = tuple(map(int, bad[0]))
+            raise _fail(name, f"{key}{list(index)} = {array[index]} is not finite")
+        if not allow_negative:
+            negative = np.argwhere(array < 0)
+            if negative.size:
+                index = tuple(map(int, negative[0]))
+                raise _fail(name, f"{key}{list(index)} = {array[index]} is negative")
+    array.setflags(write=False)
+    return array

@@ -1,0 +1,30 @@
+"""Classical solvers behind one signature, registered by method name.
+
+Every solver takes ``(instance, *, time_limit, seed, initial=None)`` and returns a
+:class:`nco.Solution` built with ``Solution.of`` (so the evaluator scores it). A solver that cannot
+model a feature the instance uses raises :class:`UnsupportedFeature` before solving.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Callable
+
+from solvers.errors import UnsupportedFeature
+
+__all__ = ["UnsupportedFeature", "get_solver", "SOLVER_MODULES"]
+
+# method name -> module defining ``solve``; imported lazily so one broken backend cannot break the rest
+SOLVER_MODULES: dict[str, str] = {
+    "pyvrp": "solvers.pyvrp_solver",
+    "ortools": "solvers.ortools_solver",
+    "vroom": "solvers.vroom_solver",
+}
+
+
+def get_solver(method: str) -> Callable:
+    try:
+        module = SOLVER_MODULES[method]
+    except KeyError:
+        raise ValueError(f"unknown solver {method!r}; choose one of {sorted(SOLVER_MODULES)}") from None
+    return import_module(module).solve
