@@ -1,5 +1,6 @@
 """nco: vehicle routing on real road networks, with learned construction and classical refinement."""
 
+from nco.api import solve
 from nco.evaluate import Evaluation, Violation, evaluate
 from nco.instance import Instance, InstanceError, VehicleType
 from nco.solution import Solution
@@ -12,4 +13,5 @@ __all__ = [
     "VehicleType",
     "Violation",
     "evaluate",
+    "solve",
 ]

@@ -1,0 +1,1 @@
+"""Problem data for learning: city pools, instance generators and batched TensorDict environments."""

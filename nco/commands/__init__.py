@@ -1,0 +1,1 @@
+"""Sub-commands of the ``nco`` console script (see :mod:`nco.cli`)."""
