@@ -1,0 +1,40 @@
+"""``nco solve FILE``: read an instance, solve it with one method, print the evaluated solution."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from nco.api import solve
+from nco.io import read, write
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("solve", help="solve one instance file (VRPLIB, Solomon or nco JSON)")
+    parser.add_argument("file", help="instance file: .vrp/.txt (VRPLIB, CVRPLIB, Solomon) or nco .json")
+    parser.add_argument("--method", default="pyvrp", help="pyvrp (default), ortools, vroom")
+    parser.add_argument("--time-limit", type=float, default=1.0, metavar="S", help="wall-clock seconds (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the solution as JSON")
+    parser.add_argument("--out", metavar="PATH", help="also write the solution (.sol for VRPLIB, .json for nco)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    instance = read(args.file)
+    solution = solve(instance, method=args.method, time_limit=args.time_limit, seed=args.seed)
+    if args.json:
+        print(json.dumps(solution.to_dict(), indent=1))
+    else:
+        print(f"{instance!r}")
+        print(solution)
+        if instance.best_known_cost:
+            gap = 100 * (solution.cost - instance.best_known_cost) / instance.best_known_cost
+            print(f"best known {instance.best_known_cost:.6g}, gap {gap:.2f}%")
+        print(f"time {solution.runtime:.2f} s")
+        for r, route in enumerate(solution.routes):
+            print(f"  route {r + 1} (vehicle type {solution.vehicle_types[r]}): {' '.join(map(str, route))}")
+    if args.out:
+        write(solution, args.out)
+    # scripts can rely on the exit status: 0 only when the evaluator accepts the solution
+    return 0 if solution.feasible else 1
