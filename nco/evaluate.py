@@ -109,8 +109,8 @@ def evaluate(
         preference = 0.0 if instance.preference is None else float(instance.preference[k, route].sum())
         total_cost += (
             vehicle.fixed_cost
-            + vehicle.unit_distance_cost * distance
-            + vehicle.unit_duration_cost * duration
+            + _weighted(vehicle.unit_distance_cost, distance)
+            + _weighted(vehicle.unit_duration_cost, duration)
             - preference
         )
         total_distance += distance
@@ -118,6 +118,11 @@ def evaluate(
     if len(valid) < len(routes):
         total_cost = total_distance = total_duration = math.inf
     return Evaluation(total_cost, total_distance, total_duration, len(routes), tuple(violations))
+
+
+def _weighted(unit_cost: float, amount: float) -> float:
+    """A zero unit cost ignores the amount, even an infinite one (0 * inf would be NaN)."""
+    return unit_cost * amount if unit_cost else 0.0
 
 
 def _coverage(instance: Instance, routes: list[list[int]]) -> list[Violation]:
