@@ -22,7 +22,7 @@ import vrplib
 from nco.instance import Instance, InstanceError, VehicleType
 from nco.solution import Solution
 
-__all__ = ["InstanceFileError", "read", "read_solution", "write"]
+__all__ = ["InstanceFileError", "atomic_path", "read", "read_solution", "write"]
 
 JSON_FORMAT = "nco-instance"
 JSON_VERSION = 1
@@ -73,17 +73,17 @@ def write(obj: Instance | Solution, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if isinstance(obj, Instance):
         if path.suffix == ".vrp":
-            with _atomic(path) as tmp:
+            with atomic_path(path) as tmp:
                 vrplib.write_instance(tmp, _vrplib_sections(obj))
         else:
-            with _atomic(path) as tmp:
+            with atomic_path(path) as tmp:
                 Path(tmp).write_text(json.dumps(_instance_to_json(obj)))
     elif isinstance(obj, Solution):
         if path.suffix == ".json":
-            with _atomic(path) as tmp:
+            with atomic_path(path) as tmp:
                 Path(tmp).write_text(json.dumps(obj.to_dict(), indent=1))
         else:
-            with _atomic(path) as tmp:
+            with atomic_path(path) as tmp:
                 vrplib.write_solution(tmp, obj.routes, {"Cost": obj.cost, "Feasible": obj.feasible})
     else:
         raise TypeError(f"write() takes an Instance or a Solution, got {type(obj).__name__}")
@@ -91,7 +91,8 @@ def write(obj: Instance | Solution, path: str | os.PathLike[str]) -> Path:
 
 
 @contextmanager
-def _atomic(path: Path) -> Iterator[str]:
+def atomic_path(path: Path) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)

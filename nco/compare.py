@@ -1,0 +1,162 @@
+"""Side-by-side comparison of methods over instances and time budgets.
+
+The gap reference of an instance is its ``best_known_cost`` when it has one, else the best feasible
+cost any compared method found on it. Only feasible solutions count towards gaps; infeasible or
+failed runs show up in the feasible share instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tqdm import tqdm
+
+from nco.api import solve
+from nco.instance import Instance
+from nco.io import atomic_path
+from solvers.errors import UnsupportedFeature
+
+__all__ = ["ComparisonRow", "ComparisonTable", "compare"]
+
+
+@dataclass
+class ComparisonRow:
+    instance: str
+    method: str
+    time_limit: float
+    cost: float
+    feasible: bool
+    runtime: float
+    neural_time: float = 0.0
+    gap: float = math.nan  # percent above the reference; NaN when infeasible
+    note: str = ""
+
+
+@dataclass
+class ComparisonTable:
+    rows: list[ComparisonRow]
+
+    def summary(self) -> list[dict[str, object]]:
+        """Per method and budget: mean gap over feasible runs, mean time, feasible share."""
+        groups: dict[tuple[str, float], list[ComparisonRow]] = defaultdict(list)
+        for row in self.rows:
+            groups[(row.method, row.time_limit)].append(row)
+        summary = []
+        for (method, budget), rows in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+            gaps = [row.gap for row in rows if row.feasible and math.isfinite(row.gap)]
+            summary.append(
+                {
+                    "method": method,
+                    "time_limit": budget,
+                    "mean_gap_percent": sum(gaps) / len(gaps) if gaps else math.nan,
+                    "mean_time": sum(row.runtime for row in rows) / len(rows),
+                    "feasible_share": sum(row.feasible for row in rows) / len(rows),
+                    "instances": len(rows),
+                }
+            )
+        return summary
+
+    def markdown(self) -> str:
+        lines = [
+            "| method | budget (s) | mean gap (%) | mean time (s) | feasible | instances |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for item in self.summary():
+            lines.append(
+                f"| {item['method']} | {item['time_limit']:g} | {item['mean_gap_percent']:.2f} | "
+                f"{item['mean_time']:.3f} | {100 * item['feasible_share']:.0f}% | {item['instances']} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def write(self, directory: str | os.PathLike[str], stem: str = "compare") -> dict[str, Path]:
+        """CSV of every run, markdown summary and gap-vs-time plot; each file written atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        paths = {kind: directory / f"{stem}.{kind}" for kind in ("csv", "md", "png")}
+        with atomic_path(paths["csv"]) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(asdict(self.rows[0])))
+            writer.writeheader()
+            writer.writerows(asdict(row) for row in self.rows)
+        with atomic_path(paths["md"]) as tmp:
+            Path(tmp).write_text(self.markdown())
+        self._plot(paths["png"])
+        return paths
+
+    def _plot(self, path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axes = plt.subplots(figsize=(6, 4))
+        by_method: dict[str, list[dict[str, object]]] = defaultdict(list)
+        for item in self.summary():
+            by_method[str(item["method"])].append(item)
+        for method, items in by_method.items():
+            axes.plot([i["mean_time"] for i in items], [i["mean_gap_percent"] for i in items], "o-", label=method)
+        axes.set_xscale("log")
+        axes.set_xlabel("mean wall time per instance (s)")
+        axes.set_ylabel("mean gap (%)")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend()
+        figure.tight_layout()
+        try:
+            with atomic_path(path) as tmp:
+                figure.savefig(tmp, dpi=120, format="png")
+        finally:
+            plt.close(figure)
+
+
+def compare(
+    instances: Iterable[Instance],
+    methods: Sequence[str] = ("pyvrp", "ortools", "vroom"),
+    time_limits: Sequence[float] = (1.0,),
+    *,
+    seed: int = 0,
+    progress: bool = True,
+) -> ComparisonTable:
+    """Run every method at every budget on every instance; a method that cannot model an instance
+    (``UnsupportedFeature``) gets an infeasible row whose note says why."""
+    instances = list(instances)
+    runs = [(instance, method, budget) for instance in instances for budget in time_limits for method in methods]
+    rows = []
+    for instance, method, budget in tqdm(runs, desc="compare", disable=not progress, unit="run"):
+        try:
+            solution = solve(instance, method=method, time_limit=budget, seed=seed)
+        except UnsupportedFeature as error:
+            rows.append(ComparisonRow(instance.name, method, budget, math.inf, False, 0.0, note=str(error)))
+            continue
+        rows.append(
+            ComparisonRow(
+                instance.name,
+                method,
+                budget,
+                solution.cost,
+                solution.feasible,
+                solution.runtime,
+                float(solution.info.get("neural_time", 0.0)),
+                note="" if solution.feasible else "; ".join(v.message for v in solution.violations[:3]),
+            )
+        )
+    _fill_gaps(instances, rows)
+    return ComparisonTable(rows)
+
+
+def _fill_gaps(instances: list[Instance], rows: list[ComparisonRow]) -> None:
+    best: dict[str, float] = {}
+    for row in rows:
+        if row.feasible:
+            best[row.instance] = min(best.get(row.instance, math.inf), row.cost)
+    for instance in instances:
+        if instance.best_known_cost is not None:
+            best[instance.name] = instance.best_known_cost
+    for row in rows:
+        reference = best.get(row.instance, math.nan)
+        if row.feasible and reference and math.isfinite(reference):
+            row.gap = 100.0 * (row.cost - reference) / abs(reference)
