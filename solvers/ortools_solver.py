@@ -1,0 +1,201 @@
+"""OR-Tools routing (guided local search) backend.
+
+Every variant nco models maps onto OR-Tools' routing library, from
+:func:`solvers.scaling.integer_data`:
+
+* objective: a per-vehicle arc cost (the type's ``unit_distance_cost * distance`` plus the
+  preference shift), a fixed cost per used vehicle, and a span cost on the time dimension (span =
+  end - start, so travel, service and waiting, exactly the evaluator's route duration);
+* profiles: per-vehicle arc costs and per-vehicle transit matrices on the time dimension;
+* time windows, service times and maximum route duration (span upper bound) on one dimension
+  whose start is free, so departure can be delayed as the evaluator assumes;
+* mixed pickup/delivery: a "delivered" dimension counts the route's deliveries and the "load"
+  dimension starts at exactly that amount, then moves by ``pickup - delivery`` per customer;
+* strict backhaul: a dimension counting backhaul customers visited so far must be zero at every
+  linehaul customer;
+* ``allowed``: ``SetAllowedVehiclesForIndex``; open routes: returning to the depot is free.
+
+OR-Tools' search is deterministic: ``seed`` is recorded but changes nothing.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from typing import Any
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from nco.instance import Instance
+from nco.solution import Solution
+from solvers.scaling import IntegerData, integer_data
+
+__all__ = ["solve"]
+
+NAME = "ortools"
+_STRATEGIES = routing_enums_pb2.FirstSolutionStrategy
+
+
+class _Model:
+    """The routing model, kept together with what is needed to read routes back."""
+
+    def __init__(self, instance: Instance, scaled: IntegerData) -> None:
+        self.instance = instance
+        self.scaled = scaled
+        types = instance.vehicle_types
+        self.vehicle_type = np.repeat(np.arange(len(types)), [v.count for v in types])
+        num_vehicles = len(self.vehicle_type)
+        self.manager = pywrapcp.RoutingIndexManager(instance.num_nodes, num_vehicles, 0)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self._costs()
+        self._loads()
+        self._times()
+        self._strict_backhaul()
+        self._allowed()
+
+    def _matrix(self, matrix: np.ndarray) -> int:
+        return self.routing.RegisterTransitMatrix(matrix.astype(np.int64).tolist())
+
+    def _costs(self) -> None:
+        scaled = self.scaled
+        callbacks = [self._matrix(scaled.arc_cost[k]) for k in range(len(self.instance.vehicle_types))]
+        for v, k in enumerate(self.vehicle_type):
+            self.routing.SetArcCostEvaluatorOfVehicle(callbacks[k], v)
+            self.routing.SetFixedCostOfVehicle(int(scaled.fixed_cost[k]), v)
+
+    def _loads(self) -> None:
+        features = self.instance.features()
+        if not (features["capacity"] or features["backhaul"]):
+            return
+        scaled, routing = self.scaled, self.routing
+        capacities = [int(scaled.capacity[k]) for k in self.vehicle_type]
+        delivered = routing.RegisterUnaryTransitVector(scaled.delivery.tolist())
+        routing.AddDimensionWithVehicleCapacity(delivered, 0, capacities, True, "delivered")
+        if not features["backhaul"]:
+            return
+        change = routing.RegisterUnaryTransitVector((scaled.pickup - scaled.delivery).tolist())
+        routing.AddDimensionWithVehicleCapacity(change, 0, capacities, False, "load")
+        load, delivered_dim = routing.GetDimensionOrDie("load"), routing.GetDimensionOrDie("delivered")
+        solver = routing.solver()
+        for v in range(len(self.vehicle_type)):
+            solver.Add(load.CumulVar(routing.Start(v)) == delivered_dim.CumulVar(routing.End(v)))
+
+    def _times(self) -> None:
+        features = self.instance.features()
+        if not (features["time_windows"] or features["max_duration"] or features["duration_cost"]):
+            return
+        scaled, routing, manager = self.scaled, self.routing, self.manager
+        service = scaled.service.copy()
+        service[0] = 0
+        transits = [self._matrix(travel + service[:, None]) for travel in scaled.travel]
+        horizon = int(max(scaled.route_end, scaled.windows[:, 1].max()))
+        per_vehicle = [transits[self.instance.vehicle_types[k].profile] for k in self.vehicle_type]
+        routing.AddDimensionWithVehicleTransits(per_vehicle, horizon, horizon, False, "time")
+        time = routing.GetDimensionOrDie("time")
+        for node in range(1, self.instance.num_nodes):
+            early, late = scaled.windows[node]
+            time.CumulVar(manager.NodeToIndex(node)).SetRange(int(early), int(late))
+        depot_early = int(scaled.windows[0, 0])
+        for v, k in enumerate(self.vehicle_type):
+            time.CumulVar(routing.Start(v)).SetRange(depot_early, scaled.route_end)
+            time.CumulVar(routing.End(v)).SetRange(depot_early, scaled.route_end)
+            if scaled.max_duration[k] < scaled.time.big:
+                time.SetSpanUpperBoundForVehicle(int(scaled.max_duration[k]), v)
+            if scaled.duration_rate[k] > 0:
+                time.SetSpanCostCoefficientForVehicle(int(scaled.duration_rate[k]), v)
+            routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
+            routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
+
+    def _strict_backhaul(self) -> None:
+        if not self.instance.features()["strict_backhaul"]:
+            return
+        routing = self.routing
+        is_backhaul = (self.instance.backhaul > 0).astype(np.int64)
+        counter = routing.RegisterUnaryTransitVector(is_backhaul.tolist())
+        routing.AddDimension(counter, 0, int(is_backhaul.sum()), True, "backhauls_seen")
+        seen = routing.GetDimensionOrDie("backhauls_seen")
+        for node in np.flatnonzero(self.instance.delivery > 0):
+            seen.CumulVar(self.manager.NodeToIndex(int(node))).SetMax(0)
+
+    def _allowed(self) -> None:
+        allowed = self.instance.allowed
+        if allowed is None:
+            return
+        for node in range(1, self.instance.num_nodes):
+            vehicles = [v for v, k in enumerate(self.vehicle_type) if allowed[k, node]]
+            if len(vehicles) < len(self.vehicle_type):
+                self.routing.SetAllowedVehiclesForIndex(vehicles, self.manager.NodeToIndex(node))
+
+    def routes_of(self, assignment: pywrapcp.Assignment) -> tuple[list[list[int]], list[int]]:
+        routes, types = [], []
+        routing, manager = self.routing, self.manager
+        for v in range(len(self.vehicle_type)):
+            index = assignment.Value(routing.NextVar(routing.Start(v)))
+            route = []
+            while not routing.IsEnd(index):
+                route.append(manager.IndexToNode(index))
+                index = assignment.Value(routing.NextVar(index))
+            if route:
+                routes.append(route)
+                types.append(int(self.vehicle_type[v]))
+        return routes, types
+
+    def initial_assignment(self, initial: Solution) -> tuple[pywrapcp.Assignment | None, str]:
+        """The warm start as an assignment; OR-Tools checks every constraint while reading it."""
+        slots: dict[int, list[int]] = {}
+        for v, k in enumerate(self.vehicle_type):
+            slots.setdefault(int(k), []).append(v)
+        per_vehicle: list[list[int]] = [[] for _ in self.vehicle_type]
+        for route, k in zip(initial.routes, initial.vehicle_types):
+            if not slots.get(k):
+                return None, f"rejected (more routes of vehicle type {k} than vehicles); cold start"
+            per_vehicle[slots[k].pop(0)] = [self.manager.NodeToIndex(node) for node in route]
+        assignment = self.routing.ReadAssignmentFromRoutes(per_vehicle, True)
+        if assignment is None:
+            return None, "rejected (infeasible in OR-Tools' integer model); cold start"
+        return assignment, "used"
+
+
+def solve(
+    instance: Instance,
+    *,
+    time_limit: float,
+    seed: int,
+    initial: Solution | None = None,
+    first_solution: str = "PATH_CHEAPEST_ARC",
+    **options: Any,
+) -> Solution:
+    """Guided local search from a ``first_solution`` strategy (an OR-Tools enum name) within
+    ``time_limit`` wall-clock seconds, model building included."""
+    started = clock.perf_counter()
+    if options:
+        raise TypeError(f"ortools solver: unexpected options {sorted(options)}")
+    scaled = integer_data(instance)
+    model = _Model(instance, scaled)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(_STRATEGIES, first_solution)
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    model.routing.CloseModelWithParameters(params)
+    remaining = max(time_limit - (clock.perf_counter() - started), 0.01)
+    params.time_limit.FromMilliseconds(max(int(remaining * 1000), 1))
+    warm = "none"
+    assignment = None
+    if initial is not None:
+        start, warm = model.initial_assignment(initial)
+        if start is not None:
+            assignment = model.routing.SolveFromAssignmentWithParameters(start, params)
+    if assignment is None:
+        assignment = model.routing.SolveWithParameters(params)
+    info: dict[str, Any] = {
+        "status": int(model.routing.status()),
+        "seed": seed,
+        "warm_start": warm,
+        "first_solution": first_solution,
+        **scaled.describe(),
+    }
+    routes: list[list[int]] = []
+    types: list[int] = []
+    if assignment is not None:
+        routes, types = model.routes_of(assignment)
+        info["backend_cost"] = scaled.cost.value(assignment.ObjectiveValue()) - scaled.preference_offset
+    return Solution.of(instance, routes, types, method=NAME, runtime=clock.perf_counter() - started, info=info)

@@ -1,0 +1,146 @@
+"""PyVRP (iterated local search) backend.
+
+The model PyVRP sees, built from :func:`solvers.scaling.integer_data`:
+
+* one routing profile per vehicle type whose *distance* matrix is that type's whole arc objective
+  (``unit_distance_cost * distance`` plus the preference shift) with ``unit_distance_cost = 1``,
+  and whose duration matrix is the type's travel times; ``unit_duration_cost`` prices the route
+  duration (travel, service and waiting, as in nco's evaluator), so the objective is exactly the
+  evaluator's up to the constant preference shift and integer rounding;
+* ``allowed``: PyVRP has no vehicle/client compatibility, so arcs into a client a type may not
+  serve cost ``big`` (more than any whole finite route) and the type's ``max_distance`` is set
+  just below ``big``: such a route is infeasible for PyVRP, not merely expensive. Forbidden
+  (infinite) arcs get the same treatment. The evaluator confirms it in the tests;
+* open routes: arcs back to the depot cost and take nothing;
+* strict (linehaul-first) backhauls cannot be expressed: :class:`UnsupportedFeature`.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from typing import Any
+
+import numpy as np
+import pyvrp
+from pyvrp.stop import MaxRuntime
+
+from nco.instance import Instance
+from nco.solution import Solution
+from solvers.errors import UnsupportedFeature
+from solvers.scaling import IntegerData, integer_data
+
+__all__ = ["solve", "build_data"]
+
+NAME = "pyvrp"
+_UNSUPPORTED = ("strict_backhaul",)
+
+
+def build_data(instance: Instance, scaled: IntegerData) -> pyvrp.ProblemData:
+    """PyVRP's ``ProblemData`` for ``instance`` (node ``i`` = location ``i``, client ``i - 1``)."""
+    size = instance.num_nodes
+    coords = instance.coordinates if instance.coordinates is not None else np.zeros((size, 2))
+    locations = [pyvrp.Location(float(x), float(y)) for x, y in coords]
+    windows = scaled.windows
+    depot = pyvrp.Depot(0, tw_early=int(windows[0, 0]), tw_late=scaled.route_end)
+    clients = [
+        pyvrp.Client(
+            i,
+            delivery=[int(scaled.delivery[i])],
+            pickup=[int(scaled.pickup[i])],
+            service_duration=int(scaled.service[i]),
+            tw_early=int(windows[i, 0]),
+            tw_late=int(windows[i, 1]),
+        )
+        for i in range(1, size)
+    ]
+    forbidding = bool(np.any(scaled.arc_cost >= scaled.cost.big))
+    vehicle_types = []
+    for k, vehicle in enumerate(instance.vehicle_types):
+        extra: dict[str, Any] = {}
+        if scaled.max_duration[k] < scaled.time.big:
+            extra["shift_duration"] = int(scaled.max_duration[k])
+        if forbidding:
+            extra["max_distance"] = int(scaled.cost.big - 1)
+        vehicle_types.append(
+            pyvrp.VehicleType(
+                num_available=vehicle.count,
+                capacity=[int(scaled.capacity[k])],
+                fixed_cost=int(scaled.fixed_cost[k]),
+                tw_early=int(windows[0, 0]),
+                tw_late=scaled.route_end,
+                unit_distance_cost=1,
+                unit_duration_cost=int(scaled.duration_rate[k]),
+                profile=k,
+                **extra,
+            )
+        )
+    distances, durations = [], []
+    for k, vehicle in enumerate(instance.vehicle_types):
+        cost = scaled.arc_cost[k].copy()
+        travel = scaled.travel[vehicle.profile].copy()
+        np.fill_diagonal(cost, 0)
+        np.fill_diagonal(travel, 0)
+        distances.append(cost)
+        durations.append(travel)
+    return pyvrp.ProblemData(locations, clients, [depot], vehicle_types, distances, durations)
+
+
+def _warm_start(data: pyvrp.ProblemData, initial: Solution | None) -> tuple[pyvrp.Solution | None, str]:
+    if initial is None:
+        return None, "none"
+    try:
+        routes = [
+            pyvrp.Route(data, [node - 1 for node in route], k)
+            for route, k in zip(initial.routes, initial.vehicle_types)
+        ]
+        start = pyvrp.Solution(data, routes)
+    except (RuntimeError, ValueError, IndexError) as error:
+        return None, f"rejected ({error}); cold start"
+    if not start.is_feasible():
+        # PyVRP searches from infeasible solutions too (penalised), so it is still a useful start.
+        return start, "used (infeasible in PyVRP's integer model)"
+    return start, "used"
+
+
+def solve(
+    instance: Instance,
+    *,
+    time_limit: float,
+    seed: int,
+    initial: Solution | None = None,
+    **options: Any,
+) -> Solution:
+    """Solve with PyVRP's iterated local search for ``time_limit`` wall-clock seconds in total.
+
+    No backend options are accepted, so a misspelt option fails loudly instead of being ignored.
+    """
+    started = clock.perf_counter()
+    if options:
+        raise TypeError(f"pyvrp solver: unexpected options {sorted(options)}")
+    used = [name for name in _UNSUPPORTED if instance.features()[name]]
+    if used:
+        raise UnsupportedFeature(NAME, used[0])
+    scaled = integer_data(instance)
+    data = build_data(instance, scaled)
+    start, warm = _warm_start(data, initial)
+    remaining = max(time_limit - (clock.perf_counter() - started), 0.01)
+    result = pyvrp.solve(
+        data, stop=MaxRuntime(remaining), seed=seed, collect_stats=False, initial_solution=start
+    )
+    best = result.best
+    routes, types = [], []
+    for route in best.routes():
+        routes.append([activity.idx + 1 for activity in route.schedule() if activity.is_client()])
+        types.append(route.vehicle_type())
+    backend_cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
+    info = {
+        "backend_feasible": bool(best.is_feasible()),
+        "backend_cost": scaled.cost.value(backend_cost) - scaled.preference_offset,
+        "iterations": result.num_iterations,
+        "seed": seed,
+        "warm_start": warm,
+        **scaled.describe(),
+    }
+    return Solution.of(
+        instance, routes, types, method=NAME, runtime=clock.perf_counter() - started, info=info
+    )
