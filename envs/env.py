@@ -1,0 +1,376 @@
+"""Batched routing environment on TensorDict: one env for every variant, flags per instance.
+
+Vehicles are built one after another. Action ``j > 0`` drives the current vehicle to customer
+``j``; action ``0`` returns it to the depot, which closes its route. At the depot with an empty
+route, action ``0`` instead *skips* to the next vehicle type (profiled VRP: the policy decides how
+many routes each type drives). Types are used in index order, each at most ``vehicle_count``
+times; a type whose count is used up hands over to the next one automatically.
+
+Feasibility is decided with exactly the evaluator's arithmetic (``nco/evaluate.py``): the mask
+allows customer ``j`` only if the route extended by ``j`` and closed at the depot (or ended at
+``j`` for open routes) meets capacity (peak load with mixed backhauls), backhaul order, time
+windows (earliest departure), the route duration limit (shortest duration with delayed
+departure), zones (``allowed``) and finite arcs. So returning to the depot is always possible
+from a customer, and at the depot some customer is allowed or a skip is: ``reset`` precomputes
+which customers each type can serve on its own and refuses instances where some customer can
+be served by none, and a skip is only allowed when every unserved customer stays servable by a
+later type. A limited fleet can still get stuck: the last available vehicle may not return to
+the depot while customers remain, and if it has no allowed customer either, the episode ends
+with ``complete = False`` (generators use unlimited fleets, except the one-vehicle TSP).
+
+TensorDict contract (B instances, n = N + 1 nodes, K vehicle types, P profiles; ``F`` = the
+env's float dtype, float64 by default so that masks agree with the evaluator bit for bit):
+
+Static per instance
+    distance, duration            [B, P, n, n] F   profile matrices, [from, to]
+    locs                          [B, n, 2] f32    coordinates min-max scaled to [0, 1]^2 (zeros if none)
+    demand, pickup                [B, n] F         linehaul / backhaul quantities (raw)
+    demand_norm, pickup_norm      [B, n] f32       divided by the largest finite capacity
+    time_windows                  [B, n, 2] F      raw [early, late]; [0, inf] when absent
+    time_windows_norm             [B, n, 2] f32    divided by ``horizon``, late clipped to 1
+    service_time                  [B, n] F         raw
+    service_time_norm             [B, n] f32       divided by ``horizon``
+    horizon                       [B] F            depot closing time, else the longest depot round trip x 2
+    open_routes, strict_backhaul  [B] bool         variant flags
+    has_capacity, has_time_windows, has_backhaul, has_max_duration, has_profiles  [B] bool
+    vehicle_count                 [B, K] int64     routes each type may drive (0 = padding)
+    vehicle_capacity, vehicle_max_duration, vehicle_fixed_cost,
+    vehicle_unit_distance_cost, vehicle_unit_duration_cost   [B, K] F  (inf = unlimited)
+    vehicle_profile               [B, K] int64     which matrix each type drives on
+    allowed                       [B, K, n] bool   zones: type k may serve node i
+    preference                    [B, K, n] F      subtracted from the cost when k serves i
+    coverable_after               [B, K, n] bool   customer servable alone by some type > k (skip rule)
+    next_type                     [B, K] int64     next type with vehicles after k (K = none)
+Dynamic state
+    current_node                  [B] int64        0 = at the depot with an empty route
+    vehicle_type                  [B] int64        type of the vehicle being built
+    routes_used                   [B, K] int64     closed routes per type
+    visited                       [B, n] bool      served customers (depot column stays False)
+    route_length                  [B] int64        customers on the current route
+    used_linehaul, used_backhaul  [B] F            delivered / picked up so far on the route
+    used_capacity                 [B] F            peak load the route needs so far (vs capacity)
+    load_margin                   [B] F            max over the route of (picked up - delivered)
+    backhaul_started              [B] bool         a pickup was served on this route
+    current_time                  [B] F            earliest finish at the current node
+    route_start                   [B] F            departure time (depot window opening)
+    route_waited, route_slack     [B] F            waiting so far / how much later it could have left
+    route_distance, route_preference  [B] F        of the current route
+    cost                          [B] F            objective of the closed routes
+    action_mask                   [B, n] bool      allowed actions
+    done                          [B] bool         episode over (only action 0 allowed, a no-op)
+    complete                      [B] bool         every customer served and back at the depot
+    action                        [B] int64        written by the policy before ``step``
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from tensordict import TensorDict
+
+from envs.generators import InstanceBatch
+from nco.instance import Instance
+
+__all__ = ["RoutingEnv", "augment", "multistart", "random_action"]
+
+
+class RoutingEnv:
+    """Stateless apart from dtype and device: all state lives in the TensorDict."""
+
+    def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float64) -> None:
+        self.device = torch.device(device)
+        self.dtype = dtype
+
+    # -----------------------------------------------------------------------------------------
+    def reset(self, batch: InstanceBatch | Sequence[Instance]) -> TensorDict:
+        if not isinstance(batch, InstanceBatch):
+            from envs.convert import instances_to_batch
+
+            batch = instances_to_batch(batch)
+        B, n, K = batch.batch_size, batch.num_nodes, batch.vehicle_count.shape[1]
+        f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)  # noqa: E731
+        t = lambda a, dtype: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device)  # noqa: E731
+        capacity = f(batch.vehicle_capacity)
+        finite_cap = torch.where(torch.isfinite(capacity), capacity, 0).amax(1)
+        scale = torch.where(finite_cap > 0, finite_cap, 1)[:, None]
+        windows = f(batch.time_windows)
+        trips = f(batch.duration[:, 0, 0, 1:] + batch.duration[:, 0, 1:, 0])
+        horizon = torch.where(torch.isfinite(windows[:, 0, 1]), windows[:, 0, 1], 2 * trips.amax(1))
+        coords = t(batch.coordinates, torch.float32)
+        low, high = coords.amin(1, keepdim=True), coords.amax(1, keepdim=True)
+        span = (high - low).amax(-1, keepdim=True).clamp(min=1e-12)
+        locs = torch.where(t(batch.has_coordinates, torch.bool)[:, None, None], (coords - low) / span, 0.0)
+        zeros = torch.zeros(B, dtype=self.dtype, device=self.device)
+        td = TensorDict(
+            {
+                "distance": f(batch.distance),
+                "duration": f(batch.duration),
+                "locs": locs,
+                "demand": f(batch.demand),
+                "pickup": f(batch.pickup),
+                "demand_norm": (f(batch.demand) / scale).float(),
+                "pickup_norm": (f(batch.pickup) / scale).float(),
+                "time_windows": windows,
+                "time_windows_norm": (windows / horizon[:, None, None]).clamp(max=1).float(),
+                "service_time": f(batch.service_time),
+                "service_time_norm": (f(batch.service_time) / horizon[:, None]).float(),
+                "horizon": horizon,
+                "open_routes": t(batch.open_routes, torch.bool),
+                "strict_backhaul": t(batch.strict_backhaul, torch.bool),
+                "has_capacity": torch.isfinite(capacity).any(1),
+                "has_time_windows": t(batch.has_time_windows, torch.bool),
+                "has_backhaul": t(batch.pickup.any(1), torch.bool),
+                "has_max_duration": torch.isfinite(f(batch.vehicle_max_duration)).any(1),
+                "has_profiles": t(batch.has_profiles, torch.bool),
+                "vehicle_count": t(batch.vehicle_count, torch.int64),
+                "vehicle_capacity": capacity,
+                "vehicle_max_duration": f(batch.vehicle_max_duration),
+                "vehicle_fixed_cost": f(batch.vehicle_fixed_cost),
+                "vehicle_unit_distance_cost": f(batch.vehicle_unit_distance_cost),
+                "vehicle_unit_duration_cost": f(batch.vehicle_unit_duration_cost),
+                "vehicle_profile": t(batch.vehicle_profile, torch.int64),
+                "allowed": t(batch.allowed, torch.bool),
+                "preference": f(batch.preference),
+                "current_node": torch.zeros(B, dtype=torch.int64, device=self.device),
+                "vehicle_type": torch.zeros(B, dtype=torch.int64, device=self.device),
+                "routes_used": torch.zeros(B, K, dtype=torch.int64, device=self.device),
+                "visited": torch.zeros(B, n, dtype=torch.bool, device=self.device),
+                "route_length": torch.zeros(B, dtype=torch.int64, device=self.device),
+                "cost": zeros.clone(),
+            },
+            batch_size=[B],
+            device=self.device,
+        )
+        self._new_route(td, torch.ones(B, dtype=torch.bool, device=self.device))
+        self._precompute_fleet(td)
+        td["action"] = torch.zeros(B, dtype=torch.int64, device=self.device)
+        return self._update_mask(td)
+
+    def _precompute_fleet(self, td: TensorDict) -> None:
+        """Which customers each type can serve alone, and the order types hand over in."""
+        B, K = td["vehicle_count"].shape
+        available = td["vehicle_count"] > 0
+        alone = torch.stack(
+            [self._customer_mask(td, torch.full((B,), k, dtype=torch.int64, device=self.device)) for k in range(K)], 1
+        ) & available[..., None]
+        covered_from = alone.flip(1).cummax(1).values.flip(1)  # any type >= k
+        td["coverable_after"] = torch.cat([covered_from[:, 1:], torch.zeros_like(covered_from[:, :1])], 1)
+        index = torch.arange(K, device=self.device)
+        later = (index[None, None, :] > index[None, :, None]) & available[:, None, :]
+        td["next_type"] = torch.where(later, index, K).amin(-1)
+        if not bool(available[:, 0].all()):
+            raise ValueError(f"instance {int((~available[:, 0]).nonzero()[0])}: vehicle type 0 has no vehicles")
+        stranded = ~covered_from[:, 0, 1:]
+        if bool(stranded.any()):
+            b, i = (int(x) for x in stranded.nonzero()[0])
+            raise ValueError(
+                f"instance {b}: customer {i + 1} cannot be served on its own by any vehicle type "
+                "(capacity, time window, duration limit, zone or missing road)"
+            )
+
+    def _new_route(self, td: TensorDict, where: torch.Tensor) -> None:
+        """Reset the per-route state where ``where`` holds (a vehicle leaves the depot empty)."""
+        B = td.batch_size[0]
+        zeros = torch.zeros(B, dtype=self.dtype, device=self.device)
+        fresh = {
+            "current_node": torch.zeros(B, dtype=torch.int64, device=self.device),
+            "route_length": torch.zeros(B, dtype=torch.int64, device=self.device),
+            "used_linehaul": zeros,
+            "used_backhaul": zeros,
+            "used_capacity": zeros,
+            "load_margin": zeros,
+            "backhaul_started": torch.zeros(B, dtype=torch.bool, device=self.device),
+            "current_time": td["time_windows"][:, 0, 0],
+            "route_start": td["time_windows"][:, 0, 0],
+            "route_waited": zeros,
+            "route_slack": torch.full_like(zeros, torch.inf),
+            "route_distance": zeros,
+            "route_preference": zeros,
+        }
+        for key, value in fresh.items():
+            td[key] = torch.where(where, value, td[key]) if key in td.keys() else value.clone()
+
+    # -----------------------------------------------------------------------------------------
+    def _customer_mask(self, td: TensorDict, k: torch.Tensor) -> torch.Tensor:
+        """[B, n] customers the current vehicle (of type ``k``) may visit next, all checks at once."""
+        B = td.batch_size[0]
+        ar = torch.arange(B, device=self.device)
+        cur = td["current_node"]
+        profile = td["vehicle_profile"][ar, k]
+        dist_out = td["distance"][ar, profile, cur]
+        dur_out = td["duration"][ar, profile, cur]
+        dist_back = td["distance"][ar, profile, :, 0]
+        dur_back = td["duration"][ar, profile, :, 0]
+        early, late = td["time_windows"][..., 0], td["time_windows"][..., 1]
+        waited, slack = td["route_waited"][:, None], td["route_slack"][:, None]
+        open_ = td["open_routes"][:, None]
+
+        # The evaluator's forward pass, operation for operation, for each candidate j.
+        arrival = td["current_time"][:, None] + dur_out
+        wait = (early - arrival).clamp(min=0)
+        finish = arrival + wait + td["service_time"]
+        slack_j = torch.minimum(slack, late - arrival + waited)
+        waited_j = waited + wait
+        back = finish + dur_back
+        wait_depot = (early[:, :1] - back).clamp(min=0)
+        end = torch.where(open_, finish, back + wait_depot)
+        slack_end = torch.where(open_, slack_j, torch.minimum(slack_j, late[:, :1] - back + waited_j))
+        waited_end = torch.where(open_, waited_j, waited_j + wait_depot)
+        duration = end - td["route_start"][:, None] - torch.minimum(slack_end, waited_end).clamp(min=0)
+
+        demand, pickup = td["demand"], td["pickup"]
+        delivered = td["used_linehaul"][:, None] + demand
+        margin = torch.maximum(td["load_margin"][:, None], td["used_backhaul"][:, None] + pickup - delivered)
+        late_linehaul = td["strict_backhaul"][:, None] & (demand > 0) & (td["backhaul_started"][:, None] | (pickup > 0))
+
+        ok = (
+            ~td["visited"]
+            & td["allowed"][ar, k]
+            & torch.isfinite(dist_out)
+            & torch.isfinite(dur_out)
+            & (arrival <= late)
+            & (open_ | (torch.isfinite(dist_back) & torch.isfinite(dur_back) & (back <= late[:, :1])))
+            & (delivered + margin <= td["vehicle_capacity"][ar, k][:, None])
+            & (duration <= td["vehicle_max_duration"][ar, k][:, None])
+            & ~late_linehaul
+        )
+        ok[:, 0] = False
+        return ok
+
+    def _update_mask(self, td: TensorDict) -> TensorDict:
+        B, K = td["vehicle_count"].shape
+        ar = torch.arange(B, device=self.device)
+        k = td["vehicle_type"]
+        customers = self._customer_mask(td, k)
+        at_depot = td["current_node"] == 0
+        unserved = ~td["visited"]
+        unserved[:, 0] = False
+        all_served = ~unserved.any(1)
+        later = torch.arange(K, device=self.device)[None] > k[:, None]
+        spare = (td["vehicle_count"] - td["routes_used"]) * later
+        last_vehicle = spare.sum(1) + td["vehicle_count"][ar, k] - td["routes_used"][ar, k] - 1 == 0
+        close = ~at_depot & (~last_vehicle | all_served)
+        skip = at_depot & (td["next_type"][ar, k] < K) & ~(unserved & ~td["coverable_after"][ar, k]).any(1)
+        mask = torch.cat([(close | skip)[:, None], customers[:, 1:]], 1)
+        done = (at_depot & all_served) | ~mask.any(1)
+        mask[done] = False
+        mask[:, 0] |= done
+        td["action_mask"] = mask
+        td["done"] = done
+        td["complete"] = at_depot & all_served
+        return td
+
+    # -----------------------------------------------------------------------------------------
+    def step(self, td: TensorDict) -> TensorDict:
+        """Apply ``td["action"]`` in place and return ``td`` (illegal actions are the caller's bug)."""
+        B, K = td["vehicle_count"].shape
+        ar = torch.arange(B, device=self.device)
+        action, cur, k = td["action"], td["current_node"], td["vehicle_type"]
+        active = ~td["done"]
+        to_customer = (action > 0) & active
+        closing = (action == 0) & (cur != 0) & active
+        skipping = (action == 0) & (cur == 0) & active
+        moving = to_customer | (closing & ~td["open_routes"])
+
+        profile = td["vehicle_profile"][ar, k]
+        travel = td["duration"][ar, profile, cur, action]
+        arrival = td["current_time"] + travel
+        early, late = td["time_windows"][ar, action, 0], td["time_windows"][ar, action, 1]
+        wait = (early - arrival).clamp(min=0)
+        service = torch.where(to_customer, td["service_time"][ar, action], 0)
+        time = torch.where(moving, arrival + wait + service, td["current_time"])
+        slack = torch.where(moving, torch.minimum(td["route_slack"], late - arrival + td["route_waited"]), td["route_slack"])
+        waited = torch.where(moving, td["route_waited"] + wait, td["route_waited"])
+        distance = torch.where(moving, td["route_distance"] + td["distance"][ar, profile, cur, action], td["route_distance"])
+
+        demand, pickup = td["demand"][ar, action], td["pickup"][ar, action]
+        gain = lambda key, amount: torch.where(to_customer, td[key] + amount, td[key])  # noqa: E731
+        td["used_linehaul"] = gain("used_linehaul", demand)
+        td["used_backhaul"] = gain("used_backhaul", pickup)
+        td["load_margin"] = torch.maximum(td["load_margin"], td["used_backhaul"] - td["used_linehaul"])
+        td["used_capacity"] = td["used_linehaul"] + td["load_margin"]
+        td["backhaul_started"] = td["backhaul_started"] | (to_customer & (pickup > 0))
+        td["route_preference"] = gain("route_preference", td["preference"][ar, k, action])
+        td["route_length"] = gain("route_length", 1)
+        td["visited"][ar[to_customer], action[to_customer]] = True
+        td["current_node"] = torch.where(to_customer, action, cur)
+        td["current_time"], td["route_slack"], td["route_waited"], td["route_distance"] = time, slack, waited, distance
+
+        route_duration = time - td["route_start"] - torch.minimum(slack, waited).clamp(min=0)
+        route_cost = (
+            td["vehicle_fixed_cost"][ar, k]
+            + td["vehicle_unit_distance_cost"][ar, k] * distance
+            + td["vehicle_unit_duration_cost"][ar, k] * route_duration
+            - td["route_preference"]
+        )
+        td["cost"] = torch.where(closing, td["cost"] + route_cost, td["cost"])
+        used = td["routes_used"][ar, k] + closing.long()
+        td["routes_used"][ar, k] = used
+        hand_over = skipping | (closing & (used >= td["vehicle_count"][ar, k]))
+        td["vehicle_type"] = torch.where(hand_over, td["next_type"][ar, k].clamp(max=K - 1), k)
+        self._new_route(td, closing)
+        return self._update_mask(td)
+
+    def get_reward(self, td: TensorDict, actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Minus the objective. The cost is accumulated while stepping (route durations need the
+        schedule), so ``actions`` is accepted only for rl4co's call signature."""
+        del actions
+        return -td["cost"]
+
+    def replay(self, td: TensorDict, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor]:
+        """Step through ``actions`` [B, T]; also returns the vehicle type acting at each step."""
+        types = torch.empty_like(actions)
+        for step in range(actions.shape[1]):
+            types[:, step] = td["vehicle_type"]
+            td["action"] = actions[:, step]
+            td = self.step(td)
+        return td, types
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def random_action(td: TensorDict, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A uniformly random allowed action per instance (the baseline policy)."""
+    return torch.multinomial(td["action_mask"].float(), 1, generator=generator).squeeze(1)
+
+
+def multistart(env: RoutingEnv, td: TensorDict, num_starts: int) -> tuple[TensorDict, torch.Tensor]:
+    """POMO: ``num_starts`` copies of each instance (row ``s * B + b``), each forced to begin with
+    a different allowed first action (cycling when fewer are allowed). Returns the stepped
+    TensorDict and the forced actions [S * B]."""
+    B = td.batch_size[0]
+    mask = td["action_mask"]
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # allowed actions first
+    s = torch.arange(num_starts, device=mask.device).repeat_interleave(B)
+    b = torch.arange(B, device=mask.device).repeat(num_starts)
+    first = order[b, s % mask.sum(1)[b]]
+    expanded = td[b].clone()
+    expanded["action"] = first
+    return env.step(expanded), first
+
+
+_SYMMETRIES = (
+    lambda x, y: (x, y),
+    lambda x, y: (1 - x, y),
+    lambda x, y: (x, 1 - y),
+    lambda x, y: (1 - x, 1 - y),
+    lambda x, y: (y, x),
+    lambda x, y: (1 - y, x),
+    lambda x, y: (y, 1 - x),
+    lambda x, y: (1 - y, 1 - x),
+)
+
+
+def augment(td: TensorDict, num_augment: int = 8) -> TensorDict:
+    """The 8 symmetries of the unit square applied to ``locs`` (row ``a * B + b``). Matrices are
+    data, so they stay as given; only the coordinate features change."""
+    if not 1 <= num_augment <= len(_SYMMETRIES):
+        raise ValueError(f"num_augment must be in 1..8, got {num_augment}")
+    B = td.batch_size[0]
+    expanded = td[torch.arange(B, device=td.device).repeat(num_augment)].clone()
+    x, y = td["locs"][..., 0], td["locs"][..., 1]
+    expanded["locs"] = torch.cat([torch.stack(f(x, y), -1) for f in _SYMMETRIES[:num_augment]], 0)
+    return expanded
