@@ -1,0 +1,189 @@
+"""The routing policy: encoder + pointer decoder, rolled out in the batched env.
+
+Replicas of an instance (augmentations, POMO starts, samples) are rows ``r * B + b`` of the
+rollout, the order ``envs.env.multistart`` and ``envs.env.augment`` use, so ``reward.view(R, B)``
+groups every replica of instance ``b`` in column ``b``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from tensordict import TensorDict
+from torch import nn
+
+from envs.convert import actions_to_routes
+from envs.env import RoutingEnv, augment, multistart
+from nco.instance import Instance
+from nco.policies.decoder import PointerDecoder
+from nco.policies.decoding import Strategy, select
+from nco.policies.encoders import AttentionEncoder, MatrixEncoder
+from nco.policies.features import NODE_DIM, STATE_DIM, distance_row, distance_scale, encoder_inputs, state_features
+from nco.solution import Solution
+
+__all__ = ["Rollout", "RoutingPolicy"]
+
+ENCODERS = {"am": AttentionEncoder, "matrix": MatrixEncoder}
+
+
+@dataclass
+class Rollout:
+    actions: torch.Tensor  # [R * B, T]
+    vehicle_types: torch.Tensor  # [R * B, T] type acting at each step
+    reward: torch.Tensor  # [R * B] minus the objective
+    log_likelihood: torch.Tensor  # [R * B] sum of log-probabilities of the chosen (non-forced) actions
+    complete: torch.Tensor  # [R * B] every customer served
+    replicas: int
+
+    def per_instance(self, values: torch.Tensor) -> torch.Tensor:
+        """``[R * B] -> [B, R]``."""
+        return values.view(self.replicas, -1).t()
+
+
+class RoutingPolicy(nn.Module):
+    def __init__(
+        self,
+        model: str = "matrix",
+        dim: int = 128,
+        layers: int = 3,
+        heads: int = 8,
+        norm: str = "instance",
+        node_dim: int = NODE_DIM,
+        state_dim: int = STATE_DIM,
+        clip: float = 10.0,
+    ) -> None:
+        super().__init__()
+        if model not in ENCODERS:
+            raise ValueError(f"model: expected one of {sorted(ENCODERS)}, got {model!r}")
+        self.hparams: dict[str, Any] = dict(
+            model=model, dim=dim, layers=layers, heads=heads, norm=norm, node_dim=node_dim, state_dim=state_dim, clip=clip
+        )
+        self.encoder = ENCODERS[model](node_dim, dim=dim, layers=layers, heads=heads, norm=norm)
+        self.decoder = PointerDecoder(dim, state_dim, heads=heads, clip=clip)
+
+    def rollout(
+        self,
+        td: TensorDict,
+        env: RoutingEnv,
+        *,
+        strategy: Strategy = "sampling",
+        num_starts: int = 0,
+        num_samples: int = 1,
+        num_augment: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> Rollout:
+        """Decode whole solutions for the (freshly reset) ``td``, which is stepped in place.
+
+        ``num_augment`` (1..8) symmetric copies of the coordinates, then ``num_starts`` POMO
+        starts (0 = none: the policy chooses the first move too), then ``num_samples`` copies.
+        """
+        if num_augment > 1:
+            if not bool((td["locs"] != 0).any()):
+                raise ValueError("symmetry augmentation needs coordinates; these instances have none")
+            td = augment(td, num_augment)
+        inputs = encoder_inputs(td)
+        embeddings = self.encoder(inputs.nodes, inputs.coords, inputs.distance, inputs.duration)
+        cache = self.decoder.precompute(embeddings)
+        replicas = num_augment
+        actions: list[torch.Tensor] = []
+        types: list[torch.Tensor] = []
+        if num_starts:
+            first_type = td["vehicle_type"].repeat(num_starts)
+            td, first = multistart(env, td, num_starts)
+            cache = cache.repeat(num_starts)
+            actions.append(first)
+            types.append(first_type)
+            replicas *= num_starts
+        if num_samples > 1:
+            td = td[torch.arange(td.batch_size[0], device=td.device).repeat(num_samples)].clone()
+            cache = cache.repeat(num_samples)
+            replicas *= num_samples
+        scale = distance_scale(td)
+        log_likelihood = torch.zeros(td.batch_size[0], device=embeddings.device)
+        while not bool(td["done"].all()):
+            log_probs = self.decoder(cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale))
+            action = select(log_probs, strategy, generator)
+            log_likelihood = log_likelihood + log_probs.gather(1, action[:, None]).squeeze(1)
+            types.append(td["vehicle_type"].clone())
+            actions.append(action)
+            td["action"] = action
+            td = env.step(td)
+        return Rollout(
+            actions=torch.stack(actions, 1) if actions else torch.zeros(td.batch_size[0], 0, dtype=torch.int64),
+            vehicle_types=torch.stack(types, 1) if types else torch.zeros(td.batch_size[0], 0, dtype=torch.int64),
+            reward=env.get_reward(td),
+            log_likelihood=log_likelihood,
+            complete=td["complete"].clone(),
+            replicas=replicas,
+        )
+
+    @torch.inference_mode()
+    def solutions(
+        self,
+        instances: Sequence[Instance],
+        k: int = 1,
+        *,
+        samples: int = 0,
+        augment: bool = False,
+        multistart: bool = True,
+        seed: int = 0,
+    ) -> list[list[Solution]]:
+        """Up to ``k`` distinct solutions per instance, best first (by the evaluator's cost).
+
+        Candidates: greedy decoding from every POMO start (or one greedy rollout), ``samples``
+        sampled rollouts more if asked, each on 8 symmetric copies with ``augment``. Duplicates
+        (the same set of routes) are dropped, so the ``k`` solutions really differ.
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        env = RoutingEnv(device)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        result: list[list[Solution]] = [[] for _ in instances]
+        by_size: dict[int, list[int]] = {}
+        for index, instance in enumerate(instances):
+            by_size.setdefault(instance.num_nodes, []).append(index)
+        for size, members in by_size.items():
+            start = time.perf_counter()
+            group = [instances[i] for i in members]
+            num_augment = 8 if augment else 1
+            runs = [
+                self.rollout(env.reset(group), env, strategy="greedy", num_starts=size - 1 if multistart else 0, num_augment=num_augment)
+            ]
+            if samples:
+                runs.append(
+                    self.rollout(env.reset(group), env, strategy="sampling", num_samples=samples, num_augment=num_augment, generator=generator)
+                )
+            elapsed = (time.perf_counter() - start) / len(group)
+            for b, index in enumerate(members):
+                result[index] = _best_distinct(group[b], runs, b, len(group), k, elapsed)
+        self.train(was_training)
+        return result
+
+
+def _best_distinct(instance: Instance, runs: list[Rollout], b: int, batch: int, k: int, runtime: float) -> list[Solution]:
+    """The ``k`` best distinct complete rollouts of instance ``b`` (incomplete ones only if needed)."""
+    candidates = []
+    for run_index, run in enumerate(runs):
+        rows = torch.arange(run.replicas, device=run.reward.device) * batch + b
+        for row, reward, complete in zip(rows.tolist(), run.reward[rows].tolist(), run.complete[rows].tolist()):
+            candidates.append((not complete, -reward, run_index, row))
+    candidates.sort()
+    chosen: list[Solution] = []
+    seen: set[tuple] = set()
+    for _, _, run_index, row in candidates:
+        run = runs[run_index]
+        [(routes, types)] = actions_to_routes(run.actions[row : row + 1].cpu(), run.vehicle_types[row : row + 1].cpu())
+        key = tuple(sorted(zip(types, map(tuple, routes))))
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(Solution.of(instance, routes, types, method="neural", runtime=runtime))
+        if len(chosen) == k:
+            break
+    return sorted(chosen, key=lambda s: (not s.feasible, s.cost))
