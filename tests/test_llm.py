@@ -293,3 +293,34 @@ def test_text_check_catches_a_dropped_customer_in_a_task() -> None:
     smaller = instance.replace(distance=instance.distance[np.ix_(keep, keep)], coordinates=instance.coordinates[keep],
                                demand=instance.demand[keep])
     assert any("8 customers" in problem for problem in check_against_text(task["text"], smaller))
+
+
+def test_benchmark_runs_against_an_endpoint_and_reports_the_papers_metrics(tmp_path: Path) -> None:
+    """Scripted 'model' that formulates one task exactly (from its expected file) and one wrongly."""
+    replies = []
+    # in task-file order, which is the order the benchmark asks in
+    for task_id, change in (("open_routes_couriers", "instance = instance.replace(open_routes=False)\n"), ("backhaul_strict", "")):
+        data = (TASKS / f"{task_id}.instance.json").read_text()
+        program = (f"import nco, nco.io\nopen('given.json', 'w').write({data!r})\ninstance = nco.io.read('given.json')\n"
+                   f"{change}solution = nco.solve(instance, method='ortools', time_limit=1)\n") + EMIT
+        replies.append(fenced(program))
+    out = tmp_path / "llm.md"
+    with ScriptedChatServer(replies) as server:
+        result = subprocess.run(
+            [sys.executable, str(TASKS.parents[1] / "benchmarks" / "llm.py"), "--endpoint", server.endpoint,
+             "--model", "scripted", "--tasks", "backhaul_strict", "open_routes_couriers", "--max-rounds", "1",
+             "--reference-time", "1", "--out", str(out)],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    table = out.read_text()
+    assert "| backhaul_strict | 1 |" in table and "| yes | yes | yes |" in table
+    assert "open_routes differs" in table  # the wrong formulation is flagged, and not verified
+    assert "**feasibility" in table and "pyvrp 0.14" in table
+
+
+def test_benchmark_without_endpoint_exits_with_a_clear_message() -> None:
+    env = {key: value for key, value in __import__("os").environ.items() if not key.startswith("NCO_LLM")}
+    result = subprocess.run([sys.executable, str(TASKS.parents[1] / "benchmarks" / "llm.py")],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2 and "NCO_LLM_ENDPOINT" in result.stderr
