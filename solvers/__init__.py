@@ -19,6 +19,7 @@ SOLVER_MODULES: dict[str, str] = {
     "pyvrp": "solvers.pyvrp_solver",
     "ortools": "solvers.ortools_solver",
     "vroom": "solvers.vroom_solver",
+    "neural": "solvers.neural_solver",
 }
 
 

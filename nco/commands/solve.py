@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--method", default="pyvrp", help="pyvrp (default), ortools, vroom")
     parser.add_argument("--time-limit", type=float, default=1.0, metavar="S", help="wall-clock seconds (default 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", metavar="PT", help="neural: policy checkpoint (default: the shipped one that fits)")
+    parser.add_argument("--samples", type=int, metavar="K", help="neural: sampled rollouts on top of greedy POMO")
+    parser.add_argument("--augment", action="store_true", help="neural: decode 8 symmetric copies of the coordinates")
     parser.add_argument("--json", action="store_true", help="print the solution as JSON")
     parser.add_argument("--out", metavar="PATH", help="also write the solution (.sol for VRPLIB, .json for nco)")
     parser.set_defaults(func=run)
@@ -22,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     instance = read(args.file)
-    solution = solve(instance, method=args.method, time_limit=args.time_limit, seed=args.seed)
+    neural = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None}
+    options = {key: value for key, value in neural.items() if value is not None}
+    solution = solve(instance, method=args.method, time_limit=args.time_limit, seed=args.seed, **options)
     if args.json:
         print(json.dumps(solution.to_dict(), indent=1))
     else:

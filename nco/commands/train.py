@@ -1,0 +1,52 @@
+"""``nco train``: train a routing policy with REINFORCE (POMO shared or greedy-rollout baseline)."""
+
+from __future__ import annotations
+
+import argparse
+
+from nco.training.run import TrainConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train an attention policy with RL (Lightning)")
+    default = TrainConfig()
+    add = parser.add_argument
+    add("--problem", default="acvrp", help="preset name from envs/presets.py (acvrp, acvrptw, atsp, ...)")
+    add("--size", type=int, default=50, help="customers per instance")
+    add("--data", choices=["real", "synthetic"], default="synthetic", help="city pools or the unit square")
+    add("--cities", default=default.cities, help="city split to train on (default train)")
+    add("--val-cities", default=default.val_cities, help="city split of the validation set (default test)")
+    add("--distribution", choices=["uniform", "cluster", "mixed"], default=default.distribution)
+    add("--model", choices=["matrix", "am"], default=default.model, help="encoder: matrix-aware (default) or AM")
+    add("--dim", type=int, default=default.dim)
+    add("--layers", type=int, default=default.layers)
+    add("--heads", type=int, default=default.heads)
+    add("--epochs", type=int, default=default.epochs)
+    add("--batch-size", type=int, default=default.batch_size)
+    add("--steps-per-epoch", type=int, default=default.steps_per_epoch)
+    add("--num-starts", type=int, default=default.num_starts, help="POMO starts per instance (0 = every customer)")
+    add("--baseline", choices=["shared", "rollout"], default=default.baseline)
+    add("--lr", type=float, default=default.lr)
+    add("--grad-clip", type=float, default=default.grad_clip)
+    add("--val-size", type=int, default=default.val_size, help="validation instances (fixed seed)")
+    add("--reference-time", type=float, default=default.reference_time, help="PyVRP seconds per validation reference")
+    add("--checkpoint-every", type=int, default=default.checkpoint_every, help="steps between mid-epoch checkpoints")
+    add("--accelerator", default=default.accelerator)
+    add("--devices", default=default.devices)
+    add("--num-nodes", type=int, default=default.num_nodes)
+    add("--strategy", default=default.strategy)
+    add("--precision", default=None, help="Lightning precision (default: bf16-mixed on GPU, 32-true on CPU)")
+    add("--seed", type=int, default=default.seed)
+    add("--out", default=default.out, help="output directory (checkpoints, logs)")
+    add("--resume", metavar="CKPT", help="continue from a Lightning checkpoint ('last' = OUT/last.ckpt)")
+    add("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nco.training.run import train
+
+    values = {key: value for key, value in vars(args).items() if key in TrainConfig.__dataclass_fields__}
+    out = train(TrainConfig(**values))
+    print(f"policy: {out / 'policy.pt'}  best: {out / 'best.pt'}  resume: {out / 'last.ckpt'}")
+    return 0

@@ -1,0 +1,50 @@
+"""Policy checkpoints: a small ``.pt`` with the weights and a plain dict of hyper-parameters.
+
+Lightning's ``.ckpt`` (optimizer state, loop progress) is only for ``--resume``; the ``.pt`` is what
+ships and what ``nco solve --method neural`` loads. It holds tensors, strings, numbers, lists and
+dicts only, so it loads with ``torch.load(weights_only=True)`` and never unpickles code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nco.policies import RoutingPolicy
+
+__all__ = ["load_policy", "save_policy"]
+
+
+def save_policy(policy: RoutingPolicy, path: str | os.PathLike, **meta: Any) -> Path:
+    """Write ``{"hparams", "state_dict", "meta"}`` atomically; ``meta`` must be plain data."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
+    payload = {"hparams": dict(policy.hparams), "state_dict": state, "meta": meta}
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_policy(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[RoutingPolicy, dict[str, Any]]:
+    """The policy (in eval mode) and the checkpoint's ``meta`` dict."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist") from None
+    for key in ("hparams", "state_dict"):
+        if key not in payload:
+            raise ValueError(f"checkpoint {str(path)!r}: missing {key!r} (not an nco policy checkpoint)")
+    policy = RoutingPolicy(**payload["hparams"])
+    policy.load_state_dict(payload["state_dict"])
+    return policy.eval(), dict(payload.get("meta", {}))

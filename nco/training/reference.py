@@ -1,0 +1,54 @@
+"""Reference costs for the validation gap: PyVRP with a short time limit, computed once and cached.
+
+The cache is a JSON file keyed by a hash of each instance's data and the time limit, so a resumed
+run (or a second run on the same validation set) does not solve the references again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from nco.api import solve
+from nco.instance import Instance
+
+__all__ = ["reference_costs"]
+
+
+def _key(instance: Instance, method: str, time_limit: float) -> str:
+    digest = hashlib.sha1()
+    for value in (instance.distance, instance.duration, instance.demand, instance.pickup, instance.time_windows, instance.service_time):
+        if value is not None:
+            digest.update(np.ascontiguousarray(value).tobytes())
+    digest.update(repr((instance.vehicle_types, instance.open_routes, instance.backhaul_mode)).encode())
+    return f"{method}:{time_limit}:{digest.hexdigest()}"
+
+
+def reference_costs(
+    instances: Sequence[Instance], cache: str | os.PathLike, method: str = "pyvrp", time_limit: float = 1.0
+) -> list[float]:
+    """Cost of ``method``'s solution for each instance (``nan`` when it found no feasible one)."""
+    path = Path(cache)
+    known: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
+    costs = []
+    changed = False
+    for instance in instances:
+        key = _key(instance, method, time_limit)
+        if key not in known:
+            solution = solve(instance, method=method, time_limit=time_limit, seed=0)
+            known[key] = solution.cost if solution.feasible else float("nan")
+            changed = True
+        costs.append(known[key])
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w") as file:
+            json.dump(known, file, indent=0)
+        os.replace(temp, path)
+    return costs

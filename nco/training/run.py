@@ -1,0 +1,192 @@
+"""One training run from a plain config: data, validation references, Lightning trainer, outputs.
+
+Output directory layout::
+
+    out/last.ckpt        Lightning checkpoint (optimizer, loops, data position) for --resume
+    out/policy.pt        policy weights + hyper-parameters after the last epoch (weights_only)
+    out/best.pt          the same for the epoch with the best validation gap
+    out/reference.json   cached reference costs of the validation set
+    out/logs/            CSV (and TensorBoard when installed) logs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from envs.env import RoutingEnv
+from envs.presets import variant
+from nco.training.checkpoint import save_policy
+from nco.training.data import BatchStream, DataSpec, load_cities, validation_instances
+from nco.training.module import RoutingModule
+from nco.training.reference import reference_costs
+
+__all__ = ["TrainConfig", "train"]
+
+
+@dataclass
+class TrainConfig:
+    problem: str = "acvrp"
+    size: int = 50
+    data: str = "synthetic"  # "real": city pools of ``cities`` (synthetic when none exist)
+    cities: str = "train"
+    val_cities: str = "test"
+    distribution: str = "uniform"
+    model: str = "matrix"
+    dim: int = 128
+    layers: int = 3
+    heads: int = 8
+    epochs: int = 50
+    batch_size: int = 64
+    steps_per_epoch: int = 100
+    num_starts: int = 0  # 0: one POMO start per customer
+    baseline: str = "shared"
+    lr: float = 1e-4
+    grad_clip: float = 1.0
+    val_size: int = 32
+    reference_time: float = 1.0
+    checkpoint_every: int = 50  # training steps between mid-epoch checkpoints
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | None = None  # default: bf16-mixed on GPU, 32-true otherwise
+    seed: int = 0
+    out: str = "runs/train"
+    resume: str | None = None
+    progress: bool = True
+
+
+class _CheckpointWriter(L.Callback):
+    """``last.ckpt`` every few steps and at each epoch end, written atomically; the small policy
+    files (``policy.pt``, ``best.pt``) at each epoch end."""
+
+    def __init__(self, config: TrainConfig, meta: dict[str, Any]) -> None:
+        self.config, self.meta = config, meta
+        self.out = Path(config.out)
+        self.best = math.inf
+        self.started = time.perf_counter()
+
+    def _save_full(self, trainer: L.Trainer) -> None:
+        target = self.out / "last.ckpt"
+        temp = self.out / ".last.ckpt.tmp"
+        trainer.save_checkpoint(temp)
+        if trainer.is_global_zero:
+            os.replace(temp, target)
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: Any) -> None:
+        if self.config.checkpoint_every and trainer.global_step % self.config.checkpoint_every == 0:
+            self._save_full(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: RoutingModule) -> None:
+        self._save_full(trainer)
+        if not trainer.is_global_zero:
+            return
+        meta = dict(
+            self.meta,
+            epoch=trainer.current_epoch + 1,
+            global_step=trainer.global_step,
+            val_gap=module.last_gap,
+            train_seconds=round(time.perf_counter() - self.started, 1),
+        )
+        save_policy(module.policy, self.out / "policy.pt", **meta)
+        if module.last_gap < self.best:
+            self.best = module.last_gap
+            save_policy(module.policy, self.out / "best.pt", **meta)
+
+
+def _devices(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training; returns the output directory."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cities = load_cities(config.cities) if config.data == "real" else ()
+    val_cities = load_cities(config.val_cities) if config.data == "real" else ()
+    if config.data not in ("real", "synthetic"):
+        raise ValueError(f"data: expected 'real' or 'synthetic', got {config.data!r}")
+    spec = DataSpec(config.problem, config.size, cities, config.distribution)  # type: ignore[arg-type]
+    val_spec = DataSpec(config.problem, config.size, val_cities, config.distribution)  # type: ignore[arg-type]
+    val_instances = validation_instances(val_spec, config.val_size, seed=12345)
+    references = reference_costs(val_instances, out / "reference.json", time_limit=config.reference_time)
+
+    policy_hparams = dict(model=config.model, dim=config.dim, layers=config.layers, heads=config.heads)
+    module = RoutingModule(
+        policy_hparams,
+        baseline=config.baseline,
+        num_starts=config.num_starts,
+        lr=config.lr,
+        epochs=config.epochs,
+        val_references=references,
+    )
+    module.val_instances = val_instances
+    if config.baseline == "rollout":
+        module.baseline_batch = RoutingEnv().reset(spec.generate(4 * config.batch_size, np.random.default_rng([config.seed, 424242])))
+
+    gpu = config.accelerator in ("gpu", "cuda") or (config.accelerator == "auto" and torch.cuda.is_available())
+    precision = config.precision or ("bf16-mixed" if gpu else "32-true")
+    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(out, name="logs")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        loggers.append(L.pytorch.loggers.TensorBoardLogger(out, name="logs"))
+    flags = dataclasses.asdict(variant(config.problem))
+    meta = dict(
+        problem=config.problem,
+        flags=flags,
+        size=config.size,
+        data="real" if cities else "synthetic",
+        cities=[c.name for c in cities],
+        val_cities=[c.name for c in val_cities] or ["synthetic"],
+        command=_command(config),
+        machine=f"{platform.machine()} {platform.processor() or ''} x{os.cpu_count()}".strip(),
+        torch=str(torch.__version__),
+    )
+    trainer = L.Trainer(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=_devices(config.devices),
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision=precision,  # type: ignore[arg-type]
+        gradient_clip_val=config.grad_clip,
+        logger=loggers,
+        callbacks=[_CheckpointWriter(config, meta)],
+        enable_checkpointing=False,
+        enable_progress_bar=config.progress,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+    )
+    rank = trainer.global_rank
+    train_data = BatchStream(spec, config.batch_size, config.steps_per_epoch, config.seed, rank=rank)
+    val_data = torch.utils.data.DataLoader(range(len(val_instances)), batch_size=16, collate_fn=list)
+    resume = config.resume
+    if resume == "last":
+        resume = str(out / "last.ckpt")
+    if resume and not Path(resume).exists():
+        raise FileNotFoundError(f"--resume: checkpoint {resume!r} does not exist")
+    trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume)
+    return out
+
+
+def _command(config: TrainConfig) -> str:
+    defaults = TrainConfig()
+    parts = ["nco train"]
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if value != getattr(defaults, field.name) and field.name not in ("resume", "progress"):
+            parts.append(f"--{field.name.replace('_', '-')} {value}")
+    return " ".join(parts)
