@@ -23,6 +23,7 @@ env's float dtype, float64 by default so that masks agree with the evaluator bit
 
 Static per instance
     distance, duration            [B, P, n, n] F   profile matrices, [from, to]
+    distance_to_depot, duration_to_depot  [B, P, n] F  their depot columns (gathered every step)
     locs                          [B, n, 2] f32    coordinates min-max scaled to [0, 1]^2 (zeros if none)
     demand, pickup                [B, n] F         linehaul / backhaul quantities (raw)
     demand_norm, pickup_norm      [B, n] f32       divided by the largest finite capacity
@@ -107,6 +108,8 @@ class RoutingEnv:
             {
                 "distance": f(batch.distance),
                 "duration": f(batch.duration),
+                "distance_to_depot": f(batch.distance[..., 0]),
+                "duration_to_depot": f(batch.duration[..., 0]),
                 "locs": locs,
                 "demand": f(batch.demand),
                 "pickup": f(batch.pickup),
@@ -201,8 +204,8 @@ class RoutingEnv:
         profile = td["vehicle_profile"][ar, k]
         dist_out = td["distance"][ar, profile, cur]
         dur_out = td["duration"][ar, profile, cur]
-        dist_back = td["distance"][ar, profile, :, 0]
-        dur_back = td["duration"][ar, profile, :, 0]
+        dist_back = td["distance_to_depot"][ar, profile]
+        dur_back = td["duration_to_depot"][ar, profile]
         early, late = td["time_windows"][..., 0], td["time_windows"][..., 1]
         waited, slack = td["route_waited"][:, None], td["route_slack"][:, None]
         open_ = td["open_routes"][:, None]
