@@ -1,0 +1,127 @@
+"""Policies: encoder/decoder shapes, decoding on every env variant, POMO/augmentation, top-k, neural solver."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import nco
+from envs.env import RoutingEnv
+from envs.generators import generate, to_instances
+from envs.presets import PRESETS
+from nco.policies import RoutingPolicy
+from nco.policies.encoders import AttentionEncoder, MatrixEncoder
+from nco.training.checkpoint import load_policy, save_policy
+from solvers.neural_solver import checkpoint_for
+
+torch.manual_seed(0)
+
+
+def _random_inputs(batch: int = 3, nodes: int = 9, features: int = 5):
+    gen = torch.Generator().manual_seed(1)
+    distance = torch.rand(batch, nodes, nodes, generator=gen)
+    return torch.randn(batch, nodes, features, generator=gen), torch.rand(batch, nodes, 2, generator=gen), distance
+
+
+@pytest.mark.parametrize("encoder", [AttentionEncoder, MatrixEncoder])
+def test_encoders_embed_every_node(encoder):
+    nodes, coords, distance = _random_inputs()
+    model = encoder(5, dim=32, layers=2, heads=4).eval()
+    out = model(nodes, coords, distance, distance)
+    assert out.shape == (3, 9, 32)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out, model(nodes, coords, distance, distance))  # evaluation is repeatable
+
+
+def test_matrix_encoder_sees_direction_and_works_without_coordinates():
+    nodes, coords, distance = _random_inputs()
+    model = MatrixEncoder(5, dim=32, layers=2, heads=4).eval()
+    forward = model(nodes, None, distance, distance)
+    backward = model(nodes, None, distance.transpose(1, 2), distance.transpose(1, 2))
+    assert forward.shape == (3, 9, 32)
+    assert not torch.allclose(forward, backward)  # asymmetric matrices change the embeddings
+    with pytest.raises(ValueError, match="coordinates"):
+        AttentionEncoder(5, dim=32, layers=1, heads=4)(nodes, None, distance, distance)
+
+
+@pytest.mark.parametrize("problem", sorted(PRESETS))
+def test_decoded_solutions_are_feasible_and_costed_like_the_evaluator(problem):
+    instances = to_instances(generate(problem, 3, 8, seed=3))
+    policy = RoutingPolicy(model="matrix", dim=32, layers=1, heads=4).eval()
+    env = RoutingEnv()
+    with torch.no_grad():
+        rollout = policy.rollout(env.reset(instances), env, strategy="greedy")
+    assert bool(rollout.complete.all())
+    for best in policy.solutions(instances, k=2, samples=2):
+        assert best and all(solution.feasible for solution in best)
+    from envs.convert import actions_to_routes
+
+    for instance, (routes, types), reward in zip(instances, actions_to_routes(rollout.actions, rollout.vehicle_types), rollout.reward):
+        solution = nco.Solution.of(instance, routes, types)
+        assert solution.feasible
+        assert solution.cost == pytest.approx(-float(reward), rel=1e-9, abs=1e-9)
+
+
+def test_pomo_and_augmentation_shapes():
+    instances = to_instances(generate("acvrp", 2, 6, seed=0))
+    policy = RoutingPolicy(model="am", dim=32, layers=1, heads=4)
+    env = RoutingEnv()
+    rollout = policy.rollout(env.reset(instances), env, strategy="sampling", num_starts=6, num_augment=8)
+    assert rollout.replicas == 48
+    assert rollout.actions.shape[0] == 96 and rollout.reward.shape == (96,)
+    assert rollout.per_instance(rollout.reward).shape == (2, 48)
+    first = rollout.actions[:, 0].view(6, 8, 2)  # [start, augmentation, instance]
+    for a in range(8):
+        for b in range(2):
+            assert sorted(first[:, a, b].tolist()) == [1, 2, 3, 4, 5, 6]  # each start a different customer
+    assert rollout.log_likelihood.requires_grad
+    matrix_only = [instances[0].replace(coordinates=None)]
+    with pytest.raises(ValueError, match="coordinates"):
+        policy.rollout(env.reset(matrix_only), env, num_augment=8)
+
+
+def test_top_k_solutions_are_distinct_and_sorted():
+    instances = to_instances(generate("acvrp", 2, 12, seed=5))
+    policy = RoutingPolicy(model="matrix", dim=32, layers=1, heads=4)
+    for best in policy.solutions(instances, k=6, samples=16):
+        assert len(best) == 6
+        keys = {tuple(sorted(map(tuple, s.routes))) for s in best}
+        assert len(keys) == 6
+        costs = [s.cost for s in best]
+        assert costs == sorted(costs)
+
+
+def test_checkpoint_round_trip_and_neural_solver(tmp_path):
+    policy = RoutingPolicy(model="matrix", dim=32, layers=1, heads=4)
+    path = save_policy(policy, tmp_path / "acvrp8.pt", problem="acvrp")
+    payload = torch.load(path, weights_only=True)
+    assert payload["hparams"]["model"] == "matrix" and payload["meta"] == {"problem": "acvrp"}
+    loaded, _ = load_policy(path)
+    for key, value in policy.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key])
+
+    instance = to_instances(generate("acvrp", 1, 8, seed=1))[0]
+    solution = nco.solve(instance, method="neural", checkpoint=str(path), samples=4, augment=True)
+    assert solution.feasible and solution.method == "neural"
+    assert solution.info["checkpoint"] == str(path)
+
+    card = {"checkpoint": "acvrp8.pt", "problem": "acvrp", "size": 8, "flags": {"capacity": 1.0}}
+    (tmp_path / "acvrp8.json").write_text(json.dumps(card))
+    assert checkpoint_for(instance, tmp_path) == str(tmp_path / "acvrp8.pt")
+    timed = to_instances(generate("acvrptw", 1, 8, seed=1))[0]
+    with pytest.raises(ValueError, match="no neural checkpoint fits.*acvrp8.pt"):
+        checkpoint_for(timed, tmp_path)
+
+
+def test_shipped_checkpoints_load_and_solve():
+    instance = to_instances(generate("acvrp", 1, 20, seed=7))[0]
+    try:
+        path = checkpoint_for(instance)
+    except ValueError:
+        pytest.skip("no shipped ACVRP checkpoint")
+    solution = nco.solve(instance, method="neural")
+    assert solution.feasible and np.isfinite(solution.cost)
+    assert solution.info["checkpoint"] == path
