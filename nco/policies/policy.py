@@ -27,6 +27,7 @@ from nco.solution import Solution
 __all__ = ["Rollout", "RoutingPolicy"]
 
 ENCODERS = {"am": AttentionEncoder, "matrix": MatrixEncoder}
+MAX_ROWS = 4096  # rollouts decoded at once by ``solutions``
 
 
 @dataclass
@@ -148,20 +149,25 @@ class RoutingPolicy(nn.Module):
         by_size: dict[int, list[int]] = {}
         for index, instance in enumerate(instances):
             by_size.setdefault(instance.num_nodes, []).append(index)
-        for size, members in by_size.items():
-            start = time.perf_counter()
-            group = [instances[i] for i in members]
-            num_augment = 8 if augment else 1
-            runs = [
-                self.rollout(env.reset(group), env, strategy="greedy", num_starts=size - 1 if multistart else 0, num_augment=num_augment)
-            ]
-            if samples:
-                runs.append(
-                    self.rollout(env.reset(group), env, strategy="sampling", num_samples=samples, num_augment=num_augment, generator=generator)
-                )
-            elapsed = (time.perf_counter() - start) / len(group)
-            for b, index in enumerate(members):
-                result[index] = _best_distinct(group[b], runs, b, len(group), k, elapsed)
+        num_augment = 8 if augment else 1
+        for size, same_size in by_size.items():
+            starts = size - 1 if multistart else 0
+            # rollouts carry the travel matrices, so bound the rows decoded at once
+            chunk = max(1, MAX_ROWS // (num_augment * max(starts, samples, 1)))
+            for lo in range(0, len(same_size), chunk):
+                members = same_size[lo : lo + chunk]
+                start = time.perf_counter()
+                group = [instances[i] for i in members]
+                runs = [self.rollout(env.reset(group), env, strategy="greedy", num_starts=starts, num_augment=num_augment)]
+                if samples:
+                    runs.append(
+                        self.rollout(
+                            env.reset(group), env, strategy="sampling", num_samples=samples, num_augment=num_augment, generator=generator
+                        )
+                    )
+                elapsed = (time.perf_counter() - start) / len(group)
+                for b, index in enumerate(members):
+                    result[index] = _best_distinct(group[b], runs, b, len(group), k, elapsed)
         self.train(was_training)
         return result
 

@@ -7,6 +7,7 @@ dicts only, so it loads with ``torch.load(weights_only=True)`` and never unpickl
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 
 from nco.policies import RoutingPolicy
 
-__all__ = ["load_policy", "save_policy"]
+__all__ = ["load_policy", "save_policy", "ship"]
 
 
 def save_policy(policy: RoutingPolicy, path: str | os.PathLike, **meta: Any) -> Path:
@@ -48,3 +49,19 @@ def load_policy(path: str | os.PathLike, map_location: str | torch.device = "cpu
     policy = RoutingPolicy(**payload["hparams"])
     policy.load_state_dict(payload["state_dict"])
     return policy.eval(), dict(payload.get("meta", {}))
+
+
+def ship(checkpoint: str | os.PathLike, directory: str | os.PathLike, name: str, **notes: Any) -> Path:
+    """Copy a policy checkpoint to ``directory/name.pt`` with its card ``name.json``: what the
+    neural solver matches instances against (flags, size) and how the model was made."""
+    policy, meta = load_policy(checkpoint)
+    target = save_policy(policy, Path(directory) / f"{name}.pt", **meta)
+    parameters = sum(p.numel() for p in policy.parameters())
+    card = dict(checkpoint=target.name, **{k: meta[k] for k in ("problem", "flags", "size") if k in meta})
+    card.update(model=dict(policy.hparams), parameters=parameters, meta=meta, **notes)
+    path = Path(directory) / f"{name}.json"
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as file:
+        json.dump(card, file, indent=1, default=str)
+    os.replace(temp, path)
+    return path

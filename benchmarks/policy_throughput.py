@@ -1,0 +1,136 @@
+"""Decoding throughput of the AM policy (3 layers, d=128, 8 heads) on CVRP100, batch 256:
+greedy, and POMO multi-start greedy from all 100 customers — nco and rl4co side by side.
+
+rl4co runs in its own interpreter (``--rl4co-python``, e.g. a venv with rl4co==0.7.0) because it
+may pin other tensordict/lightning versions; this file re-runs itself there with ``--child rl4co``.
+Multi-start on 25,600 rollouts is decoded in chunks of instances (``--chunk``) to bound memory:
+nco's env carries the full travel matrices, rl4co's CVRP env only coordinates.
+
+    python benchmarks/policy_throughput.py --rl4co-python /tmp/rl4co-venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+SIZE, BATCH, STARTS = 100, 256, 100
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_nco(chunk: int) -> dict[str, float]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from envs.env import RoutingEnv
+    from envs.generators import generate
+    from nco.policies import RoutingPolicy
+
+    torch.manual_seed(0)
+    policy = RoutingPolicy(model="am", dim=128, layers=3, heads=8).eval()
+    env = RoutingEnv()
+    batch = generate("acvrp", BATCH, SIZE, seed=0)
+
+    def decode(starts: int) -> None:
+        with torch.inference_mode():
+            step = chunk if starts else BATCH
+            for lo in range(0, BATCH, step):
+                policy.rollout(env.reset(batch[lo : lo + step]), env, strategy="greedy", num_starts=starts)
+
+    decode(0)  # warm-up
+    return {"greedy": _timed(lambda: decode(0)), "multistart": _timed(lambda: decode(STARTS))}
+
+
+def run_rl4co(chunk: int) -> dict[str, float]:
+    from rl4co.envs import CVRPEnv
+    from rl4co.models import AttentionModelPolicy
+
+    torch.manual_seed(0)
+    env = CVRPEnv(generator_params={"num_loc": SIZE})
+    policy = AttentionModelPolicy(env_name=env.name, embed_dim=128, num_encoder_layers=3, num_heads=8).eval()
+    td = env.reset(batch_size=[BATCH])
+
+    def decode(kind: str, starts: int | None) -> None:
+        with torch.inference_mode():
+            step = chunk if starts else BATCH
+            for lo in range(0, BATCH, step):
+                part = td[lo : lo + step].clone()
+                policy(part, env, phase="test", decode_type=kind, num_starts=starts)
+
+    decode("greedy", None)
+    return {
+        "greedy": _timed(lambda: decode("greedy", None)),
+        "multistart": _timed(lambda: decode("multistart_greedy", STARTS)),
+    }
+
+
+def _versions(python: str) -> str:
+    code = "import torch, tensordict, lightning; print(torch.__version__, tensordict.__version__, lightning.__version__)"
+    try:
+        code_rl4co = code.replace("lightning;", "lightning, rl4co;").replace("lightning.__version__)", "lightning.__version__, rl4co.__version__)")
+        return subprocess.run([python, "-c", code_rl4co], capture_output=True, text=True, check=True).stdout.strip()
+    except subprocess.CalledProcessError:
+        return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rl4co-python", help="interpreter with rl4co installed (omit to time nco only)")
+    parser.add_argument("--chunk", type=int, default=32, help="instances per multi-start chunk")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--child", choices=["rl4co"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "policy_throughput.md"))
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.child:
+        print(json.dumps(run_rl4co(args.chunk)))
+        return
+
+    rows = {"nco": run_nco(args.chunk)}
+    notes = []
+    if args.rl4co_python:
+        command = [args.rl4co_python, __file__, "--child", "rl4co", "--chunk", str(args.chunk), "--threads", str(args.threads)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0:
+            rows["rl4co"] = json.loads(done.stdout.strip().splitlines()[-1])
+            notes.append(f"rl4co interpreter: {args.rl4co_python} (torch, tensordict, lightning, rl4co: {_versions(args.rl4co_python)})")
+        else:
+            notes.append(f"rl4co run failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+    else:
+        notes.append("rl4co not timed (no --rl4co-python given)")
+
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"
+    lines = [
+        "# Policy decoding throughput: AM (3 layers, d=128, 8 heads), CVRP100, batch 256",
+        "",
+        f"Machine: {machine}; Python {platform.python_version()}; nco env: torch, tensordict, lightning {_versions(sys.executable)}.",
+        *[f"{note}." for note in notes],
+        f"Multi-start: {STARTS} starts x {BATCH} instances, decoded {args.chunk} instances at a time. Untrained weights (throughput only).",
+        "",
+        "| library | greedy (s) | multi-start x100 greedy (s) |",
+        "|---|---|---|",
+        *[f"| {name} | {r['greedy']:.2f} | {r['multistart']:.2f} |" for name, r in rows.items()],
+        "",
+    ]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = out.with_suffix(".tmp")
+    temp.write_text("\n".join(lines))
+    os.replace(temp, out)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
