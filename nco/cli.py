@@ -7,7 +7,7 @@ import sys
 from importlib import import_module
 
 # each module defines ``register(subparsers)``, which adds its parser and sets ``func``
-COMMANDS = ["solve", "llm", "train"]
+COMMANDS = ["solve", "llm", "train", "data"]
 
 
 def build_parser() -> argparse.ArgumentParser:

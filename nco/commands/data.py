@@ -1,0 +1,74 @@
+"""``nco data``: build city pools from OSM extracts or a running OSRM server, and list the available pools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from envs.cities import city_infos, shipped_dir, user_dir
+from envs.osrm.client import OSRMClient
+from envs.osrm.pipeline import PoolRequest, build_pools, local_osrm
+from envs.osrm.sampling import parse_bbox
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="build and list city pools (real road networks)")
+    commands = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    build = commands.add_parser(
+        "build-city", help="sample road points and their OSRM matrices into a pool",
+        description="From --pbf, OSRM is built and served locally on 127.0.0.1 only (tools fetched from the "
+                    "osrm-bindings wheel on first use); with --osrm-url an existing server is queried.")
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pbf", type=Path, help="OpenStreetMap extract (.osm.pbf)")
+    source.add_argument("--osrm-url", help="root of a running OSRM server, e.g. http://localhost:5000 (needs --bbox)")
+    build.add_argument("--name", required=True, help="pool name, as later given to nco.load_city")
+    build.add_argument("--points", type=int, default=1000, help="number of distinct road points (default 1000)")
+    build.add_argument("--bbox", type=parse_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT",
+                       help="sampling area (default with --pbf: the densest 3 x 3 km window of the roads)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--threads", type=int, default=2, help="OSRM build/server threads (default 2)")
+    build.add_argument("--out", type=Path, help=f"output folder (default {user_dir()})")
+    build.set_defaults(func=run_build)
+
+    cities = commands.add_parser("cities", help="list shipped and user-built pools with point counts and split")
+    cities.add_argument("--split", choices=("train", "test", "user", "all"), default="all")
+    cities.set_defaults(func=run_cities)
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    print(f"\r  {stage}: {done}/{total}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    if args.out is None and (shipped_dir() / f"{args.name}.npz").is_file():
+        raise ValueError(f"--name {args.name!r} is a shipped pool; choose another name or give --out")
+    request = PoolRequest(args.name, args.points, args.bbox, seed=args.seed)
+    try:
+        if args.pbf is not None:
+            print(f"building OSRM graph of {args.pbf} (cached by content) ...", file=sys.stderr)
+            with local_osrm(args.pbf, threads=args.threads) as (client, nodes, provenance):
+                (path,) = build_pools(client, [request], provenance, nodes=nodes, out=args.out, progress=_progress)
+        else:
+            if args.bbox is None:
+                raise ValueError("--bbox is required with --osrm-url (the server's road graph is not readable)")
+            provenance = {"source_file": None, "osrm_url": args.osrm_url, "osrm_version": "unknown (remote)",
+                          "profile": "server's"}
+            (path,) = build_pools(OSRMClient(args.osrm_url), [request], provenance, out=args.out,
+                                  progress=_progress)
+    except RuntimeError as error:  # OSRM unavailable, failed build, dead server
+        print(f"nco data build-city: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({args.points} points)")
+    return 0
+
+
+def run_cities(args: argparse.Namespace) -> int:
+    infos = city_infos(args.split)
+    width = max([len(info.name) for info in infos] + [4])
+    print(f"{'name':<{width}}  {'points':>6}  {'split':<5}  place / file")
+    for info in infos:
+        print(f"{info.name:<{width}}  {info.points:>6}  {info.split:<5}  {info.place}  {info.path}")
+    print(f"{len(infos)} pools ({args.split})")
+    return 0

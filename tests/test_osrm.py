@@ -1,0 +1,236 @@
+"""The OSRM pipeline against a real osrm-routed on loopback, on the real Monaco extract."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from envs.cities import load_city
+from envs.osrm import (NoRoadsError, OSRMBuildError, OSRMClient, OSRMError, OSRMUnavailable, build_dataset,
+                       find_tools, sample_pool, serve)
+from envs.osrm.pipeline import PoolRequest, build_pools
+from envs.osrm.sampling import dense_windows, node_seeds, parse_bbox, road_nodes, uniform_seeds
+from envs.osrm.testdata import monaco_pbf
+from nco.cli import main as cli
+
+SHARED_MONACO = Path("/work/shared/osm/monaco_monaco.osm.pbf")
+SEA = (7.45, 43.69, 7.47, 43.70)  # Mediterranean south of Monaco: no road
+
+
+@pytest.fixture(scope="session")
+def tools():
+    try:
+        return find_tools()
+    except OSRMUnavailable as error:
+        pytest.skip(f"OSRM tools unavailable: {error}")
+
+
+@pytest.fixture(scope="session")
+def monaco(tools) -> Path:
+    """The sdist's Monaco extract, as a fresh machine gets it; the shared copy if PyPI is unreachable."""
+    try:
+        return monaco_pbf()
+    except RuntimeError as error:
+        if SHARED_MONACO.is_file():
+            return SHARED_MONACO
+        pytest.skip(f"no Monaco extract: sdist download failed ({error}) and {SHARED_MONACO} is absent")
+
+
+@pytest.fixture(scope="session")
+def dataset(monaco, tools):
+    return build_dataset(monaco, tools)  # cached by sha256 in the user cache: later sessions reuse it
+
+
+@pytest.fixture(scope="session")
+def server(dataset, tools):
+    with serve(dataset, tools) as running:
+        yield running
+    assert running.process.poll() is not None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a reaped child is gone; an unreaped zombie would still answer, so check its state
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_tools_run(tools):
+    assert tools.version.count(".") == 2
+    assert tools.profile("car").is_file()
+
+
+def test_end_to_end_monaco(dataset, tools, tmp_path):
+    with serve(dataset, tools) as server:
+        pid = server.process.pid
+        client = OSRMClient(server.url)
+        nodes = road_nodes(dataset.base)
+        (bbox,) = dense_windows(nodes, count=1)
+        pool = sample_pool(client, bbox, 50, node_seeds(nodes, bbox), np.random.default_rng(0))
+        distance, duration = client.table(pool.points)
+    assert not _alive(pid), "osrm-routed must be stopped when the with-block ends"
+
+    assert pool.points.shape == (50, 2) and len({tuple(p) for p in pool.points}) == 50
+    assert np.isfinite(distance).all() and np.isfinite(duration).all()
+    assert (np.diag(distance) == 0).all() and (np.diag(duration) == 0).all()
+    off = ~np.eye(50, dtype=bool)
+    assert (duration[off] > 0).all() and (distance[off] > 0).all()
+    assert not np.allclose(distance, distance.T) and not np.allclose(duration, duration.T)  # one-way streets
+    # the pool stores the same table at 1 m / 0.1 s
+    assert np.abs(pool.distance_m - distance).max() <= 0.5
+    assert np.abs(pool.duration_ds - duration * 10).max() <= 0.5 + 1e-6
+    minlon, minlat, maxlon, maxlat = bbox
+    assert (pool.points[:, 0] >= minlat).all() and (pool.points[:, 1] <= maxlon).all()
+
+
+def test_build_pool_files_and_read_back(server, tmp_path):
+    nodes = road_nodes(server.dataset.base)
+    provenance = {"source_file": "monaco.osm.pbf", "source_sha256": server.dataset.sha256}
+    a, b = build_pools(OSRMClient(server.url), [PoolRequest("m1", 40, seed=1), PoolRequest("m2", 30, seed=2)],
+                       provenance, nodes=nodes, out=tmp_path)
+    city = load_city(str(a))
+    assert city.size == 40 and city.meta["source_sha256"] == server.dataset.sha256
+    assert "OpenStreetMap contributors" in city.meta["attribution"]
+    ba, bb = city.meta["bbox"], load_city(str(b)).meta["bbox"]
+    assert ba[2] <= bb[0] or bb[2] <= ba[0] or ba[3] <= bb[1] or bb[3] <= ba[1], "windows must be disjoint"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m1.npz", "m2.npz"]  # no temp files left
+
+
+def test_table_tiles_match_one_request(server):
+    client = OSRMClient(server.url)
+    points = road_nodes(server.dataset.base)[::400][:41]
+    whole = client.table(points)
+    tiled = OSRMClient(server.url, block=8).table(points)  # 6 x 6 tiles, last one 1 x 1
+    np.testing.assert_array_equal(whole[0], tiled[0])
+    np.testing.assert_array_equal(whole[1], tiled[1])
+
+
+def test_unreachable_points_are_dropped(server):
+    """Points taken anywhere in the extract include spots that cannot reach each other (tunnels, clipped
+    roads at the border); the pool keeps only a mutually reachable set."""
+    client = OSRMClient(server.url)
+    nodes = road_nodes(server.dataset.base)
+    bbox = (nodes[:, 1].min(), nodes[:, 0].min(), nodes[:, 1].max(), nodes[:, 0].max())
+    pool = sample_pool(client, bbox, 120, node_seeds(nodes, bbox), np.random.default_rng(3))
+    distance, duration = client.table(pool.points)
+    assert np.isfinite(distance).all() and np.isfinite(duration).all()
+
+
+def test_cli_build_city_and_list(monaco, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NCO_DATA_DIR", str(tmp_path))
+    assert cli(["data", "build-city", "--pbf", str(monaco), "--name", "mc", "--points", "25"]) == 0
+    assert (tmp_path / "cities" / "mc.npz").is_file()
+    assert load_city("mc").size == 25
+    capsys.readouterr()
+    assert cli(["data", "cities", "--split", "user"]) == 0
+    out = capsys.readouterr().out
+    assert "mc" in out and " 25 " in out and "1 pools" in out
+
+
+def test_cli_osrm_url_needs_bbox(server, tmp_path, capsys):
+    code = cli(["data", "build-city", "--osrm-url", server.url, "--name", "x", "--points", "5", "--out",
+                str(tmp_path)])
+    assert code == 2 and "--bbox is required" in capsys.readouterr().err
+
+
+def test_cli_osrm_url_with_bbox(server, dataset, tmp_path):
+    nodes = road_nodes(dataset.base)
+    minlon, minlat, maxlon, maxlat = dense_windows(nodes, count=1)[0]
+    bbox = f"{minlon},{minlat},{maxlon},{maxlat}"
+    assert cli(["data", "build-city", "--osrm-url", server.url, "--name", "remote", "--points", "20",
+                "--bbox", bbox, "--out", str(tmp_path)]) == 0
+    city = load_city(str(tmp_path / "remote.npz"))
+    assert city.size == 20 and city.meta["osrm_url"] == server.url
+
+
+def test_server_killed_mid_build(dataset, tools, tmp_path):
+    with serve(dataset, tools) as server:
+        nodes = road_nodes(dataset.base)
+
+        def kill_at_first_progress(stage: str, done: int, total: int) -> None:
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait()
+
+        client = OSRMClient(server.url, retries=2, backoff=0.05)
+        with pytest.raises(OSRMError, match="not reachable"):
+            build_pools(client, [PoolRequest("dead", 40)], {}, nodes=nodes, out=tmp_path,
+                        progress=kill_at_first_progress)
+    assert list(tmp_path.iterdir()) == [], "no partial pool file"
+
+
+def test_dead_server_is_a_clear_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = OSRMClient(f"http://127.0.0.1:{port}", retries=1, backoff=0.01)
+    with pytest.raises(OSRMError, match=f"127.0.0.1:{port} is not reachable after 2 attempts"):
+        client.table(np.array([[43.73, 7.42], [43.74, 7.43]]))
+
+
+def test_osrm_error_code_is_reported(server):
+    with pytest.raises(OSRMError, match="InvalidOptions"):
+        OSRMClient(server.url).nearest(np.array([[95.0, 7.42]]))  # latitude out of range
+
+
+def test_corrupted_pbf(monaco, tools, tmp_path):
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(monaco.read_bytes()[: 300_000])
+    with pytest.raises(OSRMBuildError, match="osrm-extract failed on .*broken.osm.pbf.*PBF error"):
+        build_dataset(broken, tools)
+    with pytest.raises(FileNotFoundError, match="missing.osm.pbf"):
+        build_dataset(tmp_path / "missing.osm.pbf", tools)
+
+
+def test_bbox_without_roads(server, tmp_path):
+    nodes = road_nodes(server.dataset.base)
+    with pytest.raises(NoRoadsError, match="no drivable road"):
+        build_pools(OSRMClient(server.url), [PoolRequest("sea", 10, SEA)], {}, nodes=nodes, out=tmp_path)
+    with pytest.raises(NoRoadsError, match="no drivable road"):  # remote servers: uniform seeds, far snaps
+        sample_pool(OSRMClient(server.url), SEA, 10, uniform_seeds(SEA), np.random.default_rng(0))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_many_points_for_the_bbox(server):
+    nodes = road_nodes(server.dataset.base)
+    tiny = (7.4190, 43.7380, 7.4200, 43.7388)  # ~80 x 90 m
+    with pytest.raises(NoRoadsError, match="only .* distinct, mutually reachable road points"):
+        sample_pool(OSRMClient(server.url), tiny, 500, node_seeds(nodes, tiny), np.random.default_rng(0))
+
+
+def test_keyboard_interrupt_stops_server(dataset, tools):
+    with pytest.raises(KeyboardInterrupt):
+        with serve(dataset, tools) as server:
+            pid = server.process.pid
+            raise KeyboardInterrupt
+    assert not _alive(pid)
+
+
+def test_dense_windows_are_disjoint_and_dense():
+    rng = np.random.default_rng(0)
+    lat0, lon0 = 45.0, 9.0
+    sparse = np.column_stack([rng.uniform(lat0, lat0 + 0.3, 3000), rng.uniform(lon0, lon0 + 0.3, 3000)])
+    hot = np.column_stack([rng.normal(lat0 + 0.1, 0.004, 2000), rng.normal(lon0 + 0.2, 0.004, 2000)])
+    windows = dense_windows(np.concatenate([sparse, hot]), count=4)
+    assert len(windows) == 4
+    minlon, minlat, maxlon, maxlat = windows[0]
+    assert minlat < lat0 + 0.1 < maxlat and minlon < lon0 + 0.2 < maxlon
+    assert abs((maxlat - minlat) * 111.19 - 3.0) < 0.01
+    for k, a in enumerate(windows):
+        for b in windows[k + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
+def test_parse_bbox_errors():
+    assert parse_bbox("7.4,43.7,7.5,43.8") == (7.4, 43.7, 7.5, 43.8)
+    with pytest.raises(ValueError, match="four numbers"):
+        parse_bbox("7.4,43.7,7.5")
+    with pytest.raises(ValueError, match="minlon < maxlon"):
+        parse_bbox("7.5,43.7,7.4,43.8")
