@@ -1,5 +1,6 @@
 """nco: vehicle routing on real road networks, with learned construction and classical refinement."""
 
+from envs.cities import list_cities, load_city
 from nco.api import solve
 from nco.evaluate import Evaluation, Violation, evaluate
 from nco.io import InstanceFileError, read, read_solution, write
@@ -15,6 +16,8 @@ __all__ = [
     "VehicleType",
     "Violation",
     "evaluate",
+    "list_cities",
+    "load_city",
     "read",
     "read_solution",
     "solve",

@@ -122,13 +122,32 @@ def build_place(pbf: Path, place: str, continent: str, sizes: list[int], out: Pa
                 break
 
 
+def table(directory: Path) -> str:
+    """Markdown table of the pools in ``directory`` (pasted into data/cities/README.md)."""
+    rows = ["| pool | place | continent | split | points | MB | bbox (minlon,minlat,maxlon,maxlat) | source |",
+            "|---|---|---|---|---|---|---|---|"]
+    split = json.loads((directory / "split.json").read_text())
+    test = set(split["test"])
+    for path in sorted(directory.glob("*.npz")):
+        meta = load_city(str(path)).meta
+        bbox = ",".join(f"{v:.4f}" for v in meta["bbox"])
+        rows.append(f"| {path.stem} | {meta['place']} | {meta['continent']} | "
+                    f"{'test' if meta['place'] in test else 'train'} | {meta['points']} | "
+                    f"{path.stat().st_size / 1e6:.2f} | {bbox} | {meta['source_file']} |")
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--osm", type=Path, default=Path("/work/shared/osm"))
     parser.add_argument("--out", type=Path, default=shipped_dir())
     parser.add_argument("--only", default="", help="comma-separated place keys")
     parser.add_argument("--force", action="store_true", help="rebuild pools that already exist")
+    parser.add_argument("--table", action="store_true", help="only print the markdown table of built pools")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.out))
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     write_split(args.out)
     only = set(filter(None, args.only.split(",")))

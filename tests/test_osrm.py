@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 from envs.cities import load_city
-from envs.osrm import (NoRoadsError, OSRMBuildError, OSRMClient, OSRMError, OSRMUnavailable, build_dataset,
-                       find_tools, sample_pool, serve)
+from envs.osrm.binaries import OSRMUnavailable, find_tools
+from envs.osrm.build import OSRMBuildError, build_dataset
+from envs.osrm.client import OSRMClient, OSRMError
+from envs.osrm.pool import NoRoadsError, sample_pool
+from envs.osrm.server import serve
 from envs.osrm.pipeline import PoolRequest, build_pools
 from envs.osrm.sampling import dense_windows, node_seeds, parse_bbox, road_nodes, uniform_seeds
 from envs.osrm.testdata import monaco_pbf
@@ -234,3 +237,34 @@ def test_parse_bbox_errors():
         parse_bbox("7.4,43.7,7.5")
     with pytest.raises(ValueError, match="minlon < maxlon"):
         parse_bbox("7.5,43.7,7.4,43.8")
+
+
+def test_mutually_reachable_keeps_the_largest_strong_component():
+    from envs.osrm.pool import _distinct, _mutually_reachable
+
+    # 0,1,2 reach each other; 3 is reachable but cannot leave (one-way trap); 4 is isolated
+    routed = np.eye(5, dtype=bool)
+    routed[np.ix_([0, 1, 2], [0, 1, 2, 3])] = True
+    np.testing.assert_array_equal(_mutually_reachable(routed), [True, True, True, False, False])
+    # points 1 and 3 snapped to the same spot (0 m apart at stored precision): the later one goes
+    distance = np.full((4, 4), 100)
+    np.fill_diagonal(distance, 0)
+    distance[3, 1] = 0
+    np.testing.assert_array_equal(_distinct(distance, distance), [True, True, True, False])
+
+
+HELSINKI = Path("/work/shared/osm/helsinki_finland.osm.pbf")
+
+
+@pytest.mark.skipif(not HELSINKI.is_file(), reason=f"{HELSINKI} absent")
+def test_fragmented_extract_gives_a_connected_pool(tools, tmp_path):
+    """Helsinki's clipped extract leaves most random point pairs unrouted; the pool must drop and re-sample."""
+    with serve(build_dataset(HELSINKI, tools), tools) as server:
+        client = OSRMClient(server.url)
+        nodes = road_nodes(server.dataset.base)
+        raw = client.table(client.nearest(nodes[np.random.default_rng(0).integers(len(nodes), size=60)])[0])[0]
+        assert np.isnan(raw).any(), "premise: the extract is fragmented"
+        (bbox,) = dense_windows(nodes, count=1)
+        pool = sample_pool(client, bbox, 150, node_seeds(nodes, bbox), np.random.default_rng(0))
+        distance, duration = client.table(pool.points)
+    assert len(pool.points) == 150 and np.isfinite(distance).all() and np.isfinite(duration).all()

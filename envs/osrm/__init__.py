@@ -1,24 +1,5 @@
-"""A self-contained OSRM pipeline: fetch the tools, build a routing graph from an OSM extract, serve it on
-loopback, query it, and sample strongly connected road-point pools from it (see :mod:`envs.osrm.pool`)."""
+"""A self-contained OSRM pipeline, one job per module: ``binaries`` (fetch the tools), ``build`` (OSM extract ->
+MLD graph), ``server`` (osrm-routed on loopback), ``client`` (/nearest, /table), ``sampling`` (road nodes, dense
+windows, seeds), ``pool`` (strongly connected point pools), ``pipeline`` (all of it -> saved pools).
 
-from envs.osrm.binaries import OSRMTools, OSRMUnavailable, find_tools
-from envs.osrm.build import OSRMBuildError, OSRMDataset, build_dataset
-from envs.osrm.client import OSRMClient, OSRMError
-from envs.osrm.pool import NoRoadsError, RoadPool, sample_pool
-from envs.osrm.server import LocalServer, serve
-
-__all__ = [
-    "LocalServer",
-    "NoRoadsError",
-    "OSRMBuildError",
-    "OSRMClient",
-    "OSRMDataset",
-    "OSRMError",
-    "OSRMTools",
-    "OSRMUnavailable",
-    "RoadPool",
-    "build_dataset",
-    "find_tools",
-    "sample_pool",
-    "serve",
-]
+Nothing is imported here, so that ``envs.cities`` (loaded for every training batch source) stays light."""
