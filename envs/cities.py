@@ -19,7 +19,8 @@ import numpy as np
 from envs.city import City
 from envs.osrm.paths import data_dir
 
-__all__ = ["CityInfo", "city_infos", "list_cities", "load_city", "save_city", "shipped_dir", "user_dir"]
+__all__ = ["CityInfo", "city_infos", "list_cities", "load_city", "save_city", "shadowed", "shipped_dir",
+           "user_dir"]
 
 SPLITS = ("train", "test", "user", "all")
 ATTRIBUTION = "(c) OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
@@ -89,11 +90,18 @@ def _resolve(name: str) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"city pool file not found: {path}")
         return path
-    for directory in (shipped_dir(), user_dir()):
+    # a pool the user built under a shipped name shadows the shipped one, here and in city_infos alike
+    for directory in (user_dir(), shipped_dir()):
         if (directory / f"{name}.npz").is_file():
             return directory / f"{name}.npz"
     known = ", ".join(info.name for info in city_infos("all")) or "none"
     raise FileNotFoundError(f"unknown city {name!r}; available: {known}")
+
+
+def shadowed() -> list[str]:
+    """Shipped pool names hidden by a user-built pool of the same name."""
+    user = {path.stem for path in user_dir().glob("*.npz")} if user_dir().is_dir() else set()
+    return sorted(path.stem for path in shipped_dir().glob("*.npz") if path.stem in user)
 
 
 @lru_cache(maxsize=256)
@@ -116,7 +124,7 @@ def _load(path: Path, stamp: tuple[int, int]) -> City:
 
 
 def load_city(name: str) -> City:
-    """A pool by name (shipped first, then user-built) or by ``.npz`` path: distance in km, duration in minutes.
+    """A pool by name (user-built first, then shipped) or by ``.npz`` path: distance in km, duration in minutes.
 
     Cached per file (and invalidated when the file changes): the returned arrays are read-only and shared."""
     path = _resolve(name).resolve()
@@ -129,9 +137,12 @@ def city_infos(split: str = "all") -> list[CityInfo]:
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
     split_of = _split_of()
+    hidden = set(shadowed())
     infos = []
     for directory, shipped in ((shipped_dir(), True), (user_dir(), False)):
         for path in sorted(directory.glob("*.npz")) if directory.is_dir() else []:
+            if shipped and path.stem in hidden:
+                continue
             meta = _read_meta(path)
             place = meta.get("place", path.stem)
             if shipped and place not in split_of:

@@ -14,6 +14,12 @@ from nco.cli import main as cli
 MB = 1e6
 
 
+@pytest.fixture(autouse=True)
+def no_user_pools(tmp_path_factory, monkeypatch):
+    """Pools the user built on this machine must not change what the shipped-pool tests see."""
+    monkeypatch.setenv("NCO_DATA_DIR", str(tmp_path_factory.mktemp("user-data")))
+
+
 @pytest.fixture(scope="module")
 def split() -> dict:
     return json.loads((shipped_dir() / "split.json").read_text())
@@ -95,6 +101,10 @@ def test_user_pools_are_listed_separately(tmp_path, monkeypatch):
     assert list_cities("user") == ["mine"]
     assert "mine" in list_cities("all") and "mine" not in list_cities("train")
     assert load_city("mine").size == 2
+    shipped = list_cities("train")[0]
+    save_city(shipped, np.array([[1.0, 2.0], [1.1, 2.1]]), zero + 5, zero + 7, {"place": "home"})
+    assert load_city(shipped).size == 2  # the user's pool shadows the shipped one ...
+    assert shipped not in list_cities("train") and shipped in list_cities("user")  # ... in listings too
 
 
 def test_bad_names_and_files(tmp_path):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from envs.cities import city_infos, shipped_dir, user_dir
+from envs.cities import city_infos, shadowed, shipped_dir, user_dir
 from envs.osrm.client import OSRMClient
 from envs.osrm.pipeline import PoolRequest, build_pools, local_osrm
 from envs.osrm.sampling import parse_bbox
@@ -43,7 +43,8 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     if args.out is None and (shipped_dir() / f"{args.name}.npz").is_file():
-        raise ValueError(f"--name {args.name!r} is a shipped pool; choose another name or give --out")
+        print(f"note: your pool {args.name!r} will shadow the shipped pool of that name "
+              f"(nco.load_city({args.name!r}) returns yours; delete it to restore the shipped one)", file=sys.stderr)
     request = PoolRequest(args.name, args.points, args.bbox, seed=args.seed)
     try:
         if args.pbf is not None:
@@ -71,4 +72,6 @@ def run_cities(args: argparse.Namespace) -> int:
     for info in infos:
         print(f"{info.name:<{width}}  {info.points:>6}  {info.split:<5}  {info.place}  {info.path}")
     print(f"{len(infos)} pools ({args.split})")
+    for name in shadowed():
+        print(f"note: shipped pool {name!r} is hidden by your pool in {user_dir()}")
     return 0
