@@ -29,6 +29,7 @@ def save_policy(policy: RoutingPolicy, path: str | os.PathLike, **meta: Any) -> 
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
+        os.chmod(temp, 0o644)  # mkstemp makes it private; checkpoints are meant to be shared
         torch.save(payload, temp)
         os.replace(temp, path)
     except BaseException:
@@ -61,6 +62,7 @@ def ship(checkpoint: str | os.PathLike, directory: str | os.PathLike, name: str,
     card.update(model=dict(policy.hparams), parameters=parameters, meta=meta, **notes)
     path = Path(directory) / f"{name}.json"
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(temp, 0o644)
     with os.fdopen(handle, "w") as file:
         json.dump(card, file, indent=1, default=str)
     os.replace(temp, path)

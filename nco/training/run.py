@@ -187,6 +187,7 @@ def _command(config: TrainConfig) -> str:
     parts = ["nco train"]
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
-        if value != getattr(defaults, field.name) and field.name not in ("resume", "progress"):
+        always = field.name in ("problem", "size", "data", "model", "epochs")
+        if (always or value != getattr(defaults, field.name)) and field.name not in ("resume", "progress"):
             parts.append(f"--{field.name.replace('_', '-')} {value}")
     return " ".join(parts)
