@@ -13,7 +13,7 @@ Every variant nco models maps onto OR-Tools' routing library, from
   dimension starts at exactly that amount, then moves by ``pickup - delivery`` per customer;
 * strict backhaul: a dimension counting backhaul customers visited so far must be zero at every
   linehaul customer;
-* ``allowed``: ``SetAllowedVehiclesForIndex``; open routes: returning to the depot is free.
+* ``allowed``: the customers' vehicle variables lose the banned vehicles; open routes: returning to the depot is free.
 
 OR-Tools' search is deterministic: ``seed`` is recorded but changes nothing.
 """
@@ -121,10 +121,12 @@ class _Model:
         allowed = self.instance.allowed
         if allowed is None:
             return
+        # SetAllowedVehiclesForIndex's Python binding rejects every list in OR-Tools 9.15 (its
+        # absl::Span argument is not mapped), so the vehicle variables are restricted directly.
         for node in range(1, self.instance.num_nodes):
-            vehicles = [v for v, k in enumerate(self.vehicle_type) if allowed[k, node]]
-            if len(vehicles) < len(self.vehicle_type):
-                self.routing.SetAllowedVehiclesForIndex(vehicles, self.manager.NodeToIndex(node))
+            banned = [v for v, k in enumerate(self.vehicle_type) if not allowed[k, node]]
+            if banned:
+                self.routing.VehicleVar(self.manager.NodeToIndex(node)).RemoveValues(banned)
 
     def routes_of(self, assignment: pywrapcp.Assignment) -> tuple[list[list[int]], list[int]]:
         routes, types = [], []

@@ -17,6 +17,7 @@ The model PyVRP sees, built from :func:`solvers.scaling.integer_data`:
 
 from __future__ import annotations
 
+import dataclasses
 import time as clock
 from typing import Any
 
@@ -85,6 +86,18 @@ def build_data(instance: Instance, scaled: IntegerData) -> pyvrp.ProblemData:
     return pyvrp.ProblemData(locations, clients, [depot], vehicle_types, distances, durations)
 
 
+def _params(scaled: IntegerData) -> pyvrp.SolveParams:
+    """PyVRP's default penalty cap (1e5 per unit of excess load or time) is tuned for costs of
+    the same magnitude as loads; after scaling, one arc can cost far more, and the search would
+    stop caring about feasibility. Cap the penalty at ten times the largest arc cost instead."""
+    default = pyvrp.PenaltyParams()
+    # ... but keep penalty * (largest possible excess) far from int64 overflow
+    ceiling = 2.0**59 / max(scaled.cost.big, scaled.time.big, scaled.load.big)
+    wanted = max(default.max_penalty, 10.0 * scaled.cost.largest)
+    penalty = dataclasses.replace(default, max_penalty=min(wanted, ceiling))
+    return pyvrp.SolveParams(penalty=penalty)
+
+
 def _warm_start(data: pyvrp.ProblemData, initial: Solution | None) -> tuple[pyvrp.Solution | None, str]:
     if initial is None:
         return None, "none"
@@ -125,7 +138,12 @@ def solve(
     start, warm = _warm_start(data, initial)
     remaining = max(time_limit - (clock.perf_counter() - started), 0.01)
     result = pyvrp.solve(
-        data, stop=MaxRuntime(remaining), seed=seed, collect_stats=False, initial_solution=start
+        data,
+        stop=MaxRuntime(remaining),
+        seed=seed,
+        collect_stats=False,
+        params=_params(scaled),
+        initial_solution=start,
     )
     best = result.best
     routes, types = [], []

@@ -36,15 +36,18 @@ _EPS = 1e-6  # float noise allowed before rounding up/down (0.1 * 10 must give 1
 
 @dataclass(frozen=True)
 class Scale:
-    """``integer = value * factor``; ``big`` stands in for infinity."""
+    """``integer = value * factor``; ``big`` stands in for infinity; ``largest`` is the largest
+    finite value, scaled (rounded up)."""
 
     factor: float
     big: int
+    largest: int = 0
 
     @property
-    def digits(self) -> float:
-        """Significant digits kept for a value of ``big / terms`` (the largest finite entry)."""
-        return math.log10(max(self.factor, 1e-300))
+    def digits(self) -> int:
+        """Significant digits the largest finite value keeps (below ``DIGITS`` only when the
+        integer limits forced a smaller factor, or the data is exact with fewer)."""
+        return len(str(self.largest)) if self.largest > 0 else 0
 
     def round(self, values: np.ndarray | float) -> np.ndarray:
         return self._convert(values, np.rint)
@@ -95,7 +98,7 @@ def choose_scale(
     finite = np.abs(array[np.isfinite(array)])
     top = float(finite.max()) if finite.size else 0.0
     if top == 0.0:
-        return Scale(factor=1.0, big=terms + 1)
+        return Scale(factor=1.0, big=terms + 1, largest=0)
     largest_allowed = min((entry_limit - 1) / terms, (sum_limit / terms - 1) / terms)
     max_power = math.floor(math.log10(largest_allowed / top))
     target = digits - 1 - math.floor(math.log10(top))
@@ -105,7 +108,8 @@ def choose_scale(
         power = max(power, math.ceil(math.log10(min_factor) - 1e-9))
     power = min(power, max_power)
     factor = 10.0**power
-    return Scale(factor=factor, big=terms * math.ceil(top * factor) + 1)
+    largest = math.ceil(top * factor)
+    return Scale(factor=factor, big=terms * largest + 1, largest=largest)
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,12 @@ class IntegerData:
     preference_offset: float  # solver objective - evaluator objective, in instance units
 
     def describe(self) -> dict[str, float]:
-        """Scale factors, for ``Solution.info``."""
-        return {"cost_factor": self.cost.factor, "time_factor": self.time.factor, "load_factor": self.load.factor}
+        """Scale factors and the significant digits they keep, for ``Solution.info``."""
+        return {
+            f"{name}_{what}": value
+            for name, scale in (("cost", self.cost), ("time", self.time), ("load", self.load))
+            for what, value in (("factor", scale.factor), ("digits", scale.digits))
+        }
 
 
 def integer_data(
