@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -53,7 +54,9 @@ def _run(step: list[str], log: Path, what: str, pbf: Path) -> None:
     if done.returncode != 0:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
         errors = [line for line in lines if "[error]" in line] or lines[-3:]
-        raise OSRMBuildError(f"{what} failed on {pbf} (exit {done.returncode}): " + " | ".join(errors[-3:]))
+        status = (f"killed by {signal.Signals(-done.returncode).name}" if done.returncode < 0
+                  else f"exit {done.returncode}")
+        raise OSRMBuildError(f"{what} failed on {pbf} ({status}): " + " | ".join(errors[-3:]))
 
 
 def build_dataset(pbf: Path | str, tools: OSRMTools | None = None, *, profile: str = "car",

@@ -66,6 +66,8 @@ def sample_pool(client: OSRMClient, bbox: BBox, n: int, seeds: Seeds, rng: np.ra
     for _ in range(max_rounds):
         need = n - len(points)
         drawn = seeds(rng, int(need * 1.25) + 8)
+        if len(drawn) == 0 and len(points) == 0:
+            raise NoRoadsError(f"no drivable road in bbox {bbox}: the road graph has no node there")
         if len(drawn):
             snapped, snap = client.nearest(drawn)
             snapped = snapped[(snap <= max_snap_m) & inside(snapped, bbox)]
@@ -76,11 +78,12 @@ def sample_pool(client: OSRMClient, bbox: BBox, n: int, seeds: Seeds, rng: np.ra
                     seen.add(key)
                     fresh.append(point)
             if progress:
-                progress("snap", len(points) + len(fresh), n)
+                progress("snap", min(len(points) + len(fresh), n), n)
             if fresh:
                 points = np.concatenate([points, np.asarray(fresh)])
         if len(points) == 0:
-            raise NoRoadsError(f"no drivable road within {max_snap_m:.0f} m of the seeds in bbox {bbox}")
+            raise NoRoadsError(f"no drivable road in bbox {bbox}: none of {len(drawn)} random spots is within "
+                               f"{max_snap_m:.0f} m of a road inside it")
         distance, duration = client.table(points, progress)
         keep = _mutually_reachable(~np.isnan(distance) & ~np.isnan(duration))
         distance_m = np.rint(np.nan_to_num(distance)).astype(np.int64)
