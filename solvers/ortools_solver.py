@@ -177,6 +177,7 @@ def solve(
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(_STRATEGIES, first_solution)
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.time_limit.FromMilliseconds(max(int(time_limit * 1000), 1))  # closing checks it is set
     model.routing.CloseModelWithParameters(params)
     remaining = max(time_limit - (clock.perf_counter() - started), 0.01)
     params.time_limit.FromMilliseconds(max(int(remaining * 1000), 1))
