@@ -32,6 +32,7 @@ Static per instance
     distance, duration            [B, P, n, n] F   profile matrices, [from, to]
     distance_to_depot, duration_to_depot  [B, P, n] F  their depot columns (gathered every step)
     locs                          [B, n, 2] f32    coordinates min-max scaled to [0, 1]^2 (zeros if none)
+    has_coordinates               [B] bool         the instance has coordinates (``locs`` is not padding)
     demand, pickup                [B, n] F         linehaul / backhaul quantities (raw)
     demand_norm, pickup_norm      [B, n] f32       divided by the largest finite capacity
     time_windows                  [B, n, 2] F      raw [early, late]; [0, inf] when absent
@@ -126,6 +127,7 @@ class RoutingEnv:
                 "distance_to_depot": (distance_to_depot := distance[..., 0].contiguous()),
                 "duration_to_depot": distance_to_depot if duration is distance else duration[..., 0].contiguous(),
                 "locs": locs,
+                "has_coordinates": t(batch.has_coordinates, torch.bool),
                 "demand": f(batch.demand),
                 "pickup": f(batch.pickup),
                 "demand_norm": (f(batch.demand) / scale).float(),
@@ -382,7 +384,10 @@ class RoutingEnv:
 
 
 def _pick(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``values[b, index[b]]`` for [B, X] values; gather is cheaper than advanced indexing."""
+    """``values[b, index[b]]`` for [B, X] values; gather is cheaper than advanced indexing, and a
+    one-column view (a one-type fleet) is free."""
+    if values.shape[1] == 1:
+        return values[:, 0]
     return values.gather(1, index[:, None]).squeeze(1)
 
 
@@ -431,11 +436,13 @@ _SYMMETRIES = (
 
 def augment(td: TensorDict, num_augment: int = 8) -> TensorDict:
     """The 8 symmetries of the unit square applied to ``locs`` (row ``a * B + b``). Matrices are
-    data, so they stay as given; only the coordinate features change."""
+    data, so they stay as given; only the coordinate features change, and only for instances that
+    have coordinates (all-zero padding stays zero)."""
     if not 1 <= num_augment <= len(_SYMMETRIES):
         raise ValueError(f"num_augment must be in 1..8, got {num_augment}")
     B = td.batch_size[0]
     expanded = td[torch.arange(B, device=td.device).repeat(num_augment)].clone()
     x, y = td["locs"][..., 0], td["locs"][..., 1]
-    expanded["locs"] = torch.cat([torch.stack(f(x, y), -1) for f in _SYMMETRIES[:num_augment]], 0)
+    moved = torch.cat([torch.stack(f(x, y), -1) for f in _SYMMETRIES[:num_augment]], 0)
+    expanded["locs"] = torch.where(expanded["has_coordinates"][:, None, None], moved, expanded["locs"])
     return expanded

@@ -153,6 +153,61 @@ def test_multistart_and_augment() -> None:
     assert bool(done["complete"].all())
 
 
+@pytest.mark.parametrize("problem", ["mtvrp", "pvrp", "vrpbtw"])
+def test_mask_allows_exactly_the_customers_the_evaluator_accepts(problem: str) -> None:
+    """Not only never a flagged move: the precomputed time bounds must not forbid feasible ones."""
+    batch = generate(problem, 6, 10, city=small_city(seed=2), distribution="mixed", seed=8)
+    instances = to_instances(batch)
+    td = ENV.reset(batch)
+    routes: list[list[int]] = [[] for _ in instances]
+    generator = torch.Generator().manual_seed(6)
+    checked = 0
+    while not bool(td["done"].all()):
+        mask, visited, kinds = td["action_mask"].tolist(), td["visited"].tolist(), td["vehicle_type"].tolist()
+        for b, instance in enumerate(instances):
+            if bool(td["done"][b]):
+                continue
+            for j in range(1, instance.num_nodes):
+                if visited[b][j]:
+                    continue
+                evaluation = evaluate(instance, [routes[b] + [j]], [kinds[b]])
+                assert mask[b][j] == all(v.kind == "unvisited" for v in evaluation.violations), (b, routes[b], j, evaluation.violations)
+                checked += 1
+        action = random_action(td, generator)
+        for b, a in enumerate(action.tolist()):
+            routes[b] = routes[b] + [a] if a else []
+        td["action"] = action
+        td = ENV.step(td)
+    assert checked > 200
+
+
+def test_augment_leaves_instances_without_coordinates_alone() -> None:
+    with_coords = sample_instance("acvrp", 6, seed=2)
+    without = with_coords.replace(coordinates=None)
+    td = ENV.reset([with_coords, without])
+    augmented = augment(td)
+    assert augmented.batch_size[0] == 16
+    assert bool((augmented["locs"][1::2] == 0).all())  # rows a * 2 + 1: the instance without coordinates
+    torch.testing.assert_close(augmented["locs"][2, :, 0], 1 - td["locs"][0, :, 0])
+    assert augmented["has_coordinates"].tolist() == [True, False] * 8
+
+
+def test_rollouts_on_shipped_cities_agree_with_evaluator() -> None:
+    cities = pytest.importorskip("envs.cities", reason="city pools not available")
+    names = cities.list_cities("all")
+    if not names:
+        pytest.skip("no city pools shipped")
+    for name in names[:2]:
+        city = cities.load_city(name)
+        for problem in ("acvrptw", "pvrp"):
+            batch = generate(problem, 8, 30, city=city, distribution="mixed", seed=3)
+            td, actions, types = rollout(ENV.reset(batch), seed=5)
+            assert bool(td["complete"].all())
+            finite = np.isfinite(batch.distance).all(axis=(1, 2, 3)) & np.isfinite(batch.duration).all(axis=(1, 2, 3))
+            assert td["has_unreachable"].tolist() == (~finite).tolist()
+            assert_matches_evaluator(to_instances(batch, name=name), td, actions, types)
+
+
 SLOW = pytest.mark.slow
 
 
