@@ -7,7 +7,7 @@ import sys
 from importlib import import_module
 
 # each module defines ``register(subparsers)``, which adds its parser and sets ``func``
-COMMANDS = ["solve", "llm", "train", "data"]
+COMMANDS = ["solve", "llm", "train", "data", "compare"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -122,13 +122,16 @@ def compare(
     progress: bool = True,
 ) -> ComparisonTable:
     """Run every method at every budget on every instance; a method that cannot model an instance
-    (``UnsupportedFeature``) gets an infeasible row whose note says why."""
+    (``UnsupportedFeature``) gets an infeasible row whose note says why. ``"hybrid:ga"`` names the
+    hybrid with a given refiner."""
     instances = list(instances)
     runs = [(instance, method, budget) for instance in instances for budget in time_limits for method in methods]
     rows = []
     for instance, method, budget in tqdm(runs, desc="compare", disable=not progress, unit="run"):
+        name, _, refiner = method.partition(":")  # "hybrid:ga" picks the hybrid's refiner
+        options = {"refiner": refiner} if refiner else {}
         try:
-            solution = solve(instance, method=method, time_limit=budget, seed=seed)
+            solution = solve(instance, method=name, time_limit=budget, seed=seed, **options)
         except UnsupportedFeature as error:
             rows.append(ComparisonRow(instance.name, method, budget, math.inf, False, 0.0, note=str(error)))
             continue

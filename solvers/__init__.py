@@ -20,6 +20,7 @@ SOLVER_MODULES: dict[str, str] = {
     "ortools": "solvers.ortools_solver",
     "vroom": "solvers.vroom_solver",
     "neural": "solvers.neural_solver",
+    "hybrid": "solvers.hybrid_solver",
 }
 
 

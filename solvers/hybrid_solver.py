@@ -1,0 +1,96 @@
+"""Neural construction, then classical refinement, inside one time budget.
+
+As in EARLI, the budget covers everything: the policy's inference time is charged first, and the
+refiner gets only what is left. The refiner is warm-started from the neural solutions (the genetic
+search takes all K of them as its initial population). The result is never worse than the best
+neural solution, and the evaluator has the last word on feasibility.
+"""
+
+from __future__ import annotations
+
+import time as clock
+from typing import Any
+
+from nco.instance import Instance
+from nco.solution import Solution
+from solvers import get_solver
+from solvers.errors import UnsupportedFeature
+from solvers.ga import refine
+from solvers.neural_solver import candidates, checkpoint_for, load
+
+__all__ = ["DEFAULT_REFINER", "REFINERS", "solve"]
+
+REFINERS = ("pyvrp", "ga", "ortools", "vroom")
+DEFAULT_REFINER = "pyvrp"  # the best one measured in benchmarks/results/hybrid.md
+
+
+def solve(
+    instance: Instance,
+    *,
+    time_limit: float,
+    seed: int,
+    initial: Solution | None = None,
+    refiner: str = DEFAULT_REFINER,
+    samples: int = 16,
+    checkpoint: str | None = None,
+    **options: Any,
+) -> Solution:
+    if refiner not in REFINERS:
+        raise ValueError(f"unknown refiner {refiner!r}; choose one of {list(REFINERS)}")
+    if options:
+        raise TypeError(f"hybrid solver: unexpected options {sorted(options)}")
+    checkpoint = str(checkpoint or checkpoint_for(instance))
+    load(checkpoint)  # once per process, before the clock starts: budgets charge inference, not I/O
+    started = clock.perf_counter()
+    neural = candidates(instance, samples, seed=seed, checkpoint=checkpoint)
+    if initial is not None:
+        neural.append(initial)
+    neural_time = clock.perf_counter() - started
+    feasible = sorted((s for s in neural if s.feasible), key=lambda s: s.cost)
+    best_neural = feasible[0] if feasible else None
+    remaining = time_limit - neural_time
+    info: dict[str, Any] = {
+        "refiner": refiner,
+        "neural_time": neural_time,
+        "neural_cost": best_neural.cost if best_neural else float("inf"),
+        "neural_feasible": len(feasible),
+        "neural_candidates": len(neural),
+    }
+    refined: Solution | None = None
+    if remaining <= 0:
+        info["refine"] = "skipped: the neural step used the whole budget"
+    else:
+        refined, note = _refine(instance, refiner, neural, best_neural, remaining, seed)
+        info["refine"] = note
+    info["refine_time"] = clock.perf_counter() - started - neural_time
+    finalists = [s for s in (refined, best_neural) if s is not None and s.feasible]
+    chosen = min(finalists, key=lambda s: s.cost) if finalists else (refined or min(neural, key=lambda s: s.cost))
+    info["improved_by_refiner"] = chosen is refined and best_neural is not None and refined.cost < best_neural.cost
+    return Solution.of(
+        instance,
+        chosen.routes,
+        chosen.vehicle_types,
+        method=f"hybrid-{refiner}",
+        runtime=clock.perf_counter() - started,
+        info=info,
+    )
+
+
+def _refine(
+    instance: Instance,
+    refiner: str,
+    neural: list[Solution],
+    best_neural: Solution | None,
+    budget: float,
+    seed: int,
+) -> tuple[Solution | None, str]:
+    try:
+        if refiner == "ga":
+            refined, details = refine(instance, neural, time_limit=budget, seed=seed)
+            return refined, f"ga: {details}"
+        # a feasible start is the useful one; without one the backend starts cold and says so
+        start = best_neural or min(neural, key=lambda s: len(s.violations))
+        refined = get_solver(refiner)(instance, time_limit=budget, seed=seed, initial=start)
+        return refined, f"{refiner}: warm start {refined.info.get('warm_start', 'n/a')}"
+    except UnsupportedFeature as error:
+        return None, f"fallback to the neural solution: {error}"

@@ -1,0 +1,57 @@
+"""Hybrid solving: neural candidates seed every refiner inside one budget; never worse than neural."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import nco
+from envs.generators import sample_instance
+from nco.policies import RoutingPolicy
+from nco.training.checkpoint import save_policy
+from solvers.hybrid_solver import REFINERS
+
+
+@pytest.fixture(scope="module")
+def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real policy with random weights: its solutions are poor, which is what refiners are for."""
+    torch.manual_seed(0)
+    policy = RoutingPolicy(model="matrix", dim=32, layers=1, heads=4)
+    return str(save_policy(policy, tmp_path_factory.mktemp("ckpt") / "random.pt", problem="any"))
+
+
+@pytest.mark.parametrize("refiner", REFINERS)
+def test_every_refiner_improves_on_the_neural_start_within_the_budget(refiner: str, untrained_checkpoint: str) -> None:
+    instance = sample_instance("acvrptw", 20, seed=4)
+    neural = nco.solve(instance, method="neural", checkpoint=untrained_checkpoint)
+    budget = 1.0
+    solution = nco.solve(instance, method="hybrid", refiner=refiner, time_limit=budget, checkpoint=untrained_checkpoint)
+    assert solution.feasible and solution.method == f"hybrid-{refiner}"
+    assert sorted(n for route in solution.routes for n in route) == list(range(1, instance.num_customers + 1))
+    assert solution.cost <= neural.cost + 1e-9
+    info = solution.info
+    assert info["neural_time"] > 0 and info["neural_time"] + info["refine_time"] <= solution.runtime + 1e-6
+    assert solution.runtime < budget + 0.5  # model building may overshoot a little, never by much
+    assert info["neural_cost"] == pytest.approx(neural.cost)
+
+
+def test_unsupported_refiner_falls_back_to_the_neural_solution(untrained_checkpoint: str) -> None:
+    instance = sample_instance("vrpb", 12, seed=1)  # strict linehaul-before-backhaul: VROOM cannot
+    assert instance.features()["strict_backhaul"]
+    solution = nco.solve(instance, method="hybrid", refiner="vroom", time_limit=0.5, checkpoint=untrained_checkpoint)
+    assert solution.feasible
+    assert "fallback to the neural solution: not supported by vroom: strict_backhaul" in solution.info["refine"]
+    assert solution.cost == pytest.approx(solution.info["neural_cost"])
+
+
+def test_budget_spent_by_inference_skips_refinement(untrained_checkpoint: str) -> None:
+    instance = sample_instance("acvrp", 15, seed=2)
+    solution = nco.solve(instance, method="hybrid", time_limit=1e-6, checkpoint=untrained_checkpoint)
+    assert solution.feasible
+    assert solution.info["refine"].startswith("skipped")
+
+
+def test_unknown_refiner_is_rejected(untrained_checkpoint: str) -> None:
+    instance = sample_instance("acvrp", 5, seed=0)
+    with pytest.raises(ValueError, match="unknown refiner 'lkh'"):
+        nco.solve(instance, method="hybrid", refiner="lkh", checkpoint=untrained_checkpoint)
