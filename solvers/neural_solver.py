@@ -21,6 +21,7 @@ import torch
 
 from nco.instance import Instance
 from nco.solution import Solution
+from solvers.errors import UnsupportedFeature
 
 __all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "solve"]
 
@@ -63,9 +64,10 @@ def checkpoint_for(instance: Instance, directory: Path = CHECKPOINT_DIR) -> str:
     if not fitting:
         used = [name for name, on in features.items() if on] or ["none"]
         shipped = ", ".join(f"{card['checkpoint']} ({card['problem']}, n={card['size']})" for card in cards) or "none"
-        raise ValueError(
-            f"instance {instance.name!r}: no neural checkpoint fits its features ({', '.join(used)}); "
-            f"shipped in {directory}: {shipped}. Train one with `nco train` and pass --checkpoint"
+        raise UnsupportedFeature(
+            "neural",
+            f"no checkpoint fits instance {instance.name!r} (features: {', '.join(used)}); "
+            f"shipped in {directory}: {shipped}. Train one with `nco train` and pass --checkpoint",
         )
     best = min(fitting, key=lambda card: (abs(card["size"] - instance.num_customers), -card["size"]))
     return best["checkpoint_path"]

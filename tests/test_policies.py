@@ -15,6 +15,7 @@ from envs.presets import PRESETS
 from nco.policies import RoutingPolicy
 from nco.policies.encoders import AttentionEncoder, MatrixEncoder
 from nco.training.checkpoint import load_policy, save_policy
+from solvers.errors import UnsupportedFeature
 from solvers.neural_solver import checkpoint_for
 
 torch.manual_seed(0)
@@ -112,7 +113,7 @@ def test_checkpoint_round_trip_and_neural_solver(tmp_path):
     (tmp_path / "acvrp8.json").write_text(json.dumps(card))
     assert checkpoint_for(instance, tmp_path) == str(tmp_path / "acvrp8.pt")
     timed = to_instances(generate("acvrptw", 1, 8, seed=1))[0]
-    with pytest.raises(ValueError, match="no neural checkpoint fits.*acvrp8.pt"):
+    with pytest.raises(UnsupportedFeature, match="not supported by neural: no checkpoint fits.*acvrp8.pt"):
         checkpoint_for(timed, tmp_path)
 
 
