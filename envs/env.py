@@ -207,8 +207,9 @@ class RoutingEnv:
                 "(capacity, time window, duration limit, zone or missing road)"
             )
 
-    def _new_route(self, td: TensorDict, where: torch.Tensor) -> None:
-        """Reset the per-route state where ``where`` holds (a vehicle leaves the depot empty)."""
+    def _new_route(self, td: TensorDict, where: torch.Tensor, skip: set[str] | frozenset[str] = frozenset()) -> None:
+        """Reset the per-route state where ``where`` holds (a vehicle leaves the depot empty);
+        ``skip`` names keys that still hold their fresh values."""
         B = td.batch_size[0]
         zero = torch.zeros((), dtype=self.dtype, device=self.device)
         start = td["time_windows"][:, 0, 0]
@@ -228,7 +229,10 @@ class RoutingEnv:
             "route_preference": zero,
         }
         for key, value in fresh.items():
-            td[key] = torch.where(where, value, td[key]) if key in td.keys() else value.expand(B).clone()
+            if key not in td.keys():
+                td[key] = value.expand(B).clone()
+            elif key not in skip:
+                td[key] = torch.where(where, value, td[key])
 
     # -----------------------------------------------------------------------------------------
     def _customer_mask(self, td: TensorDict, k: torch.Tensor) -> torch.Tensor:
@@ -310,44 +314,52 @@ class RoutingEnv:
 
     # -----------------------------------------------------------------------------------------
     def step(self, td: TensorDict) -> TensorDict:
-        """Apply ``td["action"]`` in place and return ``td`` (illegal actions are the caller's bug)."""
+        """Apply ``td["action"]`` in place and return ``td`` (illegal actions are the caller's bug).
+
+        State that cannot change in this batch is not recomputed: without time windows there is
+        no waiting and no slack to track, without backhauls nothing is picked up, without
+        profiles there are no preferences (all exactly as the full update would leave them)."""
         B, K = td["vehicle_count"].shape
         P, n = td["distance"].shape[1], td["visited"].shape[1]
         action, cur, k = td["action"], td["current_node"], td["vehicle_type"]
         active = ~td["done"]
         to_customer = (action > 0) & active
-        closing = (action == 0) & (cur != 0) & active
-        skipping = (action == 0) & (cur == 0) & active
+        back_home = (action == 0) & active
+        closing = back_home & (cur != 0)
         moving = to_customer | (closing & ~td["open_routes"])
+        timed = bool(td["has_time_windows"].any())
+        backhaul = bool(td["has_backhaul"].any())
+        profiled = bool(td["has_profiles"].any())
 
         arc = ((torch.arange(B, device=self.device) * P + _pick(td["vehicle_profile"], k)) * n + cur) * n + action
-        travel = td["duration"].reshape(-1).index_select(0, arc)
-        windows = td["time_windows"].reshape(B, -1)
-        early, late = _pick(windows, 2 * action), _pick(windows, 2 * action + 1)
-        arrival = td["current_time"] + travel
-        wait = (early - arrival).clamp(min=0)
+        arrival = td["current_time"] + td["duration"].reshape(-1).index_select(0, arc)
         service = torch.where(to_customer, _pick(td["service_time"], action), 0)
-        waited = td["route_waited"]
-        td["current_time"] = torch.where(moving, arrival + wait + service, td["current_time"])
-        td["route_slack"] = torch.where(moving, torch.minimum(td["route_slack"], late - arrival + waited), td["route_slack"])
-        td["route_waited"] = torch.where(moving, waited + wait, waited)
+        if timed:
+            windows = td["time_windows"].reshape(B, -1)
+            wait = (_pick(windows, 2 * action) - arrival).clamp(min=0)
+            waited = td["route_waited"]
+            late_margin = _pick(windows, 2 * action + 1) - arrival + waited
+            td["route_slack"] = torch.where(moving, torch.minimum(td["route_slack"], late_margin), td["route_slack"])
+            td["route_waited"] = torch.where(moving, waited + wait, waited)
+            arrival = arrival + wait
+        td["current_time"] = torch.where(moving, arrival + service, td["current_time"])
         leg = td["distance"].reshape(-1).index_select(0, arc)
         td["route_distance"] = torch.where(moving, td["route_distance"] + leg, td["route_distance"])
 
-        demand, pickup = _pick(td["demand"], action), _pick(td["pickup"], action)
         gain = lambda key, amount: torch.where(to_customer, td[key] + amount, td[key])  # noqa: E731
-        td["used_linehaul"] = gain("used_linehaul", demand)
-        td["used_backhaul"] = gain("used_backhaul", pickup)
-        td["load_margin"] = torch.maximum(td["load_margin"], td["used_backhaul"] - td["used_linehaul"])
+        td["used_linehaul"] = gain("used_linehaul", _pick(td["demand"], action))
+        if backhaul:
+            pickup = _pick(td["pickup"], action)
+            td["used_backhaul"] = gain("used_backhaul", pickup)
+            td["load_margin"] = torch.maximum(td["load_margin"], td["used_backhaul"] - td["used_linehaul"])
+            td["backhaul_started"] = td["backhaul_started"] | (to_customer & (pickup > 0))
         td["used_capacity"] = td["used_linehaul"] + td["load_margin"]
-        td["backhaul_started"] = td["backhaul_started"] | (to_customer & (pickup > 0))
-        preference = td["preference"].reshape(B, -1)
-        td["route_preference"] = gain("route_preference", _pick(preference, k * n + action))
+        if profiled:
+            td["route_preference"] = gain("route_preference", _pick(td["preference"].reshape(B, -1), k * n + action))
         td["route_length"] = gain("route_length", 1)
         td["num_served"] = gain("num_served", 1)
-        visited = td["visited"].clone()
-        visited.scatter_(1, action[:, None], (to_customer | visited.gather(1, action[:, None]).squeeze(1))[:, None])
-        td["visited"] = visited
+        # Rows not moving to a customer write False into the depot column, which is always False.
+        td["visited"] = td["visited"].scatter(1, torch.where(to_customer, action, 0)[:, None], to_customer[:, None])
         td["current_node"] = torch.where(to_customer, action, cur)
 
         if bool(closing.any()):
@@ -360,11 +372,15 @@ class RoutingEnv:
                 - td["route_preference"]
             )
             td["cost"] = torch.where(closing, td["cost"] + route_cost, td["cost"])
-            self._new_route(td, closing)
-        used = td["routes_used"].gather(1, k[:, None]).squeeze(1) + closing.long()
+            unchanged = {"route_slack", "route_waited"} if not timed else set()
+            unchanged |= {"used_backhaul", "load_margin", "backhaul_started"} if not backhaul else set()
+            unchanged |= {"route_preference"} if not profiled else set()
+            self._new_route(td, closing, skip=unchanged)
+        used = _pick(td["routes_used"], k) + closing.long()
         td["routes_used"] = td["routes_used"].scatter(1, k[:, None], used[:, None])
-        hand_over = skipping | (closing & (used >= _pick(td["vehicle_count"], k)))
-        td["vehicle_type"] = torch.where(hand_over, _pick(td["next_type"], k).clamp(max=K - 1), k)
+        if K > 1:  # with one type the hand-over goes nowhere
+            hand_over = (back_home & (cur == 0)) | (closing & (used >= _pick(td["vehicle_count"], k)))
+            td["vehicle_type"] = torch.where(hand_over, _pick(td["next_type"], k).clamp(max=K - 1), k)
         return self._update_mask(td)
 
     def get_reward(self, td: TensorDict, actions: torch.Tensor | None = None) -> torch.Tensor:
