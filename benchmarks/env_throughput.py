@@ -15,7 +15,9 @@ which stay inside the venv; ``--system-site-packages`` reuses the local CPU torc
 Writes ``benchmarks/results/env_throughput.md``. Timings are the best of ``--repeats`` rollouts
 after one warm-up (the machine is shared; best-of is the least load-sensitive figure), wall clock.
 "steps/s" counts batched steps (one ``step`` call advances all B instances), "instance-steps/s"
-is B times that; "env only" times the ``step`` calls alone, without the policy. Episodes differ
+is B times that; "env only" times the ``step`` calls alone, without the policy. The rollout
+time includes computing the reward (rl4co: the tour length from the actions, without its
+solution check; nco: read off the accumulated cost). Episodes differ
 in length: rl4co ends an episode at the last customer (its reward adds the way back), nco at the
 depot, and nco keeps route state (time, duration slack, distance, cost) that rl4co recomputes
 from coordinates at the end, so the rollout time per batch is reported too.
@@ -64,6 +66,7 @@ def _nco_rollouts(problem: str, batch: int, size: int, city: str | None, repeats
             td = env.step(td)
             env_time += time.perf_counter() - tick
             steps += 1
+        env.get_reward(td)
         runs.append({"steps": steps, "wall": time.perf_counter() - start, "env": env_time, "complete": bool(td["complete"].all())})
     return runs[1:]
 
@@ -71,19 +74,21 @@ def _nco_rollouts(problem: str, batch: int, size: int, city: str | None, repeats
 def _rl4co_rollouts(problem: str, batch: int, size: int, repeats: int) -> list[dict]:
     import rl4co.envs
 
-    env = getattr(rl4co.envs, PROBLEMS[problem][1])(generator_params={"num_loc": size})
+    env = getattr(rl4co.envs, PROBLEMS[problem][1])(generator_params={"num_loc": size}, check_solution=False)
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     runs = []
     for _ in range(repeats + 1):
         td = env.reset(batch_size=[batch])
-        steps, env_time, start = 0, 0.0, time.perf_counter()
+        steps, env_time, start, actions = 0, 0.0, time.perf_counter(), []
         while not bool(td["done"].all()):
             td["action"] = uniform_over_mask(td["action_mask"], generator)
+            actions.append(td["action"])
             tick = time.perf_counter()
             td = env.step(td)["next"]
             env_time += time.perf_counter() - tick
             steps += 1
+        env.get_reward(td, torch.stack(actions, 1))  # rl4co's tour length, from the actions
         runs.append({"steps": steps, "wall": time.perf_counter() - start, "env": env_time, "complete": True})
     return runs[1:]
 

@@ -235,27 +235,27 @@ class RoutingEnv:
                 td[key] = torch.where(where, value, td[key])
 
     # -----------------------------------------------------------------------------------------
-    def _customer_mask(self, td: TensorDict, k: torch.Tensor) -> torch.Tensor:
+    def _customer_mask(self, td: TensorDict, k: torch.Tensor, flags: dict[str, bool] | None = None) -> torch.Tensor:
         """[B, n] customers the current vehicle (of type ``k``) may visit next. Each group of
         checks runs only if some instance of the batch has that constraint."""
         B, n = td["visited"].shape
         P = td["distance"].shape[1]
         ok = ~td["visited"]
         ok[:, 0] = False
-        if bool(td["has_profiles"].any()):
+        flags = flags or _batch_flags(td)
+        if flags["has_profiles"]:
             ok &= td["allowed"].gather(1, k[:, None, None].expand(B, 1, n)).squeeze(1)
-        if bool(td["has_capacity"].any()):
+        if flags["has_capacity"]:
             # Peak load with j added is max(delivered + margin + d_j, picked up + p_j).
             capacity = _pick(td["vehicle_capacity"], k)
             ok &= td["demand"] <= (capacity - td["used_linehaul"] - td["load_margin"])[:, None]
-            if bool(td["has_backhaul"].any()):
+            if flags["has_backhaul"]:
                 ok &= td["pickup"] <= (capacity - td["used_backhaul"])[:, None]
-            if bool(td["strict_backhaul"].any()):
+            if flags["strict_backhaul"]:
                 late_linehaul = (td["demand"] > 0) & (td["backhaul_started"][:, None] | (td["pickup"] > 0))
                 ok &= ~(td["strict_backhaul"][:, None] & late_linehaul)
-        unreachable = bool(td["has_unreachable"].any())
-        limited = bool(td["has_max_duration"].any())
-        if not (unreachable or limited or bool(td["has_time_windows"].any())):
+        unreachable, limited = flags["has_unreachable"], flags["has_max_duration"]
+        if not (unreachable or limited or flags["has_time_windows"]):
             return ok
         row = torch.arange(B, device=self.device) * P + _pick(td["vehicle_profile"], k)  # (instance, profile)
         dur_out = td["duration"].reshape(-1, n).index_select(0, row * n + td["current_node"])
@@ -287,11 +287,11 @@ class RoutingEnv:
         waited_end = torch.where(open_, waited_j, waited_j + wait_depot)
         return end - td["route_start"][:, None] - torch.minimum(slack_end, waited_end).clamp(min=0)
 
-    def _update_mask(self, td: TensorDict) -> TensorDict:
+    def _update_mask(self, td: TensorDict, flags: dict[str, bool] | None = None) -> TensorDict:
         B, K = td["vehicle_count"].shape
         n = td["visited"].shape[1]
         k = td["vehicle_type"]
-        mask = self._customer_mask(td, k)
+        mask = self._customer_mask(td, k, flags)
         at_depot = td["current_node"] == 0
         all_served = td["num_served"] == n - 1
         left = td["vehicle_count"] - td["routes_used"]
@@ -327,9 +327,8 @@ class RoutingEnv:
         back_home = (action == 0) & active
         closing = back_home & (cur != 0)
         moving = to_customer | (closing & ~td["open_routes"])
-        timed = bool(td["has_time_windows"].any())
-        backhaul = bool(td["has_backhaul"].any())
-        profiled = bool(td["has_profiles"].any())
+        flags = _batch_flags(td)
+        timed, backhaul, profiled = flags["has_time_windows"], flags["has_backhaul"], flags["has_profiles"]
 
         arc = ((torch.arange(B, device=self.device) * P + _pick(td["vehicle_profile"], k)) * n + cur) * n + action
         arrival = td["current_time"] + td["duration"].reshape(-1).index_select(0, arc)
@@ -381,7 +380,7 @@ class RoutingEnv:
         if K > 1:  # with one type the hand-over goes nowhere
             hand_over = (back_home & (cur == 0)) | (closing & (used >= _pick(td["vehicle_count"], k)))
             td["vehicle_type"] = torch.where(hand_over, _pick(td["next_type"], k).clamp(max=K - 1), k)
-        return self._update_mask(td)
+        return self._update_mask(td, flags)
 
     def get_reward(self, td: TensorDict, actions: torch.Tensor | None = None) -> torch.Tensor:
         """Minus the objective. The cost is accumulated while stepping (route durations need the
@@ -397,6 +396,14 @@ class RoutingEnv:
             td["action"] = actions[:, step]
             td = self.step(td)
         return td, types
+
+
+_FLAGS = ("has_profiles", "has_capacity", "has_backhaul", "strict_backhaul", "has_time_windows", "has_max_duration", "has_unreachable")
+
+
+def _batch_flags(td: TensorDict) -> dict[str, bool]:
+    """Which constraints some instance of the batch has, in one host sync."""
+    return dict(zip(_FLAGS, torch.stack([td[key] for key in _FLAGS], 1).any(0).tolist()))
 
 
 def _pick(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
