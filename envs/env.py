@@ -260,7 +260,7 @@ class RoutingEnv:
         row = torch.arange(B, device=self.device) * P + _pick(td["vehicle_profile"], k)  # (instance, profile)
         dur_out = td["duration"].reshape(-1, n).index_select(0, row * n + td["current_node"])
         arrival = td["current_time"][:, None] + dur_out
-        ok &= arrival <= td["latest_arrival"].reshape(-1, n).index_select(0, row)
+        ok &= arrival <= _profile_rows(td["latest_arrival"], row)
         if unreachable:
             dist_out = td["distance"].reshape(-1, n).index_select(0, row * n + td["current_node"])
             ok &= torch.isfinite(dist_out) & torch.isfinite(dur_out)
@@ -272,7 +272,7 @@ class RoutingEnv:
         """[B, n] shortest duration of the route extended by j and closed: the evaluator's forward
         pass (earliest departure, then delayed by the usable slack), operation for operation."""
         n = arrival.shape[1]
-        dur_back = td["duration_to_depot"].reshape(-1, n).index_select(0, row)
+        dur_back = _profile_rows(td["duration_to_depot"], row)
         early, late = td["time_windows"][..., 0], td["time_windows"][..., 1]
         waited, slack = td["route_waited"][:, None], td["route_slack"][:, None]
         open_ = td["open_routes"][:, None]
@@ -412,6 +412,14 @@ def _pick(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     if values.shape[1] == 1:
         return values[:, 0]
     return values.gather(1, index[:, None]).squeeze(1)
+
+
+def _profile_rows(values: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+    """[B, n] rows of [B, P, n] values at flat (instance, profile) indices; with one profile the
+    rows are the tensor itself (a view, no copy)."""
+    if values.shape[1] == 1:
+        return values[:, 0]
+    return values.reshape(-1, values.shape[-1]).index_select(0, row)
 
 
 def _none(mask: torch.Tensor) -> torch.Tensor:
