@@ -1,0 +1,41 @@
+"""What every benchmark table records: the machine, its load, and the versions that produced it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def describe(packages: tuple[str, ...] = ("torch", "pyvrp", "ortools", "pyvroom", "tensordict", "lightning")) -> str:
+    """One markdown paragraph: CPU, cores, load average, Python, package versions, git commit."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT)
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    versions = ", ".join(f"{name} {package_version(name)}" for name in packages)
+    return (
+        f"- machine: {cpu_model()}, {os.cpu_count()} cores, load average (1/5/15 min) {load}\n"
+        f"- python {platform.python_version()}, {versions}\n"
+        f"- nco commit {commit.stdout.strip()}{' (uncommitted changes)' if dirty.stdout.strip() else ''}\n"
+    )
