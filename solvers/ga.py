@@ -19,21 +19,13 @@ from typing import Sequence
 
 import numpy as np
 import pyvrp
-from pyvrp.search import OPERATORS, LocalSearch, NeighbourhoodParams, PerturbationManager, PerturbationParams
-from pyvrp.search import compute_neighbours
 
 from nco.instance import Instance
 from nco.solution import Solution
-from solvers.pyvrp_solver import build_data
+from solvers.pyvrp_solver import build_data, routes_of, search_components, solver_params
 from solvers.scaling import integer_data
 
 __all__ = ["GeneticSearch", "refine"]
-
-
-def routes_of(solution: pyvrp.Solution) -> tuple[list[list[int]], list[int]]:
-    """PyVRP routes as nco routes (customer node ids) and their vehicle types."""
-    routes = [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in solution.routes()]
-    return routes, [route.vehicle_type() for route in solution.routes()]
 
 
 @dataclass
@@ -51,14 +43,7 @@ class GeneticSearch:
         self.scaled = integer_data(instance)
         self.data = build_data(instance, self.scaled)
         self.rng = np.random.default_rng(seed)
-        pyvrp_rng = pyvrp.RandomNumberGenerator(seed=seed)
-        neighbours = compute_neighbours(self.data, NeighbourhoodParams())
-        self.search = LocalSearch(self.data, pyvrp_rng, neighbours, PerturbationManager(PerturbationParams()))
-        for operator in OPERATORS:
-            if operator.supports(self.data):
-                self.search.add_operator(operator(self.data))
-        penalty = pyvrp.PenaltyParams()
-        self.penalties = pyvrp.PenaltyManager(penalty.midpoint_penalties(self.data), penalty)
+        self.search, self.penalties, _ = search_components(self.data, solver_params(self.scaled), seed)
         self.mu, self.elite, self.close = mu, elite, close
         self.population: list[_Member] = []
         self.best: pyvrp.Solution | None = None

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pyvrp
+from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
 from pyvrp.stop import MaxRuntime
 
 from nco.instance import Instance
@@ -30,7 +31,7 @@ from nco.solution import Solution
 from solvers.errors import UnsupportedFeature
 from solvers.scaling import IntegerData, integer_data
 
-__all__ = ["solve", "build_data"]
+__all__ = ["build_data", "routes_of", "search_components", "solve", "solver_params"]
 
 NAME = "pyvrp"
 _UNSUPPORTED = ("strict_backhaul",)
@@ -86,7 +87,7 @@ def build_data(instance: Instance, scaled: IntegerData) -> pyvrp.ProblemData:
     return pyvrp.ProblemData(locations, clients, [depot], vehicle_types, distances, durations)
 
 
-def _params(scaled: IntegerData) -> pyvrp.SolveParams:
+def solver_params(scaled: IntegerData) -> pyvrp.SolveParams:
     """PyVRP's default penalty cap (1e5 per unit of excess load or time) is tuned for costs of
     the same magnitude as loads; after scaling, one arc can cost far more, and the search would
     stop caring about feasibility. Cap the penalty at ten times the largest arc cost instead."""
@@ -96,6 +97,26 @@ def _params(scaled: IntegerData) -> pyvrp.SolveParams:
     wanted = max(default.max_penalty, 10.0 * scaled.cost.largest)
     penalty = dataclasses.replace(default, max_penalty=min(wanted, ceiling))
     return pyvrp.SolveParams(penalty=penalty)
+
+
+def search_components(
+    data: pyvrp.ProblemData, params: pyvrp.SolveParams, seed: int
+) -> tuple[LocalSearch, pyvrp.PenaltyManager, pyvrp.RandomNumberGenerator]:
+    """PyVRP's local search and penalty manager, set up as ``pyvrp.solve`` does (shared with the GA)."""
+    rng = pyvrp.RandomNumberGenerator(seed=seed)
+    neighbours = compute_neighbours(data, params.neighbourhood)
+    search = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
+    for operator in params.operators:
+        if operator.supports(data):
+            search.add_operator(operator(data))
+    penalties = pyvrp.PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
+    return search, penalties, rng
+
+
+def routes_of(solution: pyvrp.Solution) -> tuple[list[list[int]], list[int]]:
+    """PyVRP routes as nco routes (customer node ids) and their vehicle types."""
+    routes = [[a.idx + 1 for a in route.schedule() if a.is_client()] for route in solution.routes()]
+    return routes, [route.vehicle_type() for route in solution.routes()]
 
 
 def _warm_start(data: pyvrp.ProblemData, initial: Solution | None) -> tuple[pyvrp.Solution | None, str]:
@@ -136,20 +157,19 @@ def solve(
     scaled = integer_data(instance)
     data = build_data(instance, scaled)
     start, warm = _warm_start(data, initial)
+    params = solver_params(scaled)
+    search, penalties, rng = search_components(data, params, seed)
+    # PyVRP polishes its own random start with an exhaustive local search before iterating; a
+    # warm start (say, a neural solution) gets the same polish, or the iterations, which only
+    # perturb locally, would stay near a poor start for much of a short budget.
+    start = start if start is not None else pyvrp.Solution.make_random(data, rng)
+    start = search(start, penalties.max_cost_evaluator(), exhaustive=True)
     remaining = max(time_limit - (clock.perf_counter() - started), 0.01)
-    result = pyvrp.solve(
-        data,
-        stop=MaxRuntime(remaining),
-        seed=seed,
-        collect_stats=False,
-        params=_params(scaled),
-        initial_solution=start,
+    result = pyvrp.IteratedLocalSearch(data, penalties, search, start, params.ils).run(
+        MaxRuntime(remaining), collect_stats=False
     )
     best = result.best
-    routes, types = [], []
-    for route in best.routes():
-        routes.append([activity.idx + 1 for activity in route.schedule() if activity.is_client()])
-        types.append(route.vehicle_type())
+    routes, types = routes_of(best)
     backend_cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
     info = {
         "backend_feasible": bool(best.is_feasible()),
