@@ -35,6 +35,7 @@ class ComparisonRow:
     runtime: float
     neural_time: float = 0.0
     gap: float = math.nan  # percent above the reference; NaN when infeasible
+    supported: bool = True  # False when the method cannot model the instance (see note)
     note: str = ""
 
 
@@ -43,34 +44,38 @@ class ComparisonTable:
     rows: list[ComparisonRow]
 
     def summary(self) -> list[dict[str, object]]:
-        """Per method and budget: mean gap over feasible runs, mean time, feasible share."""
+        """Per method and budget: mean gap over feasible runs, mean time, feasible share; instances
+        the method cannot model are counted apart, not as infeasible."""
         groups: dict[tuple[str, float], list[ComparisonRow]] = defaultdict(list)
         for row in self.rows:
             groups[(row.method, row.time_limit)].append(row)
         summary = []
-        for (method, budget), rows in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+        for (method, budget), group in sorted(groups.items(), key=lambda item: (item[0][1], item[0][0])):
+            rows = [row for row in group if row.supported]
             gaps = [row.gap for row in rows if row.feasible and math.isfinite(row.gap)]
             summary.append(
                 {
                     "method": method,
                     "time_limit": budget,
                     "mean_gap_percent": sum(gaps) / len(gaps) if gaps else math.nan,
-                    "mean_time": sum(row.runtime for row in rows) / len(rows),
-                    "feasible_share": sum(row.feasible for row in rows) / len(rows),
+                    "mean_time": sum(row.runtime for row in rows) / len(rows) if rows else math.nan,
+                    "feasible_share": sum(row.feasible for row in rows) / len(rows) if rows else math.nan,
                     "instances": len(rows),
+                    "unsupported": len(group) - len(rows),
                 }
             )
         return summary
 
     def markdown(self) -> str:
         lines = [
-            "| method | budget (s) | mean gap (%) | mean time (s) | feasible | instances |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| method | budget (s) | mean gap (%) | mean time (s) | feasible | instances | unsupported |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for item in self.summary():
             lines.append(
                 f"| {item['method']} | {item['time_limit']:g} | {item['mean_gap_percent']:.2f} | "
-                f"{item['mean_time']:.3f} | {100 * item['feasible_share']:.0f}% | {item['instances']} |"
+                f"{item['mean_time']:.3f} | {100 * item['feasible_share']:.0f}% | {item['instances']} | "
+                f"{item['unsupported']} |"
             )
         return "\n".join(lines) + "\n"
 
@@ -133,7 +138,9 @@ def compare(
         try:
             solution = solve(instance, method=name, time_limit=budget, seed=seed, **options)
         except UnsupportedFeature as error:
-            rows.append(ComparisonRow(instance.name, method, budget, math.inf, False, 0.0, note=str(error)))
+            rows.append(
+                ComparisonRow(instance.name, method, budget, math.inf, False, 0.0, supported=False, note=str(error))
+            )
             continue
         rows.append(
             ComparisonRow(
