@@ -31,13 +31,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from envs.city import City
 from envs.presets import Variant, variant
-from nco.instance import Instance, VehicleType
+
+if TYPE_CHECKING:  # imported where used: the nco package imports this module (nco.sample_instance)
+    from nco.instance import Instance
 
 __all__ = ["CAPACITY_BY_SIZE", "InstanceBatch", "generate", "sample_instance", "to_instances"]
 
@@ -272,6 +274,8 @@ def _load_city(name: str) -> City:
 
 def to_instances(batch: InstanceBatch, name: str = "generated") -> list[Instance]:
     """One validated ``Instance`` per row; the evaluator then scores env rollouts on them."""
+    from nco.instance import Instance, VehicleType
+
     instances = []
     for b in range(batch.batch_size):
         single = batch.distance.shape[1] == 1
