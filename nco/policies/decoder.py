@@ -2,8 +2,11 @@
 
 The query attends over the node embeddings (multi-head glimpse), then a single-head compatibility
 gives the logits, clipped with ``clip * tanh`` as in AM/POMO. The distance from the current node to
-each candidate is added to the logits with a learned scale (initialised to prefer near nodes), which
-hands the model the asymmetric road distance of the very next move directly.
+each candidate is added to the logits with a learned scale, which hands the model the asymmetric
+road distance of the very next move directly. The scale starts strongly negative (-6 per mean arc):
+an untrained policy then decodes like nearest-neighbour (about 20% above PyVRP on CVRP50/ATSP50
+with POMO, against 55-70% at -1), and a single scalar moves only ~lr per Adam step, so its
+initial value is what short training runs keep.
 """
 
 from __future__ import annotations
@@ -28,12 +31,6 @@ class DecoderCache:
     glimpse_value: torch.Tensor  # [B, H, N, d/H]
     logit_key: torch.Tensor  # [B, N, d]
 
-    def repeat(self, times: int) -> "DecoderCache":
-        """The batch tiled ``times`` times (row ``r * B + b``, the env's multi-start order)."""
-        if times == 1:
-            return self
-        return DecoderCache(*(t.repeat(times, *[1] * (t.dim() - 1)) for t in vars(self).values()))
-
 
 class PointerDecoder(nn.Module):
     def __init__(self, dim: int, state_dim: int, heads: int = 8, clip: float = 10.0) -> None:
@@ -45,7 +42,7 @@ class PointerDecoder(nn.Module):
         self.project_current = nn.Linear(dim, dim, bias=False)
         self.project_state = nn.Linear(state_dim, dim, bias=False)
         self.project_out = nn.Linear(dim, dim, bias=False)
-        self.distance_scale = nn.Parameter(torch.tensor(-1.0))
+        self.distance_scale = nn.Parameter(torch.tensor(-6.0))
 
     def precompute(self, embeddings: torch.Tensor) -> DecoderCache:
         batch, nodes, dim = embeddings.shape
@@ -62,19 +59,25 @@ class PointerDecoder(nn.Module):
         mask: torch.Tensor,
         distance_row: torch.Tensor,
     ) -> torch.Tensor:
-        """Log-probabilities ``[B, N]`` of the next node.
+        """Log-probabilities ``[R * B, N]`` of the next node for ``R`` replicas of each instance.
 
-        ``current [B]`` node index, ``state [B, S]`` vehicle state features, ``mask [B, N]`` True
-        where the move is feasible, ``distance_row [B, N]`` scaled distance from the current node.
+        ``cache`` holds the ``B`` instances once; rows ``r * B + b`` of ``current [R * B]`` (node
+        index), ``state [R * B, S]``, ``mask [R * B, N]`` (True = feasible) and ``distance_row
+        [R * B, N]`` are the replicas. All replicas of an instance query its keys together (a
+        matrix product per instance), so POMO's R-fold rollouts never copy the cached keys.
         """
         batch, nodes, dim = cache.embeddings.shape
-        here = cache.embeddings.gather(1, current.view(batch, 1, 1).expand(batch, 1, dim)).squeeze(1)
-        query = cache.graph + self.project_current(here) + self.project_state(state.to(here.dtype))
-        query = query.view(batch, self.heads, 1, dim // self.heads)
-        attn_mask = mask[:, None, None, :]
-        glimpse = F.scaled_dot_product_attention(query, cache.glimpse_key, cache.glimpse_value, attn_mask=attn_mask)
-        glimpse = self.project_out(glimpse.reshape(batch, dim))
-        compat = torch.einsum("bd,bnd->bn", glimpse, cache.logit_key) / math.sqrt(dim)
+        replicas = current.shape[0] // batch
+        per_instance = lambda t: t.view(replicas, batch, *t.shape[1:]).transpose(0, 1)  # [B, R, ...]  # noqa: E731
+        index = per_instance(current)[..., None].expand(batch, replicas, dim)
+        here = cache.embeddings.gather(1, index)
+        query = cache.graph[:, None] + self.project_current(here) + self.project_state(per_instance(state).to(here.dtype))
+        query = query.view(batch, replicas, self.heads, dim // self.heads).transpose(1, 2)
+        feasible = per_instance(mask)
+        glimpse = F.scaled_dot_product_attention(query, cache.glimpse_key, cache.glimpse_value, attn_mask=feasible[:, None])
+        glimpse = self.project_out(glimpse.transpose(1, 2).reshape(batch, replicas, dim))
+        compat = (glimpse @ cache.logit_key.transpose(1, 2)) / math.sqrt(dim)  # [B, R, N]
+        compat = compat.transpose(0, 1).reshape(replicas * batch, nodes)
         logits = self.clip * torch.tanh(compat) + self.distance_scale * distance_row.to(compat.dtype)
         logits = logits.masked_fill(~mask, float("-inf"))
         return torch.log_softmax(logits.float(), dim=-1)

@@ -94,13 +94,11 @@ class RoutingPolicy(nn.Module):
         if num_starts:
             first_type = td["vehicle_type"].repeat(num_starts)
             td, first = multistart(env, td, num_starts)
-            cache = cache.repeat(num_starts)
             actions.append(first)
             types.append(first_type)
             replicas *= num_starts
         if num_samples > 1:
             td = td[torch.arange(td.batch_size[0], device=td.device).repeat(num_samples)].clone()
-            cache = cache.repeat(num_samples)
             replicas *= num_samples
         scale = distance_scale(td)
         log_likelihood = torch.zeros(td.batch_size[0], device=embeddings.device)
