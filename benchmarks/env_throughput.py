@@ -32,7 +32,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -169,10 +168,10 @@ def _default_city() -> str | None:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
+    from nco.io import atomic_path  # not at the top: the rl4co worker runs this file in its own venv
+
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 def main(args: argparse.Namespace) -> None:

@@ -24,13 +24,13 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
 
 import nco
 import nco.io
+from nco.io import atomic_path
 from nco.llm.client import ChatError, client_from_settings
 from nco.llm.loop import formulate
 from nco.llm.match import instance_differences
@@ -141,11 +141,8 @@ def _write(args: argparse.Namespace, endpoint: str, model: str, rows: list[dict]
         f"over {len(rows)} tasks.",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        out.write("\n".join(lines))
-    os.replace(tmp, args.out)
+    with atomic_path(args.out) as tmp:
+        Path(tmp).write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

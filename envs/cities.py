@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from envs.city import City
 from envs.osrm.paths import data_dir
+from nco.io import atomic_path
 
 __all__ = ["CityInfo", "city_infos", "list_cities", "load_city", "save_city", "shadowed", "shipped_dir",
            "user_dir"]
@@ -56,18 +56,11 @@ def save_city(name: str, points: np.ndarray, distance_m: np.ndarray, duration_ds
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.npz"
     meta = {"name": name, "attribution": ATTRIBUTION, **meta, "points": int(len(points))}
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, points_e6=np.rint(np.asarray(points) * 1e6).astype(np.int32),
-                                distance_m=_smallest_unsigned(np.asarray(distance_m)),
-                                duration_ds=_smallest_unsigned(np.asarray(duration_ds)),
-                                meta=np.array(json.dumps(meta, sort_keys=True)))
-        os.chmod(temp, 0o644)  # mkstemp creates 0600; a pool is ordinary shared data
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as temp, open(temp, "wb") as stream:
+        np.savez_compressed(stream, points_e6=np.rint(np.asarray(points) * 1e6).astype(np.int32),
+                            distance_m=_smallest_unsigned(np.asarray(distance_m)),
+                            duration_ds=_smallest_unsigned(np.asarray(duration_ds)),
+                            meta=np.array(json.dumps(meta, sort_keys=True)))
     return target
 
 

@@ -31,15 +31,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
+from envs.cities import load_city
 from envs.city import City
 from envs.presets import Variant, variant
+from nco.instance import Instance, VehicleType
 
-if TYPE_CHECKING:  # imported where used: the nco package imports this module (nco.sample_instance)
-    from nco.instance import Instance
 
 __all__ = ["CAPACITY_BY_SIZE", "InstanceBatch", "generate", "sample_instance", "to_instances"]
 
@@ -169,7 +169,7 @@ def generate(
     if B < 1 or N < 1:
         raise ValueError(f"need batch_size >= 1 and num_customers >= 1, got {B} and {N}")
     if isinstance(city, str):
-        city = _load_city(city)
+        city = load_city(city)
     if city is None:
         coordinates = _synthetic_coordinates(rng, B, n, distribution)
         distance = np.linalg.norm(coordinates[:, :, None] - coordinates[:, None], axis=-1)
@@ -264,18 +264,8 @@ def generate(
     )
 
 
-def _load_city(name: str) -> City:
-    try:
-        from envs.cities import load_city  # written by another engineer; optional until it lands
-    except ImportError as error:
-        raise ValueError(f"city {name!r}: loading cities by name needs envs.cities ({error}); pass a City") from None
-    return load_city(name)
-
-
 def to_instances(batch: InstanceBatch, name: str = "generated") -> list[Instance]:
     """One validated ``Instance`` per row; the evaluator then scores env rollouts on them."""
-    from nco.instance import Instance, VehicleType
-
     instances = []
     for b in range(batch.batch_size):
         single = batch.distance.shape[1] == 1

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from envs.cities import load_city, shipped_dir  # noqa: E402
+from nco.io import atomic_path  # noqa: E402
 from envs.osrm.pipeline import PoolRequest, build_pools, local_osrm  # noqa: E402
 from envs.osrm.pool import NoRoadsError  # noqa: E402
 from envs.osrm.sampling import dense_windows  # noqa: E402
@@ -85,11 +84,8 @@ def write_split(directory: Path) -> None:
              "train": sorted(p for _, p, _, s, _ in PLACES if s == "train"),
              "test": sorted(p for _, p, _, s, _ in PLACES if s == "test"),
              "continent": {p: c for _, p, c, _, _ in PLACES}}
-    handle, temp = tempfile.mkstemp(dir=directory, suffix=".json")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(split, stream, indent=1, sort_keys=True)
-        stream.write("\n")
-    os.replace(temp, directory / "split.json")
+    with atomic_path(directory / "split.json") as temp:
+        Path(temp).write_text(json.dumps(split, indent=1, sort_keys=True) + "\n")
 
 
 def build_place(pbf: Path, place: str, continent: str, sizes: list[int], out: Path, force: bool) -> None:
