@@ -164,11 +164,15 @@ def solve(
     time_limit: float,
     seed: int,
     initial: Solution | None = None,
-    first_solution: str = "PATH_CHEAPEST_ARC",
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
     **options: Any,
 ) -> Solution:
     """Guided local search from a ``first_solution`` strategy (an OR-Tools enum name) within
-    ``time_limit`` wall-clock seconds, model building included."""
+    ``time_limit`` wall-clock seconds, model building included.
+
+    The default is insertion-based: PATH_CHEAPEST_ARC found no first solution at all on Solomon
+    R101 (25 vehicles, tight windows) or on some mixed pickup/delivery instances within 0.25 s,
+    while parallel cheapest insertion did, at similar cost elsewhere (X-n101, real-city ACVRP/TW)."""
     started = clock.perf_counter()
     if options:
         raise TypeError(f"ortools solver: unexpected options {sorted(options)}")
