@@ -101,11 +101,12 @@ def candidates(
     checkpoint: str | None = None,
     samples: int = 0,
     augment: bool = False,
+    starts: int | None = None,
 ) -> list[Solution]:
     """Up to ``k`` distinct neural solutions, best first: the hybrid's initial population."""
     policy = load(str(checkpoint or checkpoint_for(instance)))
     with _one_thread():
-        return policy.solutions([instance], k=k, samples=samples, augment=augment, seed=seed)[0]
+        return policy.solutions([instance], k=k, samples=samples, augment=augment, starts=starts, seed=seed)[0]
 
 
 def solve(

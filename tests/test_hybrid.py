@@ -10,6 +10,7 @@ from envs.generators import sample_instance
 from nco.policies import RoutingPolicy
 from nco.training.checkpoint import save_policy
 from solvers.hybrid_solver import REFINERS
+from solvers.neural_solver import candidates
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def untrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.parametrize("refiner", REFINERS)
 def test_every_refiner_improves_on_the_neural_start_within_the_budget(refiner: str, untrained_checkpoint: str) -> None:
     instance = sample_instance("acvrptw", 20, seed=4)
-    neural = nco.solve(instance, method="neural", checkpoint=untrained_checkpoint)
+    neural = candidates(instance, 16, checkpoint=untrained_checkpoint, starts=16)[0]  # what the hybrid decodes
     budget = 1.0
     solution = nco.solve(instance, method="hybrid", refiner=refiner, time_limit=budget, checkpoint=untrained_checkpoint)
     assert solution.feasible and solution.method == f"hybrid-{refiner}"
