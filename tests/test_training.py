@@ -12,7 +12,7 @@ from envs.env import RoutingEnv
 from envs.generators import generate
 from nco.cli import main
 from nco.policies import RoutingPolicy
-from nco.training.checkpoint import load_policy
+from nco.training.checkpoint import load_policy, save_policy
 from nco.training.data import BatchStream, DataSpec
 
 TINY = ["--problem", "acvrp", "--size", "10", "--batch-size", "16", "--num-starts", "8", "--model", "am", "--dim", "32",
@@ -52,6 +52,26 @@ def test_train_improves_the_policy_and_resumes(tmp_path):
     _, meta = load_policy(out / "policy.pt")
     assert meta["epoch"] == 2 and meta["global_step"] == 20  # continued, not restarted
     assert (out / "best.pt").exists() and (out / "last.ckpt").exists()
+
+
+def test_init_starts_from_a_checkpoint_and_refuses_another_model(tmp_path, capsys):
+    torch.manual_seed(123)  # different weights from what seed 0 would initialise
+    source = save_policy(RoutingPolicy(model="am", dim=32, layers=2, heads=4), tmp_path / "source.pt")
+    expected = torch.load(source, weights_only=True)["state_dict"]
+    frozen = [*TINY, "--steps-per-epoch", "1", "--epochs", "1", "--lr", "0"]  # lr 0: the weights stay as loaded
+
+    assert main(["train", *frozen, "--out", str(tmp_path / "init"), "--init", str(source)]) == 0
+    loaded, meta = load_policy(tmp_path / "init" / "policy.pt")
+    assert all(torch.equal(value, expected[key]) for key, value in loaded.state_dict().items())
+    assert f"--init {source}" in meta["command"]
+    assert main(["train", *frozen, "--out", str(tmp_path / "fresh")]) == 0
+    fresh, _ = load_policy(tmp_path / "fresh" / "policy.pt")
+    assert not torch.equal(fresh.state_dict()["encoder.embed.weight"], expected["encoder.embed.weight"])
+
+    other = save_policy(RoutingPolicy(model="am", dim=16, layers=2, heads=4), tmp_path / "other.pt")
+    assert main(["train", *frozen, "--out", str(tmp_path / "bad"), "--init", str(other)]) == 2
+    error = capsys.readouterr().err
+    assert "--init" in error and "dim: checkpoint 16, requested 32" in error
 
 
 def test_rollout_baseline_trains(tmp_path):

@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--seed", type=int, default=default.seed)
     add("--out", default=default.out, help="output directory (checkpoints, logs)")
     add("--resume", metavar="CKPT", help="continue from a Lightning checkpoint ('last' = OUT/last.ckpt)")
+    add("--init", metavar="PT", help="start from this policy checkpoint's weights (same model; fresh optimizer)")
     add("--no-progress", dest="progress", action="store_false", help="no progress bar")
     parser.set_defaults(func=run)
 

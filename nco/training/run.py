@@ -27,7 +27,7 @@ import torch
 
 from envs.env import RoutingEnv
 from envs.presets import variant
-from nco.training.checkpoint import save_policy
+from nco.training.checkpoint import load_policy, save_policy
 from nco.training.data import BatchStream, DataSpec, load_cities, validation_instances
 from nco.training.module import RoutingModule
 from nco.training.reference import reference_costs
@@ -65,6 +65,7 @@ class TrainConfig:
     seed: int = 0
     out: str = "runs/train"
     resume: str | None = None
+    init: str | None = None  # weights-only policy checkpoint to start from (curriculum), same model
     progress: bool = True
 
 
@@ -133,6 +134,8 @@ def train(config: TrainConfig) -> Path:
         epochs=config.epochs,
         val_references=references,
     )
+    if config.init:
+        _initialise(module, config.init)
     module.val_instances = val_instances
     if config.baseline == "rollout":
         module.baseline_batch = RoutingEnv().reset(spec.generate(4 * config.batch_size, np.random.default_rng([config.seed, 424242])))
@@ -180,6 +183,18 @@ def train(config: TrainConfig) -> Path:
         raise FileNotFoundError(f"--resume: checkpoint {resume!r} does not exist")
     trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume)
     return out
+
+
+def _initialise(module: RoutingModule, path: str) -> None:
+    """Start from another run's weights (e.g. N=50 for N=100: attention is size-agnostic); the
+    optimizer and data start fresh. A different architecture is refused, never partially loaded."""
+    source, _ = load_policy(path)
+    wanted, found = module.policy.hparams, source.hparams
+    differ = sorted(key for key in wanted.keys() | found.keys() if wanted.get(key) != found.get(key))
+    if differ:
+        detail = ", ".join(f"{key}: checkpoint {found.get(key)!r}, requested {wanted.get(key)!r}" for key in differ)
+        raise ValueError(f"--init {path!r}: model differs from the requested one ({detail})")
+    module.policy.load_state_dict(source.state_dict())
 
 
 def _command(config: TrainConfig) -> str:
