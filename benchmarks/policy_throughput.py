@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402  (stdlib only: also fine in the rl4co venv)
 
 SIZE, BATCH, STARTS = 100, 256, 100
 
@@ -111,11 +112,11 @@ def main() -> None:
     else:
         notes.append("rl4co not timed (no --rl4co-python given)")
 
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"
     lines = [
         "# Policy decoding throughput: AM (3 layers, d=128, 8 heads), CVRP100, batch 256",
         "",
-        f"Machine: {machine}; Python {platform.python_version()}; nco env: torch, tensordict, lightning {_versions(sys.executable)}.",
+        describe(),
+        f"torch threads {torch.get_num_threads()}.",
         *[f"{note}." for note in notes],
         f"Multi-start: {STARTS} starts x {BATCH} instances, decoded {args.chunk} instances at a time. Untrained weights (throughput only).",
         "",
@@ -124,11 +125,10 @@ def main() -> None:
         *[f"| {name} | {r['greedy']:.2f} | {r['multistart']:.2f} |" for name, r in rows.items()],
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_suffix(".tmp")
-    temp.write_text("\n".join(lines))
-    os.replace(temp, out)
+    from nco.io import atomic_path  # parent process only: the rl4co child runs in another venv
+
+    with atomic_path(Path(args.out)) as temp:
+        Path(temp).write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # noqa: E402  (stdlib only: also fine in the rl4co venv)
 
 SIZE = 50
 
@@ -106,14 +107,11 @@ def main() -> None:
             note = f"rl4co, tensordict in its interpreter: {version}"
         else:
             note = f"rl4co run failed: {(done.stderr.strip().splitlines() or [str(done.returncode)])[-1]}"
-    import lightning
-    import tensordict
-
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}"
     lines = [
         f"# POMO training throughput: AM (3 layers, d=128), CVRP{SIZE}, batch {args.batch} x {SIZE} starts",
         "",
-        f"Machine: {machine}; Python {platform.python_version()}; torch {torch.__version__}, tensordict {tensordict.__version__}, lightning {lightning.__version__}.",
+        describe(),
+        f"torch threads {torch.get_num_threads()}.",
         f"{note}. Mean over {args.steps} steps after one warm-up step.",
         "",
         "| library | steps/s | s/step |",
@@ -121,11 +119,10 @@ def main() -> None:
         *[f"| {name} | {rate:.3f} | {1 / rate:.2f} |" for name, rate in rows.items()],
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_suffix(".tmp")
-    temp.write_text("\n".join(lines))
-    os.replace(temp, out)
+    from nco.io import atomic_path  # parent process only: the rl4co child runs in another venv
+
+    with atomic_path(Path(args.out)) as temp:
+        Path(temp).write_text("\n".join(lines))
     print("\n".join(lines))
 
 
