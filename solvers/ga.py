@@ -43,7 +43,7 @@ class GeneticSearch:
         self.scaled = integer_data(instance)
         self.data = build_data(instance, self.scaled)
         self.rng = np.random.default_rng(seed)
-        self.search, self.penalties, _ = search_components(self.data, solver_params(self.scaled), seed)
+        self.search, self.penalties, self.pyvrp_rng = search_components(self.data, solver_params(self.scaled), seed)
         self.mu, self.elite, self.close = mu, elite, close
         self.population: list[_Member] = []
         self.best: pyvrp.Solution | None = None
@@ -155,7 +155,7 @@ class GeneticSearch:
 def refine(
     instance: Instance, population: Sequence[Solution], *, time_limit: float, seed: int = 0
 ) -> tuple[Solution | None, dict[str, object]]:
-    """Improve ``population`` (e.g. K neural solutions) within ``time_limit`` seconds.
+    """Improve ``population`` (e.g. K neural solutions; random ones when empty) within ``time_limit`` seconds.
 
     Returns the best solution found (scored by the evaluator), or ``None`` when the search found
     no feasible one, plus what happened, for the result's ``info``.
@@ -163,6 +163,8 @@ def refine(
     started = clock.perf_counter()
     search = GeneticSearch(instance, seed=seed)
     seeds = [search.to_pyvrp(s.routes, s.vehicle_types) for s in population]
+    if not seeds:  # nothing to start from: random solutions, as a plain HGS would
+        seeds = [pyvrp.Solution.make_random(search.data, search.pyvrp_rng) for _ in range(search.mu)]
     best = search.run(seeds, deadline=started + time_limit)
     info = {"generations": search.generations, "population": len(search.population)}
     if best is None:

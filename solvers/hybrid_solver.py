@@ -3,7 +3,8 @@
 As in EARLI, the budget covers everything: the policy's inference time is charged first, and the
 refiner gets only what is left. The refiner is warm-started from the neural solutions (the genetic
 search takes all K of them as its initial population). The result is never worse than the best
-neural solution, and the evaluator has the last word on feasibility.
+neural solution, and the evaluator has the last word on feasibility. When no shipped policy fits
+the instance's variant, the refiner runs alone from its own start, and the result says so.
 """
 
 from __future__ import annotations
@@ -39,12 +40,18 @@ def solve(
         raise ValueError(f"unknown refiner {refiner!r}; choose one of {list(REFINERS)}")
     if options:
         raise TypeError(f"hybrid solver: unexpected options {sorted(options)}")
-    checkpoint = str(checkpoint or checkpoint_for(instance))
-    load(checkpoint)  # once per process, before the clock starts: budgets charge inference, not I/O
+    policy_note = ""
+    if checkpoint is None:
+        try:
+            checkpoint = checkpoint_for(instance)
+        except UnsupportedFeature as error:  # no shipped policy for this variant: refine from scratch
+            policy_note = f"no neural start ({error})"
+    if checkpoint is not None:
+        load(checkpoint)  # once per process, before the clock starts: budgets charge inference, not I/O
     started = clock.perf_counter()
     # greedy rollouts from as many POMO starts as solutions wanted: all N starts would double
     # the inference time at N = 100 for candidates the refiner rarely needs
-    neural = candidates(instance, samples, seed=seed, checkpoint=checkpoint, starts=samples)
+    neural = [] if checkpoint is None else candidates(instance, samples, seed=seed, checkpoint=checkpoint, starts=samples)
     if initial is not None:
         neural.append(initial)
     neural_time = clock.perf_counter() - started
@@ -57,6 +64,7 @@ def solve(
         "neural_cost": best_neural.cost if best_neural else float("inf"),
         "neural_feasible": len(feasible),
         "neural_candidates": len(neural),
+        "checkpoint": checkpoint or policy_note,
     }
     refined: Solution | None = None
     if remaining <= 0:
@@ -66,7 +74,10 @@ def solve(
         info["refine"] = note
     info["refine_time"] = clock.perf_counter() - started - neural_time
     finalists = [s for s in (refined, best_neural) if s is not None and s.feasible]
-    chosen = min(finalists, key=lambda s: s.cost) if finalists else (refined or min(neural, key=lambda s: s.cost))
+    fallbacks = [s for s in (refined, *neural) if s is not None]
+    if not finalists and not fallbacks:
+        raise UnsupportedFeature("hybrid", f"{policy_note}; {info['refine']}")
+    chosen = min(finalists or fallbacks, key=lambda s: (len(s.violations), s.cost))
     info["improved_by_refiner"] = chosen is refined and best_neural is not None and refined.cost < best_neural.cost
     return Solution.of(
         instance,
@@ -91,7 +102,7 @@ def _refine(
             refined, details = refine(instance, neural, time_limit=budget, seed=seed)
             return refined, f"ga: {details}"
         # a feasible start is the useful one; without one the backend starts cold and says so
-        start = best_neural or min(neural, key=lambda s: len(s.violations))
+        start = best_neural or min(neural, key=lambda s: len(s.violations), default=None)
         refined = get_solver(refiner)(instance, time_limit=budget, seed=seed, initial=start)
         return refined, f"{refiner}: warm start {refined.info.get('warm_start', 'n/a')}"
     except UnsupportedFeature as error:

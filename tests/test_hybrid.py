@@ -9,6 +9,7 @@ import nco
 from envs.generators import sample_instance
 from nco.policies import RoutingPolicy
 from nco.training.checkpoint import save_policy
+from solvers.errors import UnsupportedFeature
 from solvers.hybrid_solver import REFINERS
 from solvers.neural_solver import candidates
 
@@ -56,3 +57,18 @@ def test_unknown_refiner_is_rejected(untrained_checkpoint: str) -> None:
     instance = sample_instance("acvrp", 5, seed=0)
     with pytest.raises(ValueError, match="unknown refiner 'lkh'"):
         nco.solve(instance, method="hybrid", refiner="lkh", checkpoint=untrained_checkpoint)
+
+
+@pytest.mark.parametrize("refiner", ["pyvrp", "ga"])
+def test_variant_without_a_shipped_policy_is_refined_from_scratch(refiner: str) -> None:
+    instance = sample_instance("ovrp", 15, seed=5)  # open routes: no shipped checkpoint covers them
+    solution = nco.solve(instance, method="hybrid", refiner=refiner, time_limit=0.5)
+    assert solution.feasible
+    assert solution.info["neural_candidates"] == 0
+    assert solution.info["checkpoint"].startswith("no neural start (not supported by neural: no checkpoint fits")
+
+
+def test_hybrid_reports_what_neither_part_can_model() -> None:
+    instance = sample_instance("vrpb", 10, seed=3)  # strict backhaul: no shipped policy, and VROOM cannot
+    with pytest.raises(UnsupportedFeature, match="not supported by hybrid: no neural start.*not supported by vroom"):
+        nco.solve(instance, method="hybrid", refiner="vroom", time_limit=0.3)
