@@ -12,11 +12,14 @@ from nco.io import read, write
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("solve", help="solve one instance file (VRPLIB, Solomon or nco JSON)")
     parser.add_argument("file", help="instance file: .vrp/.txt (VRPLIB, CVRPLIB, Solomon) or nco .json")
-    parser.add_argument("--method", default="pyvrp", help="pyvrp (default), ortools, vroom")
+    parser.add_argument("--method", default="pyvrp", help="pyvrp (default), ortools, vroom, neural, hybrid")
+    parser.add_argument("--refiner", help="hybrid: pyvrp (default), ga, ortools or vroom")
     parser.add_argument("--time-limit", type=float, default=1.0, metavar="S", help="wall-clock seconds (default 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", metavar="PT", help="neural: policy checkpoint (default: the shipped one that fits)")
-    parser.add_argument("--samples", type=int, metavar="K", help="neural: sampled rollouts on top of greedy POMO")
+    parser.add_argument(
+        "--samples", type=int, metavar="K", help="neural: sampled rollouts on top of greedy POMO; hybrid: neural candidates"
+    )
     parser.add_argument("--augment", action="store_true", help="neural: decode 8 symmetric copies of the coordinates")
     parser.add_argument("--json", action="store_true", help="print the solution as JSON")
     parser.add_argument("--out", metavar="PATH", help="also write the solution (.sol for VRPLIB, .json for nco)")
@@ -25,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     instance = read(args.file)
-    neural = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None}
-    options = {key: value for key, value in neural.items() if value is not None}
+    given = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None, "refiner": args.refiner}
+    options = {key: value for key, value in given.items() if value is not None}
     solution = solve(instance, method=args.method, time_limit=args.time_limit, seed=args.seed, **options)
     if args.json:
         print(json.dumps(solution.to_dict(), indent=1))
