@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from nco.io import atomic_path
 from nco.policies import RoutingPolicy
 
 __all__ = ["load_policy", "save_policy", "ship"]
@@ -23,18 +23,10 @@ __all__ = ["load_policy", "save_policy", "ship"]
 def save_policy(policy: RoutingPolicy, path: str | os.PathLike, **meta: Any) -> Path:
     """Write ``{"hparams", "state_dict", "meta"}`` atomically; ``meta`` must be plain data."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
     payload = {"hparams": dict(policy.hparams), "state_dict": state, "meta": meta}
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        os.chmod(temp, 0o644)  # mkstemp makes it private; checkpoints are meant to be shared
+    with atomic_path(path) as temp:
         torch.save(payload, temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -61,9 +53,6 @@ def ship(checkpoint: str | os.PathLike, directory: str | os.PathLike, name: str,
     card = dict(checkpoint=target.name, **{k: meta[k] for k in ("problem", "flags", "size") if k in meta})
     card.update(model=dict(policy.hparams), parameters=parameters, meta=meta, **notes)
     path = Path(directory) / f"{name}.json"
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(temp, 0o644)
-    with os.fdopen(handle, "w") as file:
-        json.dump(card, file, indent=1, default=str)
-    os.replace(temp, path)
+    with atomic_path(path) as temp:
+        Path(temp).write_text(json.dumps(card, indent=1, default=str))
     return path

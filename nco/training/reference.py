@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from nco.api import solve
 from nco.instance import Instance
+from nco.io import atomic_path
 
 __all__ = ["reference_costs"]
 
@@ -46,9 +46,6 @@ def reference_costs(
             changed = True
         costs.append(known[key])
     if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            json.dump(known, file, indent=0)
-        os.replace(temp, path)
+        with atomic_path(path) as temp:
+            Path(temp).write_text(json.dumps(known, indent=0))
     return costs
