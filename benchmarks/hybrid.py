@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import ROOT, describe  # noqa: E402
+from machine import ROOT, describe, publish  # noqa: E402
 
 import nco  # noqa: E402
 from envs.cities import list_cities, load_city  # noqa: E402
 from envs.generators import sample_instance  # noqa: E402
 from nco.compare import ComparisonTable, compare  # noqa: E402
-from nco.io import atomic_path  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 X_DIR = ROOT.parent / "shared" / "benchmarks" / "cvrplib_x"
@@ -137,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         describe(),
     ]
-    with atomic_path(RESULTS / "hybrid.md") as tmp:
-        Path(tmp).write_text("\n".join(header + sections))
-    print("\n".join(header + sections))
+    publish(RESULTS / "hybrid.md", "\n".join(header + sections))
     return 0
 
 

@@ -39,3 +39,13 @@ def describe(packages: tuple[str, ...] = ("torch", "pyvrp", "ortools", "pyvroom"
         f"- python {platform.python_version()}, {versions}\n"
         f"- nco commit {commit.stdout.strip()}{' (uncommitted changes)' if dirty.stdout.strip() else ''}\n"
     )
+
+
+def publish(path: Path, text: str) -> None:
+    """Write a results table atomically and print it (nco is imported here, not at the top, so the
+    rl4co workers in their own venv can still import this module)."""
+    from nco.io import atomic_path
+
+    with atomic_path(Path(path)) as temp:
+        Path(temp).write_text(text)
+    print(text)

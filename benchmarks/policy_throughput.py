@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402  (stdlib only: also fine in the rl4co venv)
+from machine import describe, publish  # noqa: E402  (stdlib only: also fine in the rl4co venv)
 
 SIZE, BATCH, STARTS = 100, 256, 100
 
@@ -125,11 +125,7 @@ def main() -> None:
         *[f"| {name} | {r['greedy']:.2f} | {r['multistart']:.2f} |" for name, r in rows.items()],
         "",
     ]
-    from nco.io import atomic_path  # parent process only: the rl4co child runs in another venv
-
-    with atomic_path(Path(args.out)) as temp:
-        Path(temp).write_text("\n".join(lines))
-    print("\n".join(lines))
+    publish(Path(args.out), "\n".join(lines))
 
 
 if __name__ == "__main__":
