@@ -448,7 +448,7 @@ def multistart(env: RoutingEnv, td: TensorDict, num_starts: int) -> tuple[Tensor
     s = torch.arange(num_starts, device=mask.device).repeat_interleave(B)
     b = torch.arange(B, device=mask.device).repeat(num_starts)
     first = order[b, s % mask.sum(1)[b]]
-    expanded = td[b].clone()
+    expanded = td[b]  # indexing with a tensor already copies
     expanded["action"] = first
     return env.step(expanded), first
 
@@ -472,7 +472,7 @@ def augment(td: TensorDict, num_augment: int = 8) -> TensorDict:
     if not 1 <= num_augment <= len(_SYMMETRIES):
         raise ValueError(f"num_augment must be in 1..8, got {num_augment}")
     B = td.batch_size[0]
-    expanded = td[torch.arange(B, device=td.device).repeat(num_augment)].clone()
+    expanded = td[torch.arange(B, device=td.device).repeat(num_augment)]  # a copy: tensor index
     x, y = td["locs"][..., 0], td["locs"][..., 1]
     moved = torch.cat([torch.stack(f(x, y), -1) for f in _SYMMETRIES[:num_augment]], 0)
     expanded["locs"] = torch.where(expanded["has_coordinates"][:, None, None], moved, expanded["locs"])

@@ -48,6 +48,19 @@ def test_matrix_encoder_sees_direction_and_works_without_coordinates():
         AttentionEncoder(5, dim=32, layers=1, heads=4)(nodes, None, distance, distance)
 
 
+def test_encoder_sees_every_vehicle_profile():
+    from nco.policies.features import FAR, distance_scale, encoder_inputs
+
+    td = RoutingEnv().reset(generate("pvrp", 2, 8, seed=4))
+    assert td["distance"].shape[1] == 3
+    before = encoder_inputs(td).distance
+    td["distance"][:, 2] *= 3  # only the third profile's roads get longer
+    assert bool((encoder_inputs(td).distance > before).any())
+    single = RoutingEnv().reset(generate("acvrp", 2, 8, seed=4))
+    expected = (single["distance"][:, 0] / distance_scale(single)[:, None, None]).clamp(max=FAR).float()
+    assert torch.equal(encoder_inputs(single).distance, expected)  # one profile: that profile's matrix
+
+
 @pytest.mark.parametrize("problem", sorted(PRESETS))
 def test_decoded_solutions_are_feasible_and_costed_like_the_evaluator(problem):
     instances = to_instances(generate(problem, 3, 8, seed=3))

@@ -107,3 +107,17 @@ def test_bad_resume_path_is_a_clear_error(tmp_path, capsys):
 def test_bad_options_are_rejected(bad):
     with pytest.raises(SystemExit):
         main(["train", *bad])
+
+
+def test_reference_costs_are_cached_and_the_same_in_parallel(tmp_path):
+    from envs.generators import to_instances
+    from nco.api import solve
+    from nco.training.reference import reference_costs
+
+    instances = to_instances(generate("acvrp", 3, 8, seed=5), name="ref")
+    cache = tmp_path / "sub" / "refs.json"
+    parallel = reference_costs(instances, cache, time_limit=0.1, jobs=2)
+    expected = [solve(i, method="pyvrp", time_limit=0.1, seed=0).cost for i in instances]
+    assert parallel == pytest.approx(expected)  # 8 customers: PyVRP is optimal well within 0.1 s
+    cache.write_text(cache.read_text().replace(str(parallel[0]), "123.5", 1))
+    assert reference_costs(instances[:1], cache, time_limit=0.1)[0] == 123.5  # read back, not solved again

@@ -27,6 +27,7 @@ class DecoderCache:
 
     embeddings: torch.Tensor  # [B, N, d]
     graph: torch.Tensor  # [B, d]  projected mean embedding
+    current: torch.Tensor  # [B, N, d]  each node projected as the current node of the query
     glimpse_key: torch.Tensor  # [B, H, N, d/H]
     glimpse_value: torch.Tensor  # [B, H, N, d/H]
     logit_key: torch.Tensor  # [B, N, d]
@@ -49,7 +50,7 @@ class PointerDecoder(nn.Module):
         key, value, logit_key = self.project_nodes(embeddings).chunk(3, dim=-1)
         split = lambda t: t.view(batch, nodes, self.heads, dim // self.heads).transpose(1, 2)  # noqa: E731
         graph = self.project_graph(embeddings.mean(dim=1))
-        return DecoderCache(embeddings, graph, split(key), split(value), logit_key)
+        return DecoderCache(embeddings, graph, self.project_current(embeddings), split(key), split(value), logit_key)
 
     def forward(
         self,
@@ -70,8 +71,8 @@ class PointerDecoder(nn.Module):
         replicas = current.shape[0] // batch
         per_instance = lambda t: t.view(replicas, batch, *t.shape[1:]).transpose(0, 1)  # [B, R, ...]  # noqa: E731
         index = per_instance(current)[..., None].expand(batch, replicas, dim)
-        here = cache.embeddings.gather(1, index)
-        query = cache.graph[:, None] + self.project_current(here) + self.project_state(per_instance(state).to(here.dtype))
+        here = cache.current.gather(1, index)
+        query = cache.graph[:, None] + here + self.project_state(per_instance(state).to(here.dtype))
         query = query.view(batch, replicas, self.heads, dim // self.heads).transpose(1, 2)
         feasible = per_instance(mask)
         glimpse = F.scaled_dot_product_attention(query, cache.glimpse_key, cache.glimpse_value, attn_mask=feasible[:, None])

@@ -4,7 +4,8 @@ Every variant attribute is a feature column, zero (or neutral) where an instance
 network serves every mix of flags without looking at problem names. Scales make instances of any
 unit comparable: distances are divided by the instance's mean finite distance, times by its
 horizon (as the env already does for windows and service times), loads by the capacity.
-The encoder sees profile 0's matrices; the decoder sees the current vehicle's profile.
+The encoder sees the mean over the vehicle profiles' matrices (one fleet-wide picture of the roads;
+an arc missing for some profile counts as far); the decoder sees the current vehicle's profile.
 """
 
 from __future__ import annotations
@@ -43,16 +44,22 @@ def _scaled(matrix: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return (matrix / scale.view(-1, 1, 1)).clamp(max=FAR).float()
 
 
+def _profile_mean(matrices: torch.Tensor) -> torch.Tensor:
+    """``[B, P, n, n] -> [B, n, n]``; a view of the only profile when there is one."""
+    return matrices[:, 0] if matrices.shape[1] == 1 else matrices.mean(1)
+
+
 def _flags(td: TensorDict) -> torch.Tensor:
     return torch.stack([td[key] for key in FLAGS], dim=-1).float()  # [B, len(FLAGS)]
 
 
-def encoder_inputs(td: TensorDict) -> EncoderInputs:
+def encoder_inputs(td: TensorDict, scale: torch.Tensor | None = None) -> EncoderInputs:
+    """``scale``: :func:`distance_scale` of ``td`` when the caller already has it."""
     batch, n = td["demand"].shape
     is_depot = torch.zeros(batch, n, device=td.device)
     is_depot[:, 0] = 1
     horizon = td["horizon"]
-    duration = _scaled(td["duration"][:, 0], horizon)
+    duration = _scaled(_profile_mean(td["duration"]), horizon)
     flags = _flags(td)[:, None, :].expand(batch, n, len(FLAGS))
     # how long travel is against the horizon, so the model can relate windows to distances
     travel_share = duration.mean((1, 2))[:, None, None].expand(batch, n, 1)
@@ -72,7 +79,7 @@ def encoder_inputs(td: TensorDict) -> EncoderInputs:
     return EncoderInputs(
         nodes=nodes,
         coords=td["locs"] if has_coords else None,
-        distance=_scaled(td["distance"][:, 0], distance_scale(td)),
+        distance=_scaled(_profile_mean(td["distance"]), distance_scale(td) if scale is None else scale),
         duration=duration,
     )
 
@@ -109,7 +116,7 @@ def state_features(td: TensorDict) -> torch.Tensor:
 
 def distance_row(td: TensorDict, scale: torch.Tensor) -> torch.Tensor:
     """``[B, n]`` scaled distance from the current node on the current vehicle's matrix."""
-    batch = td.batch_size[0]
-    rows = torch.arange(batch, device=td.device)
-    profile = _current(td, "vehicle_profile")
-    return (td["distance"][rows, profile, td["current_node"]] / scale[:, None]).clamp(max=FAR).float()
+    batch, profiles, n, _ = td["distance"].shape
+    rows = torch.arange(batch, device=td.device) * profiles + _current(td, "vehicle_profile")
+    distance = td["distance"].reshape(-1, n).index_select(0, rows * n + td["current_node"])
+    return (distance / scale[:, None]).clamp(max=FAR).float()

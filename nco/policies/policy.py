@@ -81,11 +81,12 @@ class RoutingPolicy(nn.Module):
         ``num_augment`` (1..8) symmetric copies of the coordinates, then ``num_starts`` POMO
         starts (0 = none: the policy chooses the first move too), then ``num_samples`` copies.
         """
+        scale = distance_scale(td)  # per instance; replicas share it (it reads the whole matrix)
         if num_augment > 1:
             if not bool((td["locs"] != 0).any()):
                 raise ValueError("symmetry augmentation needs coordinates; these instances have none")
             td = augment(td, num_augment)
-        inputs = encoder_inputs(td)
+        inputs = encoder_inputs(td, scale.repeat(num_augment))
         embeddings = self.encoder(inputs.nodes, inputs.coords, inputs.distance, inputs.duration)
         cache = self.decoder.precompute(embeddings)
         replicas = num_augment
@@ -98,9 +99,9 @@ class RoutingPolicy(nn.Module):
             types.append(first_type)
             replicas *= num_starts
         if num_samples > 1:
-            td = td[torch.arange(td.batch_size[0], device=td.device).repeat(num_samples)].clone()
+            td = td[torch.arange(td.batch_size[0], device=td.device).repeat(num_samples)]  # a copy: tensor index
             replicas *= num_samples
-        scale = distance_scale(td)
+        scale = scale.repeat(replicas)
         log_likelihood = torch.zeros(td.batch_size[0], device=embeddings.device)
         while not bool(td["done"].all()):
             log_probs = self.decoder(cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale))

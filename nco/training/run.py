@@ -82,7 +82,7 @@ class _CheckpointWriter(L.Callback):
     def _save_full(self, trainer: L.Trainer) -> None:
         target = self.out / "last.ckpt"
         temp = self.out / ".last.ckpt.tmp"
-        trainer.save_checkpoint(temp)
+        trainer.save_checkpoint(temp, weights_only=False)  # optimizer and loop state: --resume needs them
         if trainer.is_global_zero:
             os.replace(temp, target)
 

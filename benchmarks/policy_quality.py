@@ -1,0 +1,154 @@
+"""Quality of the shipped policies alone: gap to PyVRP on real-city instances from test-split cities.
+
+    python benchmarks/policy_quality.py                  # every card in data/checkpoints, PyVRP 10 s
+    python benchmarks/policy_quality.py --update-cards   # also write the figures into the cards
+
+For each shipped checkpoint: ``--num-instances`` instances of its problem and size sampled from the
+test-split city pools (the validation set ``nco train`` uses: ``validation_instances``, seed 12345),
+decoded three ways (greedy from every POMO start; + 8 coordinate symmetries; + 128 samples), each
+cost from nco's evaluator against PyVRP's with ``--reference-time`` seconds per instance. Then the
+size scaling: every ACVRP checkpoint on ACVRP instances of each ``--scale-sizes`` size.
+
+PyVRP references are cached (``--cache``, keyed by instance data and time limit) and solved in
+``--jobs`` processes. Writes ``benchmarks/results/policy_quality.md`` and ``.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import ROOT, describe, publish  # noqa: E402
+
+from nco.io import atomic_path  # noqa: E402
+from nco.training.checkpoint import load_policy  # noqa: E402
+from nco.training.data import DataSpec, load_cities, validation_instances  # noqa: E402
+from nco.training.reference import reference_costs  # noqa: E402
+
+CHECKPOINTS = ROOT / "data" / "checkpoints"
+RESULTS = ROOT / "benchmarks" / "results"
+DECODINGS = {"greedy_pomo": {}, "pomo_augment8": {"augment": True}, "pomo_plus_128_samples": {"samples": 128}}
+
+
+def measure(policy, instances, references: np.ndarray, decodings: dict[str, dict]) -> dict[str, dict]:
+    """Mean gap (%), feasible share and seconds per instance of each decoding."""
+    result = {}
+    for label, options in decodings.items():
+        start = time.perf_counter()
+        best = [solutions[0] for solutions in policy.solutions(instances, k=1, **options)]
+        seconds = (time.perf_counter() - start) / len(instances)
+        costs = np.array([s.cost if s.feasible else np.nan for s in best])
+        result[label] = {
+            "gap_percent": round(float(np.nanmean(100 * (costs / references - 1))), 2),
+            "feasible": float(np.isfinite(costs).mean()),
+            "seconds_per_instance": round(seconds, 3),
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoints", default="", help="comma-separated card names (default: every card)")
+    parser.add_argument("--num-instances", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--reference-time", type=float, default=10.0, help="PyVRP seconds per instance")
+    parser.add_argument("--scale-sizes", default="50,100,200", help="ACVRP sizes for the scaling table ('' = skip)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes solving references")
+    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "nco" / "references.json"))
+    parser.add_argument("--update-cards", action="store_true", help="write each checkpoint's figures into its card")
+    parser.add_argument("--out", default=str(RESULTS / "policy_quality.md"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # the reference jobs get the other cores
+
+    cards = sorted(CHECKPOINTS.glob("*.json"), key=lambda p: (json.loads(p.read_text())["size"], p.name))
+    if args.checkpoints:
+        wanted = set(args.checkpoints.split(","))
+        cards = [p for p in cards if p.stem in wanted]
+    cities = load_cities("test")
+    instance_sets: dict[tuple[str, int], tuple[list, np.ndarray]] = {}
+
+    def instances_of(problem: str, size: int):
+        if (problem, size) not in instance_sets:
+            instances = validation_instances(DataSpec(problem, size, cities), args.num_instances, seed=args.seed)
+            references = reference_costs(instances, args.cache, time_limit=args.reference_time, jobs=args.jobs)
+            instance_sets[problem, size] = instances, np.array(references)
+        return instance_sets[problem, size]
+
+    rows, scale_rows = [], []
+    for path in cards:
+        card = json.loads(path.read_text())
+        policy, _ = load_policy(CHECKPOINTS / card["checkpoint"])
+        instances, references = instances_of(card["problem"], card["size"])
+        figures = measure(policy, instances, references, DECODINGS)
+        rows.append((card, figures))
+        if args.update_cards:
+            card["validation"] = {
+                "instances": len(instances),
+                "seed": args.seed,
+                "cities": "test split",
+                "reference": f"PyVRP (nco.solve method='pyvrp') {args.reference_time:g} s per instance, seed 0",
+                **figures,
+            }
+            with atomic_path(path) as temp:
+                Path(temp).write_text(json.dumps(card, indent=1, default=str))
+        if card["problem"] == "acvrp" and args.scale_sizes:
+            for size in map(int, args.scale_sizes.split(",")):
+                instances, references = instances_of("acvrp", size)
+                decodings = {k: DECODINGS[k] for k in ("greedy_pomo", "pomo_augment8")}
+                scale_rows.append((card["checkpoint"], size, measure(policy, instances, references, decodings)))
+
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["checkpoint", "instances_n", "decoding", "gap_percent", "feasible", "seconds_per_instance"])
+    for card, figures in rows:
+        for label, f in figures.items():
+            writer.writerow([card["checkpoint"], card["size"], label, f["gap_percent"], f["feasible"], f["seconds_per_instance"]])
+    for name, size, figures in scale_rows:
+        for label, f in figures.items():
+            writer.writerow([name, size, label, f["gap_percent"], f["feasible"], f["seconds_per_instance"]])
+    csv_path = Path(args.out).with_suffix(".csv")
+    with atomic_path(csv_path) as temp:
+        Path(temp).write_text(table.getvalue())
+
+    def cell(f: dict) -> str:
+        return f"{f['gap_percent']:.2f} ({f['seconds_per_instance']:.3f} s)" + ("" if f["feasible"] == 1 else f", {f['feasible']:.0%} feasible")
+
+    lines = [
+        "# Policy quality: gap of the shipped checkpoints to PyVRP on test-split real-city instances",
+        "",
+        describe(),
+        f"{args.num_instances} instances per row (validation set, seed {args.seed}, cities never used in training); "
+        f"reference PyVRP {args.reference_time:g} s per instance; gap = mean(cost / reference - 1) in %, "
+        "decoding time per instance in brackets (1 torch thread). `python benchmarks/policy_quality.py`",
+        "",
+        "| checkpoint | problem | n | training (s) | greedy, every POMO start | + 8x augment | + 128 samples |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for card, f in rows:
+        lines.append(
+            f"| `{card['checkpoint']}` | {card['problem']} | {card['size']} | {card.get('training_wall_seconds', '?')} "
+            f"| {cell(f['greedy_pomo'])} | {cell(f['pomo_augment8'])} | {cell(f['pomo_plus_128_samples'])} |"
+        )
+    if scale_rows:
+        lines += [
+            "",
+            "## Size scaling (ACVRP checkpoints on ACVRP instances of other sizes)",
+            "",
+            "| checkpoint | instances n | greedy, every POMO start | + 8x augment |",
+            "|---|---|---|---|",
+            *[f"| `{name}` | {size} | {cell(f['greedy_pomo'])} | {cell(f['pomo_augment8'])} |" for name, size, f in scale_rows],
+        ]
+    publish(Path(args.out), "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
