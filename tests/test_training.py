@@ -47,6 +47,7 @@ def test_train_improves_the_policy_and_resumes(tmp_path):
     assert _greedy_cost(first, batch) < 0.99 * _greedy_cost(untrained, batch)
     rewards = [float(row["train/reward"]) for row in _metrics(out) if row["train/reward"]]
     assert len(rewards) == 10 and np.isfinite(rewards).all()  # one logged step each, fresh batches
+    assert list((out / "logs").rglob("events.out.tfevents.*"))  # TensorBoard curves too
 
     assert main(["train", *args, "--epochs", "2", "--resume", "last"]) == 0
     _, meta = load_policy(out / "policy.pt")

@@ -6,13 +6,12 @@ Output directory layout::
     out/policy.pt        policy weights + hyper-parameters after the last epoch (weights_only)
     out/best.pt          the same for the epoch with the best validation gap
     out/reference.json   cached reference costs of the validation set
-    out/logs/            CSV (and TensorBoard when installed) logs
+    out/logs/            CSV and TensorBoard logs (tensorboard --logdir out/logs)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import os
 import platform
@@ -142,9 +141,7 @@ def train(config: TrainConfig) -> Path:
 
     gpu = config.accelerator in ("gpu", "cuda") or (config.accelerator == "auto" and torch.cuda.is_available())
     precision = config.precision or ("bf16-mixed" if gpu else "32-true")
-    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(out, name="logs")]
-    if importlib.util.find_spec("tensorboard") is not None:
-        loggers.append(L.pytorch.loggers.TensorBoardLogger(out, name="logs"))
+    loggers = [L.pytorch.loggers.CSVLogger(out, name="logs"), L.pytorch.loggers.TensorBoardLogger(out, name="logs")]
     flags = dataclasses.asdict(variant(config.problem))
     meta = dict(
         problem=config.problem,
