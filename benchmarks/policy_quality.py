@@ -148,6 +148,26 @@ def main() -> None:
             *[f"| `{name}` | {size} | {cell(f['greedy_pomo'])} | {cell(f['pomo_augment8'])} |" for name, size, f in scale_rows],
         ]
     publish(Path(args.out), "\n".join(lines) + "\n")
+    if args.update_cards:
+        update_card_table(CHECKPOINTS / "README.md", [card for card, _ in rows])
+
+
+def update_card_table(readme: Path, cards: list[dict]) -> None:
+    """Rewrite the table between the ``<!-- cards -->`` markers of the checkpoints' README."""
+    gaps = lambda v: " | ".join(f"{v[k]['gap_percent']:.2f}" for k in DECODINGS)  # noqa: E731
+    table = [
+        "| checkpoint | problem | n | initialised from | epochs (steps) | train s | greedy POMO % | + 8x augment % | + 128 samples % |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[
+            f"| `{c['checkpoint']}` | {c['problem']} | {c['size']} | {c.get('initialised_from', '—')} "
+            f"| {c['meta']['epoch']} ({c['meta']['global_step']}) | {c.get('training_wall_seconds', '?')} | {gaps(c['validation'])} |"
+            for c in cards
+        ],
+    ]
+    text = readme.read_text()
+    start, end = text.index("<!-- cards -->") + len("<!-- cards -->"), text.index("<!-- /cards -->")
+    with atomic_path(readme) as temp:
+        Path(temp).write_text(text[:start] + "\n" + "\n".join(table) + "\n" + text[end:])
 
 
 if __name__ == "__main__":

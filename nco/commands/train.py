@@ -49,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
 
     values = {key: value for key, value in vars(args).items() if key in TrainConfig.__dataclass_fields__}
     out = train(TrainConfig(**values))
-    print(f"policy: {out / 'policy.pt'}  best: {out / 'best.pt'}  resume: {out / 'last.ckpt'}")
+    if out is not None:
+        print(f"policy: {out / 'policy.pt'}  best: {out / 'best.pt'}  resume: {out / 'last.ckpt'}")
     return 0

@@ -91,9 +91,10 @@ class RoutingModule(L.LightningModule):
         costs = np.array([best[0].cost if best[0].feasible else math.nan for best in solutions])
         references = np.array([self.val_references[i] for i in indices])
         gaps = 100 * (costs / references - 1)
-        self.log("val/cost", float(np.nanmean(costs)), batch_size=len(indices))
-        self.log("val/gap", float(np.nanmean(gaps)), prog_bar=True, batch_size=len(indices))
-        self.log("val/feasible", float(np.isfinite(costs).mean()), batch_size=len(indices))
+        # with DDP each rank validates a share of the set: sync_dist averages the ranks' figures
+        self.log("val/cost", float(np.nanmean(costs)), batch_size=len(indices), sync_dist=True)
+        self.log("val/gap", float(np.nanmean(gaps)), prog_bar=True, batch_size=len(indices), sync_dist=True)
+        self.log("val/feasible", float(np.isfinite(costs).mean()), batch_size=len(indices), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         gap = self.trainer.callback_metrics.get("val/gap")

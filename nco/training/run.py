@@ -110,8 +110,9 @@ def _devices(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def train(config: TrainConfig) -> Path:
-    """Run (or resume) training; returns the output directory."""
+def train(config: TrainConfig) -> Path | None:
+    """Run (or resume) training; returns the output directory (``None`` on the other DDP ranks,
+    so that only rank 0 reports)."""
     L.seed_everything(config.seed, workers=True, verbose=False)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +180,7 @@ def train(config: TrainConfig) -> Path:
     if resume and not Path(resume).exists():
         raise FileNotFoundError(f"--resume: checkpoint {resume!r} does not exist")
     trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume)
-    return out
+    return out if trainer.is_global_zero else None
 
 
 def _initialise(module: RoutingModule, path: str) -> None:
