@@ -10,13 +10,13 @@ import torch
 
 import nco
 from envs.env import RoutingEnv
-from envs.generators import generate, to_instances
+from envs.generators import generate, sample_instance, to_instances
 from envs.presets import PRESETS
 from nco.policies import RoutingPolicy
 from nco.policies.encoders import AttentionEncoder, MatrixEncoder
 from nco.training.checkpoint import load_policy, save_policy
 from solvers.errors import UnsupportedFeature
-from solvers.neural_solver import checkpoint_for
+from solvers.neural_solver import CHECKPOINT_DIR, checkpoint_for
 
 torch.manual_seed(0)
 
@@ -128,6 +128,19 @@ def test_checkpoint_round_trip_and_neural_solver(tmp_path):
     timed = to_instances(generate("acvrptw", 1, 8, seed=1))[0]
     with pytest.raises(UnsupportedFeature, match="not supported by neural: no checkpoint fits.*acvrp8.pt"):
         checkpoint_for(timed, tmp_path)
+
+
+SHIPPED_CARDS = sorted((CHECKPOINT_DIR).glob("*.json"))
+
+
+@pytest.mark.parametrize("card", SHIPPED_CARDS, ids=lambda p: p.stem)
+def test_every_shipped_checkpoint_solves_real_city_instances_of_its_variant(card):
+    from envs.cities import list_cities
+
+    problem = json.loads(card.read_text())["problem"]
+    instance = sample_instance(problem, 40, city=list_cities("test")[0], seed=3)
+    solution = nco.solve(instance, method="neural", checkpoint=str(card.with_suffix(".pt")))
+    assert solution.feasible and solution.info["checkpoint"] == str(card.with_suffix(".pt"))
 
 
 def test_shipped_checkpoints_load_and_solve():
