@@ -2,6 +2,7 @@
 
     python benchmarks/policy_quality.py                  # every card in data/checkpoints, PyVRP 10 s
     python benchmarks/policy_quality.py --update-cards   # also write the figures into the cards
+    python benchmarks/policy_quality.py --directory runs/acvrp100 --out mine.md   # a training run's policy.pt / best.pt
 
 For each shipped checkpoint: ``--num-instances`` instances of its problem and size sampled from the
 test-split city pools (the validation set ``nco train`` uses: ``validation_instances``, seed 12345),
@@ -57,6 +58,7 @@ def measure(policy, instances, references: np.ndarray, decodings: dict[str, dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--directory", default=str(CHECKPOINTS), help="folder of checkpoints (shipped ones with cards, or a training run's out/)")
     parser.add_argument("--checkpoints", default="", help="comma-separated card names (default: every card)")
     parser.add_argument("--num-instances", type=int, default=16)
     parser.add_argument("--seed", type=int, default=12345)
@@ -69,10 +71,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # the reference jobs get the other cores
 
-    cards = sorted(CHECKPOINTS.glob("*.json"), key=lambda p: (json.loads(p.read_text())["size"], p.name))
+    directory = Path(args.directory)
+    checkpoints = sorted(directory.glob("*.pt"))
     if args.checkpoints:
         wanted = set(args.checkpoints.split(","))
-        cards = [p for p in cards if p.stem in wanted]
+        checkpoints = [p for p in checkpoints if p.stem in wanted]
+    loaded = [(path, *load_policy(path)) for path in checkpoints]
+    loaded.sort(key=lambda item: (item[2]["size"], item[0].name))
     cities = load_cities("test")
     instance_sets: dict[tuple[str, int], tuple[list, np.ndarray]] = {}
 
@@ -84,13 +89,14 @@ def main() -> None:
         return instance_sets[problem, size]
 
     rows, scale_rows = [], []
-    for path in cards:
-        card = json.loads(path.read_text())
-        policy, _ = load_policy(CHECKPOINTS / card["checkpoint"])
+    for checkpoint, policy, meta in loaded:
+        # a shipped checkpoint has a card; a training run's policy.pt / best.pt only its meta
+        path = checkpoint.with_suffix(".json")
+        card = json.loads(path.read_text()) if path.exists() else dict(checkpoint=checkpoint.name, meta=meta, **{k: meta[k] for k in ("problem", "size")})
         instances, references = instances_of(card["problem"], card["size"])
         figures = measure(policy, instances, references, DECODINGS)
         rows.append((card, figures))
-        if args.update_cards:
+        if args.update_cards and path.exists():
             card["validation"] = {
                 "instances": len(instances),
                 "seed": args.seed,
@@ -149,7 +155,7 @@ def main() -> None:
         ]
     publish(Path(args.out), "\n".join(lines) + "\n")
     if args.update_cards:
-        update_card_table(CHECKPOINTS / "README.md", [card for card, _ in rows])
+        update_card_table(directory / "README.md", [card for card, _ in rows if "validation" in card])
 
 
 def update_card_table(readme: Path, cards: list[dict]) -> None:
