@@ -161,12 +161,15 @@ def main() -> None:
 def update_card_table(readme: Path, cards: list[dict]) -> None:
     """Rewrite the table between the ``<!-- cards -->`` markers of the checkpoints' README."""
     gaps = lambda v: " | ".join(f"{v[k]['gap_percent']:.2f}" for k in DECODINGS)  # noqa: E731
+    def stages(card: dict) -> str:
+        curriculum = card.get("curriculum") or [dict(size=card["size"], epochs=card["meta"]["epoch"], steps=card["meta"]["global_step"])]
+        return " → ".join(f"{c['size']}×{c['epochs']}" for c in curriculum) + f" | {sum(c['steps'] for c in curriculum)}"
+
     table = [
-        "| checkpoint | problem | n | initialised from | epochs (steps) | train s | greedy POMO % | + 8x augment % | + 128 samples % |",
+        "| checkpoint | problem | n | stages (N × epochs) | steps | train s | greedy POMO % | + 8x augment % | + 128 samples % |",
         "|---|---|---|---|---|---|---|---|---|",
         *[
-            f"| `{c['checkpoint']}` | {c['problem']} | {c['size']} | {c.get('initialised_from', '—')} "
-            f"| {c['meta']['epoch']} ({c['meta']['global_step']}) | {c.get('training_wall_seconds', '?')} | {gaps(c['validation'])} |"
+            f"| `{c['checkpoint']}` | {c['problem']} | {c['size']} | {stages(c)} | {c.get('training_wall_seconds', '?')} | {gaps(c['validation'])} |"
             for c in cards
         ],
     ]
