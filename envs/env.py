@@ -438,14 +438,15 @@ def random_action(td: TensorDict, generator: torch.Generator | None = None) -> t
     return torch.searchsorted(count, r.minimum(count[:, -1])[:, None]).squeeze(1)
 
 
-def multistart(env: RoutingEnv, td: TensorDict, num_starts: int) -> tuple[TensorDict, torch.Tensor]:
+def multistart(env: RoutingEnv, td: TensorDict, num_starts: int, first_start: int = 0) -> tuple[TensorDict, torch.Tensor]:
     """POMO: ``num_starts`` copies of each instance (row ``s * B + b``), each forced to begin with
-    a different allowed first action (cycling when fewer are allowed). Returns the stepped
+    a different allowed first action (cycling when fewer are allowed). ``first_start`` skips that
+    many starts, so a large set of starts can be decoded in slices. Returns the stepped
     TensorDict and the forced actions [S * B]."""
     B = td.batch_size[0]
     mask = td["action_mask"]
     order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # allowed actions first
-    s = torch.arange(num_starts, device=mask.device).repeat_interleave(B)
+    s = torch.arange(first_start, first_start + num_starts, device=mask.device).repeat_interleave(B)
     b = torch.arange(B, device=mask.device).repeat(num_starts)
     first = order[b, s % mask.sum(1)[b]]
     expanded = td[b]  # indexing with a tensor already copies

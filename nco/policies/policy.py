@@ -28,6 +28,7 @@ __all__ = ["Rollout", "RoutingPolicy"]
 
 ENCODERS = {"am": AttentionEncoder, "matrix": MatrixEncoder}
 MAX_ROWS = 4096  # rollouts decoded at once by ``solutions``
+MAX_MATRIX_BYTES = 1 << 30  # every rollout row carries its instance's travel matrices: bound their copies
 
 
 @dataclass
@@ -74,12 +75,14 @@ class RoutingPolicy(nn.Module):
         num_starts: int = 0,
         num_samples: int = 1,
         num_augment: int = 1,
+        first_start: int = 0,
         generator: torch.Generator | None = None,
     ) -> Rollout:
         """Decode whole solutions for the (freshly reset) ``td``, which is stepped in place.
 
         ``num_augment`` (1..8) symmetric copies of the coordinates, then ``num_starts`` POMO
-        starts (0 = none: the policy chooses the first move too), then ``num_samples`` copies.
+        starts (0 = none: the policy chooses the first move too; ``first_start`` skips that many
+        starts), then ``num_samples`` copies.
         """
         scale = distance_scale(td)  # per instance; replicas share it (it reads the whole matrix)
         if num_augment > 1:
@@ -94,7 +97,7 @@ class RoutingPolicy(nn.Module):
         types: list[torch.Tensor] = []
         if num_starts:
             first_type = td["vehicle_type"].repeat(num_starts)
-            td, first = multistart(env, td, num_starts)
+            td, first = multistart(env, td, num_starts, first_start)
             actions.append(first)
             types.append(first_type)
             replicas *= num_starts
@@ -152,19 +155,28 @@ class RoutingPolicy(nn.Module):
         num_augment = 8 if augment else 1
         for size, same_size in by_size.items():
             num_starts = size - 1 if starts is None else min(starts, size - 1)
-            # rollouts carry the travel matrices, so bound the rows decoded at once
-            chunk = max(1, MAX_ROWS // (num_augment * max(num_starts, samples, 1)))
+            # rollouts carry the travel matrices (distance + duration, float64), so bound the rows
+            # decoded at once; one instance's starts or samples are decoded in slices if need be
+            row_bytes = 16 * size * size * max(instances[i].num_profiles for i in same_size)
+            rows = max(1, min(MAX_ROWS, MAX_MATRIX_BYTES // row_bytes))
+            chunk = max(1, rows // (num_augment * max(num_starts, samples, 1)))
+            per_slice = max(1, rows // num_augment)
             for lo in range(0, len(same_size), chunk):
                 members = same_size[lo : lo + chunk]
                 start = time.perf_counter()
                 group = [instances[i] for i in members]
-                runs = [self.rollout(env.reset(group), env, strategy="greedy", num_starts=num_starts, num_augment=num_augment)]
-                if samples:
-                    runs.append(
-                        self.rollout(
-                            env.reset(group), env, strategy="sampling", num_samples=samples, num_augment=num_augment, generator=generator
-                        )
+                runs = [
+                    self.rollout(
+                        env.reset(group), env, strategy="greedy", num_starts=min(per_slice, num_starts - first), first_start=first, num_augment=num_augment
                     )
+                    for first in range(0, max(num_starts, 1), per_slice)
+                ]
+                runs += [
+                    self.rollout(
+                        env.reset(group), env, strategy="sampling", num_samples=min(per_slice, samples - done), num_augment=num_augment, generator=generator
+                    )
+                    for done in range(0, samples, per_slice)
+                ]
                 elapsed = (time.perf_counter() - start) / len(group)
                 for b, index in enumerate(members):
                     result[index] = _best_distinct(group[b], runs, b, len(group), k, elapsed)
