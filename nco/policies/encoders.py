@@ -107,7 +107,8 @@ class MatrixEncoder(nn.Module):
         distance: torch.Tensor,
         duration: torch.Tensor,
     ) -> torch.Tensor:
-        # evaluation must be repeatable: the same instance always gets the same sampled neighbours
+        # evaluation must be repeatable: the same batch always gets the same sampled neighbours (an
+        # instance's draws depend on its position in the batch; nco.solve decodes one at a time)
         generator = None
         if not self.training:
             generator = torch.Generator(device=distance.device).manual_seed(0)
