@@ -118,15 +118,21 @@ def solve(
     checkpoint: str | None = None,
     samples: int = 0,
     augment: bool = False,
+    starts: int | None = None,
     **options: Any,
 ) -> Solution:
+    """``starts``: greedy POMO starts (``None``: every customer; decoding time grows with
+    starts x N, so fewer starts is the speed knob on large instances)."""
     if options:
-        raise TypeError(f"neural solver: unknown option(s) {sorted(options)}; use checkpoint, samples, augment")
+        raise TypeError(f"neural solver: unknown option(s) {sorted(options)}; use checkpoint, samples, augment, starts")
+    if starts is not None and starts < 0:
+        raise ValueError(f"neural solver: starts must be >= 0, got {starts}")
     del time_limit, initial  # one constructive pass; nothing to warm-start
     path = str(checkpoint or checkpoint_for(instance))
     load(path)
     start = time.perf_counter()
-    best = candidates(instance, 1, seed=seed, checkpoint=path, samples=int(samples or 0), augment=bool(augment))[0]
+    samples, augment = int(samples or 0), bool(augment)
+    best = candidates(instance, 1, seed=seed, checkpoint=path, samples=samples, augment=augment, starts=starts)[0]
     runtime = time.perf_counter() - start
-    info = dict(best.info, checkpoint=path, samples=int(samples or 0), augment=bool(augment), neural_time=runtime)
+    info = dict(best.info, checkpoint=path, samples=samples, augment=augment, starts=starts, neural_time=runtime)
     return dataclasses.replace(best, runtime=runtime, info=info)

@@ -121,6 +121,14 @@ def test_checkpoint_round_trip_and_neural_solver(tmp_path):
     solution = nco.solve(instance, method="neural", checkpoint=str(path), samples=4, augment=True)
     assert solution.feasible and solution.method == "neural"
     assert solution.info["checkpoint"] == str(path)
+    from nco.cli import main
+
+    (tmp_path / "instances").mkdir()
+    file = nco.write(instance, tmp_path / "instances" / "instance.json")  # not beside the cards
+    assert main(["solve", str(file), "--method", "neural", "--checkpoint", str(path), "--starts", "2", "--json"]) == 0
+    two = nco.solve(instance, method="neural", checkpoint=str(path), starts=2)
+    everyone = nco.solve(instance, method="neural", checkpoint=str(path))
+    assert two.feasible and two.info["starts"] == 2 and everyone.cost <= two.cost  # 8 starts include these 2
 
     card = {"checkpoint": "acvrp8.pt", "problem": "acvrp", "size": 8, "flags": {"capacity": 1.0}}
     (tmp_path / "acvrp8.json").write_text(json.dumps(card))

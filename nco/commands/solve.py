@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--samples", type=int, metavar="K", help="neural: sampled rollouts on top of greedy POMO; hybrid: neural candidates"
     )
     parser.add_argument("--augment", action="store_true", help="neural: decode 8 symmetric copies of the coordinates")
+    parser.add_argument(
+        "--starts", type=int, metavar="S", help="neural: POMO starts (default every customer; fewer decode faster at large N)"
+    )
     parser.add_argument("--json", action="store_true", help="print the solution as JSON")
     parser.add_argument("--out", metavar="PATH", help="also write the solution (.sol for VRPLIB, .json for nco)")
     parser.set_defaults(func=run)
@@ -28,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     instance = read(args.file)
-    given = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None, "refiner": args.refiner}
+    given = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None, "starts": args.starts, "refiner": args.refiner}
     options = {key: value for key, value in given.items() if value is not None}
     solution = solve(instance, method=args.method, time_limit=args.time_limit, seed=args.seed, **options)
     if args.json:
