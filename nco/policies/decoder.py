@@ -25,7 +25,6 @@ __all__ = ["DecoderCache", "PointerDecoder"]
 class DecoderCache:
     """Projections of the node embeddings computed once per instance, reused at every step."""
 
-    embeddings: torch.Tensor  # [B, N, d]
     graph: torch.Tensor  # [B, d]  projected mean embedding
     current: torch.Tensor  # [B, N, d]  each node projected as the current node of the query
     glimpse_key: torch.Tensor  # [B, H, N, d/H]
@@ -50,7 +49,7 @@ class PointerDecoder(nn.Module):
         key, value, logit_key = self.project_nodes(embeddings).chunk(3, dim=-1)
         split = lambda t: t.view(batch, nodes, self.heads, dim // self.heads).transpose(1, 2)  # noqa: E731
         graph = self.project_graph(embeddings.mean(dim=1))
-        return DecoderCache(embeddings, graph, self.project_current(embeddings), split(key), split(value), logit_key)
+        return DecoderCache(graph, self.project_current(embeddings), split(key), split(value), logit_key)
 
     def forward(
         self,
@@ -67,7 +66,7 @@ class PointerDecoder(nn.Module):
         [R * B, N]`` are the replicas. All replicas of an instance query its keys together (a
         matrix product per instance), so POMO's R-fold rollouts never copy the cached keys.
         """
-        batch, nodes, dim = cache.embeddings.shape
+        batch, nodes, dim = cache.current.shape
         replicas = current.shape[0] // batch
         per_instance = lambda t: t.view(replicas, batch, *t.shape[1:]).transpose(0, 1)  # [B, R, ...]  # noqa: E731
         index = per_instance(current)[..., None].expand(batch, replicas, dim)
