@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -49,3 +50,19 @@ def publish(path: Path, text: str) -> None:
     with atomic_path(Path(path)) as temp:
         Path(temp).write_text(text)
     print(text)
+
+
+def alternate(rounds: int, run_here, child: list[str] | None) -> dict[str, list]:
+    """Each library's result per round, the libraries taking turns: nco in this process
+    (``run_here()``), rl4co in its own interpreter (``child``: a command whose last stdout line is
+    its JSON result; ``None`` = not timed). Load on a shared machine drifts over minutes, and
+    alternating exposes both to the same drift."""
+    runs: dict[str, list] = {"nco": []} | ({"rl4co": []} if child else {})
+    for _ in range(rounds):
+        runs["nco"].append(run_here())
+        if child:
+            done = subprocess.run(child, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"rl4co run failed: {(done.stderr.strip().splitlines() or [str(done.returncode)])[-1]}")
+            runs["rl4co"].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return runs

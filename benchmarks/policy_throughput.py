@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe, publish  # noqa: E402  (stdlib only: also fine in the rl4co venv)
+from machine import alternate, describe, publish  # noqa: E402  (stdlib only: also fine in the rl4co venv)
 
 SIZE, BATCH, STARTS = 100, 256, 100
 
@@ -110,23 +110,14 @@ def main() -> None:
         print(json.dumps(run_rl4co(args.chunk)))
         return
 
-    # Rounds alternate the libraries, and each keeps its fastest round: load on a shared machine
-    # changes over minutes, and alternating exposes both to the same drift.
-    runs: dict[str, list[dict[str, float]]] = {"nco": []}
     notes = []
+    child = None
     if args.rl4co_python:
-        runs["rl4co"] = []
+        child = [args.rl4co_python, __file__, "--child", "rl4co", "--chunk", str(args.chunk), "--threads", str(args.threads)]
         notes.append(f"rl4co interpreter: {args.rl4co_python} (torch, tensordict, lightning, rl4co: {_versions(args.rl4co_python)})")
     else:
         notes.append("rl4co not timed (no --rl4co-python given)")
-    for _ in range(args.rounds):
-        runs["nco"].append(run_nco(args.chunk))
-        if args.rl4co_python:
-            command = [args.rl4co_python, __file__, "--child", "rl4co", "--chunk", str(args.chunk), "--threads", str(args.threads)]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"rl4co run failed: {done.stderr.strip() or done.returncode}")
-            runs["rl4co"].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = alternate(args.rounds, lambda: run_nco(args.chunk), child)
     rows = {name: min(results, key=lambda r: r["greedy"] + r["multistart"]) for name, results in runs.items()}
     notes.append(f"Fastest of {args.rounds} alternating rounds per library")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe, publish  # noqa: E402  (stdlib only: also fine in the rl4co venv)
+from machine import alternate, describe, publish  # noqa: E402  (stdlib only: also fine in the rl4co venv)
 
 SIZE = 50
 
@@ -97,22 +97,13 @@ def main() -> None:
         print(json.dumps(run_rl4co(args.batch, args.steps)))
         return
 
-    # Rounds alternate the libraries, and each keeps its fastest round: load on a shared machine
-    # changes over minutes, and alternating exposes both to the same drift.
-    runs: dict[str, list[float]] = {"nco": []}
     note = "rl4co not timed (no --rl4co-python given)"
+    child = None
     if args.rl4co_python:
-        runs["rl4co"] = []
+        child = [args.rl4co_python, __file__, "--child", "rl4co", "--batch", str(args.batch), "--steps", str(args.steps), "--threads", str(args.threads)]
         version = subprocess.run([args.rl4co_python, "-c", "import rl4co, tensordict; print(rl4co.__version__, tensordict.__version__)"], capture_output=True, text=True).stdout.strip()
         note = f"rl4co, tensordict in its interpreter: {version}"
-    for _ in range(args.rounds):
-        runs["nco"].append(run_nco(args.batch, args.steps))
-        if args.rl4co_python:
-            command = [args.rl4co_python, __file__, "--child", "rl4co", "--batch", str(args.batch), "--steps", str(args.steps), "--threads", str(args.threads)]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"rl4co run failed: {(done.stderr.strip().splitlines() or [str(done.returncode)])[-1]}")
-            runs["rl4co"].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = alternate(args.rounds, lambda: run_nco(args.batch, args.steps), child)
     rows = {name: max(rates) for name, rates in runs.items()}
     lines = [
         f"# POMO training throughput: AM (3 layers, d=128), CVRP{SIZE}, batch {args.batch} x {SIZE} starts",
