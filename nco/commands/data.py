@@ -36,6 +36,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cities.add_argument("--split", choices=("train", "test", "user", "all"), default="all")
     cities.set_defaults(func=run_cities)
 
+    label = commands.add_parser(
+        "label", help="solve generated instances with a solver and store the solutions as training labels",
+        description="Instances are named by seed and rebuilt on demand (nco.training.labels); complete shards "
+                    "are skipped, so re-running the same command resumes an interrupted run.")
+    label.add_argument("--problem", required=True, help="preset name (acvrp, acvrptw, atsp, ...)")
+    label.add_argument("--size", type=int, required=True, help="customers per instance")
+    label.add_argument("--cities", default="train",
+                       help="'train' (the train-split pools), 'synthetic', or comma-separated train pool names")
+    label.add_argument("--num-instances", type=int, required=True)
+    label.add_argument("--time-limit", type=float, default=0.5, help="solver seconds per instance (default 0.5)")
+    label.add_argument("--workers", type=int, default=1, help="solver processes, one core each (default 1)")
+    label.add_argument("--solver", default="pyvrp", help="nco method that makes the labels (default pyvrp)")
+    label.add_argument("--distribution", choices=("uniform", "cluster", "mixed"), default="uniform")
+    label.add_argument("--seed", type=int, default=0, help="instance i gets seed SEED * 10**9 + i")
+    label.add_argument("--shard-size", type=int, default=100, help="instances per shard file (default 100)")
+    label.add_argument("--out", type=Path, required=True, help="label directory (e.g. labels/acvrp100)")
+    label.add_argument("--no-progress", dest="progress", action="store_false")
+    label.set_defaults(func=run_label)
+
 
 def _progress(stage: str, done: int, total: int) -> None:
     print(f"\r  {stage}: {done}/{total}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)
@@ -74,4 +93,38 @@ def run_cities(args: argparse.Namespace) -> int:
     print(f"{len(infos)} pools ({args.split})")
     for name in shadowed():
         print(f"note: shipped pool {name!r} is hidden by your pool in {user_dir()}")
+    return 0
+
+
+def _label_cities(value: str) -> tuple[str, ...]:
+    """Train pools only: labelled instances are training data, and test places must stay unseen."""
+    from envs.cities import list_cities
+
+    if value == "synthetic":
+        return ()
+    if value == "train":
+        return tuple(list_cities("train"))
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    test = set(list_cities("test"))
+    for name in names:
+        if name in test:
+            raise ValueError(f"--cities: {name!r} is a test-split pool; labels are training data")
+    return names
+
+
+def run_label(args: argparse.Namespace) -> int:
+    from nco.training.labels import LabelJob, write_labels
+
+    try:
+        job = LabelJob(
+            problem=args.problem, size=args.size, cities=_label_cities(args.cities), num_instances=args.num_instances,
+            time_limit=args.time_limit, out=str(args.out), workers=args.workers, seed=args.seed,
+            shard_size=args.shard_size, distribution=args.distribution, solver=args.solver,
+        )
+        report = write_labels(job, progress=args.progress)
+    except ValueError as error:
+        print(f"nco data label: error: {error}", file=sys.stderr)
+        return 2
+    print(f"labelled {report['labelled']} instances ({report['skipped']} already there, {report['infeasible']} infeasible) "
+          f"in {report['seconds']} s ({report['per_hour']} per hour) -> {args.out}")
     return 0
