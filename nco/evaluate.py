@@ -9,6 +9,9 @@ Objective (the same one every solver is given):
 A route's duration is the shortest possible time from leaving the depot to finishing (returning
 to the depot, or the last service for open routes), including service and unavoidable waiting:
 departure is delayed as far as that helps, as PyVRP does.
+
+Nothing here raises on bad routes or extreme data: a route whose sums of finite entries overflow
+(distances near 1e308) gets an ``overflow`` violation and an infinite cost, never a wrong number.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ ViolationKind = Literal[
     "vehicle_type",
     "forbidden",
     "unreachable_arc",
+    "overflow",
     "capacity",
     "backhaul_order",
     "time_window",
@@ -102,22 +106,42 @@ def evaluate(
     for r, route, k in valid:
         vehicle = instance.vehicle_types[k]
         path = np.array([0, *route] if instance.open_routes else [0, *route, 0])
-        distance = float(instance.distance_matrix(vehicle.profile)[path[:-1], path[1:]].sum())
-        duration, time_violations = _schedule(instance, r, route, vehicle.profile)
-        violations += time_violations
-        violations += _route_constraints(instance, r, route, k, path, distance, duration)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, not warned
+            distance = float(instance.distance_matrix(vehicle.profile)[path[:-1], path[1:]].sum())
+            duration, time_violations = _schedule(instance, r, route, vehicle.profile)
+            violations += time_violations
+            violations += _route_constraints(instance, r, route, k, path, distance, duration)
         preference = 0.0 if instance.preference is None else float(instance.preference[k, route].sum())
-        total_cost += (
+        cost = (
             vehicle.fixed_cost
             + _weighted(vehicle.unit_distance_cost, distance)
             + _weighted(vehicle.unit_duration_cost, duration)
             - preference
         )
-        total_distance += distance
-        total_duration += duration
+        overflow = _overflow(instance, r, path, vehicle.profile, cost)
+        if overflow:
+            violations.append(overflow)
+            cost = math.inf
+        total_cost += cost
+        total_distance += distance if math.isfinite(distance) else math.inf
+        total_duration += duration if math.isfinite(duration) else math.inf
     if len(valid) < len(routes):
         total_cost = total_distance = total_duration = math.inf
     return Evaluation(total_cost, total_distance, total_duration, len(routes), tuple(violations))
+
+
+def _overflow(instance: Instance, r: int, path: np.ndarray, profile: int, cost: float) -> Violation | None:
+    """A non-finite route cost that no infinite arc explains: finite entries too large to add up.
+    (A distance or duration that overflows without entering the cost or a limit changes nothing.)"""
+    if math.isfinite(cost):
+        return None
+    arcs = (path[:-1], path[1:])
+    if not (
+        np.isfinite(instance.distance_matrix(profile)[arcs]).all()
+        and np.isfinite(instance.duration_matrix(profile)[arcs]).all()
+    ):
+        return None  # an infinite arc is an unreachable_arc violation already
+    return Violation("overflow", f"route {r}: its cost overflows (finite values too large to add)", r)
 
 
 def _weighted(unit_cost: float, amount: float) -> float:
@@ -171,9 +195,12 @@ def _route_constraints(
 ) -> list[Violation]:
     found: list[Violation] = []
     vehicle = instance.vehicle_types[k]
-    if not math.isfinite(distance):
-        arcs = np.flatnonzero(~np.isfinite(instance.distance_matrix(vehicle.profile)[path[:-1], path[1:]]))
-        a, b = int(path[arcs[0]]), int(path[arcs[0] + 1])
+    arcs = (path[:-1], path[1:])
+    infinite = ~(np.isfinite(instance.distance_matrix(vehicle.profile)[arcs])
+                 & np.isfinite(instance.duration_matrix(vehicle.profile)[arcs]))
+    if infinite.any():
+        first = int(np.flatnonzero(infinite)[0])
+        a, b = int(path[first]), int(path[first + 1])
         found.append(Violation("unreachable_arc", f"route {r}: no road from node {a} to node {b}", r, b))
     if instance.allowed is not None:
         for node in route:
@@ -254,4 +281,5 @@ def _schedule(instance: Instance, r: int, route: list[int], profile: int) -> tup
         time = arrival + wait + (float(service[node]) if node != 0 else 0.0)
         previous = node
     shift = max(min(slack, waited), 0.0)
-    return time - start - shift, found
+    duration = time - start - shift
+    return (math.inf if math.isnan(duration) else duration), found  # inf - inf: overflowed times

@@ -126,3 +126,24 @@ def test_solution_of_carries_the_verdict() -> None:
     solution = nco.Solution.of(instance, [[1, 2, 3], []], method="hand")
     assert solution.routes == [[1, 2, 3]] and not solution.feasible
     assert "load 6 exceeds capacity 4" in str(solution)
+
+
+def test_huge_finite_distances_overflow_to_a_violation_never_an_error() -> None:
+    huge = np.full((3, 3), 1e308)
+    np.fill_diagonal(huge, 0)
+    result = evaluate(Instance(distance=huge), [[1, 2]])  # 3e308 overflows: the route has no finite cost
+    assert [v.kind for v in result.violations] == ["overflow"] and result.cost == float("inf")
+    # durations that overflow but enter neither the cost nor a limit change nothing
+    assert evaluate(Instance(distance=np.ones((3, 3)), duration=huge), [[1, 2]]).feasible
+    limited = Instance(distance=np.ones((3, 3)), duration=huge, max_route_duration=5)
+    assert kinds(limited, [[1], [2]]) == {"max_duration"}
+    windows = Instance(distance=huge, time_windows=[[0, 1e308]] * 3, service_time=[0, 1e308, 1e308])
+    assert {"overflow", "time_window"} <= kinds(windows, [[1, 2]])
+
+
+def test_an_infinite_travel_time_is_an_unreachable_arc() -> None:
+    duration = line(3)
+    duration[2, 3] = np.inf
+    instance = Instance(distance=line(3), duration=duration)
+    assert kinds(instance, [[1, 2, 3]]) == {"unreachable_arc"}
+    assert evaluate(instance, [[1, 3, 2]]).feasible
