@@ -7,6 +7,7 @@ from typing import Any
 from nco.instance import Instance
 from nco.solution import Solution
 from solvers import get_solver
+from solvers.budget import Deadline, check_seed
 
 __all__ = ["solve"]
 
@@ -20,13 +21,17 @@ def solve(
     initial: Solution | None = None,
     **options: Any,
 ) -> Solution:
-    """Solve ``instance`` with ``method`` within ``time_limit`` seconds (wall clock).
+    """Solve ``instance`` with ``method`` within ``time_limit`` seconds (wall clock, from this
+    call to its return: conversion, model building and the final evaluation included).
 
-    ``initial`` warm-starts methods that accept a starting solution. The result is always scored
-    by nco's evaluator; check ``solution.feasible`` (a method never claims feasibility itself).
+    ``time_limit`` is a number in ``(0, 1e6]`` and ``seed`` an integer in ``[0, 2**32 - 1]`` for
+    every method (:mod:`solvers.budget`). ``initial`` warm-starts methods that accept a starting
+    solution. The result is always scored by nco's evaluator; check ``solution.feasible`` (a
+    method never claims feasibility itself). Importing a backend the first time, like loading a
+    checkpoint, is a one-time cost per process and is not charged to the budget.
     """
     if not isinstance(instance, Instance):
         raise TypeError(f"solve() needs an nco.Instance, got {type(instance).__name__}")
-    if not time_limit > 0:
-        raise ValueError(f"time_limit must be positive, got {time_limit}")
-    return get_solver(method)(instance, time_limit=time_limit, seed=seed, initial=initial, **options)
+    solver = get_solver(method)  # imports the backend: before the clock starts
+    deadline = Deadline.of(time_limit)
+    return solver(instance, time_limit=deadline, seed=check_seed(seed), initial=initial, **options)

@@ -20,7 +20,6 @@ OR-Tools' search is deterministic: ``seed`` is recorded but changes nothing.
 
 from __future__ import annotations
 
-import time as clock
 from typing import Any
 
 import numpy as np
@@ -28,12 +27,19 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from nco.instance import Instance
 from nco.solution import Solution
+from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.scaling import IntegerData, integer_data
 
-__all__ = ["solve"]
+__all__ = ["FALLBACK_STRATEGIES", "solve"]
 
 NAME = "ortools"
 _STRATEGIES = routing_enums_pb2.FirstSolutionStrategy
+_STATUS = routing_enums_pb2.RoutingSearchStatus.Value
+# Tried in turn when a first-solution strategy finds nothing (ROUTING_FAIL) and time is left.
+# Insertion heuristics open a route per customer they cannot insert, so they fail when a customer
+# can be served in time only after another one (its window closes before a direct trip arrives);
+# arc-by-arc path building extends routes customer after customer and finds such chains.
+FALLBACK_STRATEGIES = ("PATH_CHEAPEST_ARC", "SAVINGS")
 
 
 class _Model:
@@ -161,43 +167,63 @@ class _Model:
 def solve(
     instance: Instance,
     *,
-    time_limit: float,
+    time_limit: float | Deadline,
     seed: int,
     initial: Solution | None = None,
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
     **options: Any,
 ) -> Solution:
     """Guided local search from a ``first_solution`` strategy (an OR-Tools enum name) within
-    ``time_limit`` wall-clock seconds, model building included.
+    ``time_limit`` wall-clock seconds, model building and the final evaluation included.
 
     The default is insertion-based: PATH_CHEAPEST_ARC found no first solution at all on Solomon
     R101 (25 vehicles, tight windows) or on some mixed pickup/delivery instances within 0.25 s,
-    while parallel cheapest insertion did, at similar cost elsewhere (X-n101, real-city ACVRP/TW)."""
-    started = clock.perf_counter()
+    while parallel cheapest insertion did, at similar cost elsewhere (X-n101, real-city ACVRP/TW).
+    When the chosen strategy finds no first solution, :data:`FALLBACK_STRATEGIES` get the time
+    that is left; ``info["first_solution_attempts"]`` lists each strategy with its status, and
+    ``info["stopped"]`` says why the search ended."""
+    deadline = Deadline.of(time_limit)
+    seed = check_seed(seed)
     if options:
         raise TypeError(f"ortools solver: unexpected options {sorted(options)}")
+    strategies = [first_solution, *(s for s in FALLBACK_STRATEGIES if s != first_solution)]
+    for name in strategies:
+        if not hasattr(_STRATEGIES, name):
+            raise ValueError(f"ortools solver: unknown first_solution {name!r}")
     scaled = integer_data(instance)
     model = _Model(instance, scaled)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(_STRATEGIES, first_solution)
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    params.time_limit.FromMilliseconds(max(int(time_limit * 1000), 1))  # closing checks it is set
+    params.time_limit.FromMilliseconds(1)  # closing checks it is set; the search's own is set below
     model.routing.CloseModelWithParameters(params)
-    remaining = max(time_limit - (clock.perf_counter() - started), 0.01)
-    params.time_limit.FromMilliseconds(max(int(remaining * 1000), 1))
+    reserve = finish_reserve(instance.num_nodes)
     warm = "none"
     assignment = None
+    attempts: list[tuple[str, str]] = []
     if initial is not None:
         start, warm = model.initial_assignment(initial)
         if start is not None:
+            _set_time_limit(params, deadline.remaining(reserve))
             assignment = model.routing.SolveFromAssignmentWithParameters(start, params)
-    if assignment is None:
+            attempts.append(("warm start", _STATUS.Name(model.routing.status())))
+    for name in strategies:
+        if assignment is not None or (attempts and deadline.remaining(reserve) <= 0):
+            break
+        params.first_solution_strategy = getattr(_STRATEGIES, name)
+        _set_time_limit(params, deadline.remaining(reserve))
         assignment = model.routing.SolveWithParameters(params)
+        attempts.append((name, _STATUS.Name(model.routing.status())))
+        if model.routing.status() != _STATUS.ROUTING_FAIL:  # a timeout or infeasibility: no point retrying
+            break
+    status = model.routing.status()
     info: dict[str, Any] = {
-        "status": int(model.routing.status()),
+        "status": int(status),
+        "stopped": _stopped(status, deadline),
         "seed": seed,
         "warm_start": warm,
         "first_solution": first_solution,
+        "first_solution_attempts": attempts,
         **scaled.describe(),
     }
     routes: list[list[int]] = []
@@ -205,4 +231,18 @@ def solve(
     if assignment is not None:
         routes, types = model.routes_of(assignment)
         info["backend_cost"] = scaled.cost.value(assignment.ObjectiveValue()) - scaled.preference_offset
-    return Solution.of(instance, routes, types, method=NAME, runtime=clock.perf_counter() - started, info=info)
+    return Solution.of(instance, routes, types, method=NAME, runtime=deadline.elapsed(), info=info)
+
+
+def _set_time_limit(params: Any, seconds: float) -> None:
+    """OR-Tools counts whole milliseconds; at least one, or it would not search at all."""
+    params.time_limit.FromMilliseconds(max(int(seconds * 1000), 1))
+
+
+def _stopped(status: int, deadline: Deadline) -> str:
+    name = _STATUS.Name(status)
+    if status == _STATUS.ROUTING_FAIL:
+        return f"{name}: no first-solution strategy found a solution ({deadline.remaining():.3f} s left)"
+    if deadline.remaining() > 0.05 * deadline.seconds + 0.01:
+        return f"{name}: the search ended {deadline.remaining():.3f} s before the budget"
+    return f"{name}: time limit"

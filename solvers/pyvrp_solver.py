@@ -18,7 +18,6 @@ The model PyVRP sees, built from :func:`solvers.scaling.integer_data`:
 from __future__ import annotations
 
 import dataclasses
-import time as clock
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,9 @@ from pyvrp.stop import MaxRuntime
 
 from nco.instance import Instance
 from nco.solution import Solution
+from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.errors import UnsupportedFeature
+from solvers.neighbours import neighbourhood
 from solvers.scaling import IntegerData, integer_data
 
 __all__ = ["build_data", "routes_of", "search_components", "solve", "solver_params"]
@@ -100,11 +101,12 @@ def solver_params(scaled: IntegerData) -> pyvrp.SolveParams:
 
 
 def search_components(
-    data: pyvrp.ProblemData, params: pyvrp.SolveParams, seed: int
+    data: pyvrp.ProblemData, params: pyvrp.SolveParams, seed: int, neighbours: dict | None = None
 ) -> tuple[LocalSearch, pyvrp.PenaltyManager, pyvrp.RandomNumberGenerator]:
-    """PyVRP's local search and penalty manager, set up as ``pyvrp.solve`` does (shared with the GA)."""
+    """PyVRP's local search and penalty manager, set up as ``pyvrp.solve`` does (shared with the GA);
+    ``neighbours`` (:mod:`solvers.neighbours`) replaces PyVRP's proximity neighbourhood."""
     rng = pyvrp.RandomNumberGenerator(seed=seed)
-    neighbours = compute_neighbours(data, params.neighbourhood)
+    neighbours = neighbours if neighbours is not None else compute_neighbours(data, params.neighbourhood)
     search = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
     for operator in params.operators:
         if operator.supports(data):
@@ -139,16 +141,21 @@ def _warm_start(data: pyvrp.ProblemData, initial: Solution | None) -> tuple[pyvr
 def solve(
     instance: Instance,
     *,
-    time_limit: float,
+    time_limit: float | Deadline,
     seed: int,
     initial: Solution | None = None,
+    neighbours: str | np.ndarray = "proximity",
     **options: Any,
 ) -> Solution:
-    """Solve with PyVRP's iterated local search for ``time_limit`` wall-clock seconds in total.
+    """Solve with PyVRP's iterated local search for ``time_limit`` wall-clock seconds in total
+    (conversion, set-up and the final evaluation included).
 
-    No backend options are accepted, so a misspelt option fails loudly instead of being ignored.
+    ``neighbours``: the local search's neighbour lists, ``"proximity"`` (PyVRP's) or ``"learned"``
+    (arc-scored; its inference is charged to the budget), see :mod:`solvers.neighbours`. No other
+    backend options are accepted, so a misspelt option fails loudly instead of being ignored.
     """
-    started = clock.perf_counter()
+    deadline = Deadline.of(time_limit)
+    seed = check_seed(seed)
     if options:
         raise TypeError(f"pyvrp solver: unexpected options {sorted(options)}")
     used = [name for name in _UNSUPPORTED if instance.features()[name]]
@@ -158,15 +165,16 @@ def solve(
     data = build_data(instance, scaled)
     start, warm = _warm_start(data, initial)
     params = solver_params(scaled)
-    search, penalties, rng = search_components(data, params, seed)
+    lists, listed = neighbourhood(neighbours, data, params.neighbourhood, instance.features())
+    search, penalties, rng = search_components(data, params, seed, lists)
     # PyVRP polishes its own random start with an exhaustive local search before iterating; a
     # warm start (say, a neural solution) gets the same polish, or the iterations, which only
     # perturb locally, would stay near a poor start for much of a short budget.
     start = start if start is not None else pyvrp.Solution.make_random(data, rng)
     start = search(start, penalties.max_cost_evaluator(), exhaustive=True)
-    remaining = max(time_limit - (clock.perf_counter() - started), 0.01)
+    search_time = deadline.remaining(finish_reserve(instance.num_nodes))
     result = pyvrp.IteratedLocalSearch(data, penalties, search, start, params.ils).run(
-        MaxRuntime(remaining), collect_stats=False
+        MaxRuntime(search_time), collect_stats=False
     )
     best = result.best
     routes, types = routes_of(best)
@@ -175,10 +183,10 @@ def solve(
         "backend_feasible": bool(best.is_feasible()),
         "backend_cost": scaled.cost.value(backend_cost) - scaled.preference_offset,
         "iterations": result.num_iterations,
+        "search_time": search_time,
         "seed": seed,
         "warm_start": warm,
+        **listed,
         **scaled.describe(),
     }
-    return Solution.of(
-        instance, routes, types, method=NAME, runtime=clock.perf_counter() - started, info=info
-    )
+    return Solution.of(instance, routes, types, method=NAME, runtime=deadline.elapsed(), info=info)
