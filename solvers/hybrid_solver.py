@@ -15,6 +15,7 @@ from typing import Any
 from nco.instance import Instance
 from nco.solution import Solution
 from solvers import get_solver
+from solvers.budget import Deadline
 from solvers.errors import UnsupportedFeature
 from solvers.ga import refine
 from solvers.neural_solver import candidates, checkpoint_for, load
@@ -36,6 +37,7 @@ def solve(
     checkpoint: str | None = None,
     **options: Any,
 ) -> Solution:
+    time_limit = Deadline.of(time_limit).remaining()  # interim: the full budget rework follows
     if refiner not in REFINERS:
         raise ValueError(f"unknown refiner {refiner!r}; choose one of {list(REFINERS)}")
     if options:
