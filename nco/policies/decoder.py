@@ -59,7 +59,18 @@ class PointerDecoder(nn.Module):
         mask: torch.Tensor,
         distance_row: torch.Tensor,
     ) -> torch.Tensor:
-        """Log-probabilities ``[R * B, N]`` of the next node for ``R`` replicas of each instance.
+        """Log-probabilities ``[R * B, N]`` of the next node for ``R`` replicas of each instance."""
+        return torch.log_softmax(self.logits(cache, current, state, mask, distance_row).float(), dim=-1)
+
+    def logits(
+        self,
+        cache: DecoderCache,
+        current: torch.Tensor,
+        state: torch.Tensor,
+        mask: torch.Tensor,
+        distance_row: torch.Tensor,
+    ) -> torch.Tensor:
+        """Masked logits ``[R * B, N]`` (infeasible nodes ``-inf``); greedy decoding needs no more.
 
         ``cache`` holds the ``B`` instances once; rows ``r * B + b`` of ``current [R * B]`` (node
         index), ``state [R * B, S]``, ``mask [R * B, N]`` (True = feasible) and ``distance_row
@@ -79,5 +90,4 @@ class PointerDecoder(nn.Module):
         compat = (glimpse @ cache.logit_key.transpose(1, 2)) / math.sqrt(dim)  # [B, R, N]
         compat = compat.transpose(0, 1).reshape(replicas * batch, nodes)
         logits = self.clip * torch.tanh(compat) + self.distance_scale * distance_row.to(compat.dtype)
-        logits = logits.masked_fill(~mask, float("-inf"))
-        return torch.log_softmax(logits.float(), dim=-1)
+        return logits.masked_fill(~mask, float("-inf"))

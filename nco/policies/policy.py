@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
+import numpy as np
 import torch
 from tensordict import TensorDict
 from torch import nn
 
 from envs.convert import actions_to_routes
 from envs.env import RoutingEnv, augment, multistart
+from envs.fast import FastEnv
 from nco.instance import Instance
 from nco.policies.decoder import PointerDecoder
 from nco.policies.decoding import Strategy, select
@@ -27,6 +29,7 @@ from nco.solution import Solution
 __all__ = ["Rollout", "RoutingPolicy"]
 
 ENCODERS = {"am": AttentionEncoder, "matrix": MatrixEncoder}
+Engine = Literal["fast", "env"]
 MAX_ROWS = 4096  # rollouts decoded at once by ``solutions``
 MAX_MATRIX_BYTES = 1 << 30  # every rollout row carries its instance's travel matrices: bound their copies
 
@@ -77,21 +80,72 @@ class RoutingPolicy(nn.Module):
         num_augment: int = 1,
         first_start: int = 0,
         generator: torch.Generator | None = None,
+        engine: Engine = "fast",
+        log_likelihood: bool = True,
     ) -> Rollout:
-        """Decode whole solutions for the (freshly reset) ``td``, which is stepped in place.
+        """Decode whole solutions for the freshly reset ``td``.
 
         ``num_augment`` (1..8) symmetric copies of the coordinates, then ``num_starts`` POMO
         starts (0 = none: the policy chooses the first move too; ``first_start`` skips that many
-        starts), then ``num_samples`` copies.
+        starts), then ``num_samples`` copies. ``engine="fast"`` steps the compiled kernel of
+        ``envs/fast.py`` (replicas share their instance's matrices); ``"env"`` steps ``td`` itself
+        in place through ``env.step``, the reference the fast engine is tested against.
+        ``log_likelihood=False`` skips the per-step log-softmax where only actions matter
+        (greedy inference); the rollout's ``log_likelihood`` is then zeros.
         """
         scale = distance_scale(td)  # per instance; replicas share it (it reads the whole matrix)
+        encoded = td
         if num_augment > 1:
             if not bool((td["locs"] != 0).any()):
                 raise ValueError("symmetry augmentation needs coordinates; these instances have none")
-            td = augment(td, num_augment)
-        inputs = encoder_inputs(td, scale.repeat(num_augment))
+            encoded = augment(td, num_augment)
+        inputs = encoder_inputs(encoded, scale.repeat(num_augment))
         embeddings = self.encoder(inputs.nodes, inputs.coords, inputs.distance, inputs.duration)
         cache = self.decoder.precompute(embeddings)
+        if engine == "env":
+            return self._rollout_env(encoded, env, cache, scale.repeat(num_augment), strategy, num_starts, num_samples, num_augment, first_start, generator)
+        if engine != "fast":
+            raise ValueError(f"engine: expected 'fast' or 'env', got {engine!r}")
+        batch = td.batch_size[0]
+        rows = batch * num_augment
+        state = FastEnv(td, np.arange(rows) % batch, scale.repeat(num_augment).detach().cpu().numpy())
+        replicas = num_augment
+        actions: list[torch.Tensor] = []
+        types: list[torch.Tensor] = []
+        if num_starts:
+            types.append(state.vehicle_type.repeat(num_starts))
+            state, first = state.pomo_starts(num_starts, first_start)
+            actions.append(first)
+            replicas *= num_starts
+        if num_samples > 1:
+            state = state.repeat(num_samples)
+            replicas *= num_samples
+        device = embeddings.device
+        total = torch.zeros(state.rows, device=device)
+        while not state.all_done():
+            on = lambda t: t.to(device, non_blocking=True)  # noqa: E731  (views of the kernel's arrays on CPU)
+            types.append(state.vehicle_type.clone())
+            if log_likelihood or strategy != "greedy":
+                log_probs = self.decoder(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row))
+                action = select(log_probs, strategy, generator)
+                if log_likelihood:
+                    total = total + log_probs.gather(1, action[:, None]).squeeze(1)
+            else:
+                action = self.decoder.logits(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row)).argmax(-1)
+            action = action.cpu()
+            actions.append(action)
+            state.step(action)
+        return Rollout(
+            actions=torch.stack(actions, 1).to(device) if actions else torch.zeros(state.rows, 0, dtype=torch.int64, device=device),
+            vehicle_types=torch.stack(types, 1).to(device) if actions else torch.zeros(state.rows, 0, dtype=torch.int64, device=device),
+            reward=-state.cost.to(device),
+            log_likelihood=total,
+            complete=state.complete.clone().to(device),
+            replicas=replicas,
+        )
+
+    def _rollout_env(self, td, env, cache, scale, strategy, num_starts, num_samples, num_augment, first_start, generator) -> Rollout:
+        """The reference rollout on the TensorDict env (``engine="env"``)."""
         replicas = num_augment
         actions: list[torch.Tensor] = []
         types: list[torch.Tensor] = []
@@ -104,8 +158,8 @@ class RoutingPolicy(nn.Module):
         if num_samples > 1:
             td = td[torch.arange(td.batch_size[0], device=td.device).repeat(num_samples)]  # a copy: tensor index
             replicas *= num_samples
-        scale = scale.repeat(replicas)
-        log_likelihood = torch.zeros(td.batch_size[0], device=embeddings.device)
+        scale = scale.repeat(replicas // num_augment)
+        log_likelihood = torch.zeros(td.batch_size[0], device=td.device)
         while not bool(td["done"].all()):
             log_probs = self.decoder(cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale))
             action = select(log_probs, strategy, generator)
