@@ -1,4 +1,5 @@
-"""``nco train``: train a routing policy with REINFORCE (POMO shared or greedy-rollout baseline)."""
+"""``nco train``: train a routing policy with REINFORCE (POMO shared or greedy-rollout baseline) or by
+imitation of labelled solutions (``nco data label``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from nco.training.run import TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train an attention policy with RL (Lightning)")
+    parser = subparsers.add_parser("train", help="train an attention policy with RL or imitation (Lightning)")
     default = TrainConfig()
     add = parser.add_argument
+    add("--algorithm", choices=["rl", "imitation"], default=default.algorithm,
+        help="rl: REINFORCE/POMO (default); imitation: teacher forcing on --labels")
+    add("--labels", metavar="DIR", help="label directory from nco data label (--algorithm imitation)")
+    add("--orderings", type=int, default=default.orderings,
+        help="imitation: route orders per label, each starting with another route (default 8)")
     add("--problem", default="acvrp", help="preset name from envs/presets.py (acvrp, acvrptw, atsp, ...)")
     add("--size", type=int, default=50, help="customers per instance")
     add("--data", choices=["real", "synthetic"], default="synthetic", help="city pools or the unit square")

@@ -28,6 +28,8 @@ from envs.env import RoutingEnv
 from envs.presets import variant
 from nco.training.checkpoint import load_policy, save_policy
 from nco.training.data import BatchStream, DataSpec, load_cities, validation_instances
+from nco.training.imitation import ImitationModule, LabelStream
+from nco.training.labels import Label, read_shards
 from nco.training.module import RoutingModule
 from nco.training.reference import reference_costs
 
@@ -36,6 +38,9 @@ __all__ = ["TrainConfig", "train"]
 
 @dataclass
 class TrainConfig:
+    algorithm: str = "rl"  # "rl": REINFORCE/POMO on generated instances; "imitation": teacher forcing on labels
+    labels: str | None = None  # label directory (nco data label) for --algorithm imitation
+    orderings: int = 8  # imitation: route orders per label, each starting with another route
     problem: str = "acvrp"
     size: int = 50
     data: str = "synthetic"  # "real": city pools of ``cities`` (synthetic when none exist)
@@ -120,13 +125,16 @@ def train(config: TrainConfig) -> Path | None:
     val_cities = load_cities(config.val_cities) if config.data == "real" else ()
     if config.data not in ("real", "synthetic"):
         raise ValueError(f"data: expected 'real' or 'synthetic', got {config.data!r}")
+    if config.algorithm not in ("rl", "imitation"):
+        raise ValueError(f"algorithm: expected 'rl' or 'imitation', got {config.algorithm!r}")
+    labels = _read_labels(config) if config.algorithm == "imitation" else []
     spec = DataSpec(config.problem, config.size, cities, config.distribution)  # type: ignore[arg-type]
     val_spec = DataSpec(config.problem, config.size, val_cities, config.distribution)  # type: ignore[arg-type]
     val_instances = validation_instances(val_spec, config.val_size, seed=12345)
     references = reference_costs(val_instances, out / "reference.json", time_limit=config.reference_time)
 
     policy_hparams = dict(model=config.model, dim=config.dim, layers=config.layers, heads=config.heads)
-    module = RoutingModule(
+    module = (ImitationModule if labels else RoutingModule)(
         policy_hparams,
         baseline=config.baseline,
         num_starts=config.num_starts,
@@ -155,6 +163,11 @@ def train(config: TrainConfig) -> Path | None:
         machine=f"{platform.machine()} {platform.processor() or ''} x{os.cpu_count()}".strip(),
         torch=str(torch.__version__),
     )
+    if labels:
+        first = labels[0].meta
+        meta.update(algorithm="imitation", labels=dict(
+            directory=config.labels, count=len(labels), solver=first["solver"], time_limit=first["time_limit"],
+            generator_version=first["generator_version"], cities=first["cities"], seed=first["seed"]))
     trainer = L.Trainer(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
@@ -172,7 +185,11 @@ def train(config: TrainConfig) -> Path | None:
         num_sanity_val_steps=0,
     )
     rank = trainer.global_rank
-    train_data = BatchStream(spec, config.batch_size, config.steps_per_epoch, config.seed, rank=rank)
+    if labels:
+        train_data = LabelStream(labels, config.batch_size, config.steps_per_epoch, config.seed, config.orderings,
+                                 rank=rank, world=trainer.world_size)
+    else:
+        train_data = BatchStream(spec, config.batch_size, config.steps_per_epoch, config.seed, rank=rank)
     val_data = torch.utils.data.DataLoader(range(len(val_instances)), batch_size=16, collate_fn=list)
     resume = config.resume
     if resume == "last":
@@ -181,6 +198,20 @@ def train(config: TrainConfig) -> Path | None:
         raise FileNotFoundError(f"--resume: checkpoint {resume!r} does not exist")
     trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume)
     return out if trainer.is_global_zero else None
+
+
+def _read_labels(config: TrainConfig) -> list[Label]:
+    """Feasible labels of the run's problem and size; anything else in the directory is an error."""
+    if not config.labels:
+        raise ValueError("--algorithm imitation needs --labels DIR (made by nco data label)")
+    labels = list(read_shards(config.labels))
+    if not labels:
+        raise ValueError(f"--labels {config.labels}: no label shards there")
+    for label in (labels[0], labels[-1]):
+        if (label.problem, label.size) != (config.problem, config.size):
+            raise ValueError(f"--labels {config.labels}: labels are {label.problem} N={label.size}, "
+                             f"the run trains {config.problem} N={config.size}")
+    return [label for label in labels if label.feasible]
 
 
 def _initialise(module: RoutingModule, path: str) -> None:

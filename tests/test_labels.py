@@ -1,0 +1,83 @@
+"""Label shards: real PyVRP labels of seed-named instances, resumable, refused when stale."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from envs.generators import GENERATOR_VERSION, sample_instance
+from nco.cli import main
+from nco.solution import Solution
+from nco.training.labels import read_shards, rebuild_instance
+
+OPTIONS = {"--problem": "acvrp", "--size": "10", "--cities": "andorra,bangor", "--num-instances": "5",
+           "--time-limit": "0.05", "--shard-size": "2"}
+
+
+def _args(out, **changes: str) -> list[str]:
+    options = dict(OPTIONS, **{f"--{key.replace('_', '-')}": value for key, value in changes.items()})
+    return ["data", "label", *[part for pair in options.items() for part in pair], "--no-progress", "--out", str(out)]
+
+
+def test_labels_rebuild_their_instances_resume_and_refuse_other_jobs(tmp_path, capsys):
+    out = tmp_path / "labels"
+    assert main(_args(out)) == 0
+    shards = sorted(out.glob("shard-*.npz"))
+    assert [p.name for p in shards] == ["shard-00000.npz", "shard-00001.npz", "shard-00002.npz"]
+    labels = list(read_shards(out))
+    assert [(label.city, label.seed) for label in labels] == [("andorra", 0), ("bangor", 1), ("andorra", 2), ("bangor", 3), ("andorra", 4)]
+    for label in labels:
+        instance = label.instance()
+        # the recipe is the public generator call: anyone can rebuild the instance from it
+        assert np.array_equal(instance.distance, sample_instance("acvrp", 10, city=label.city, seed=label.seed).distance)
+        solution = Solution.of(instance, label.routes, label.vehicle_types)
+        assert solution.feasible and label.feasible
+        assert solution.cost == pytest.approx(label.cost, rel=1e-12)
+        assert sorted(c for route in label.routes for c in route) == list(range(1, 11))
+        assert label.meta["solver"] == "pyvrp" and label.meta["time_limit"] == 0.05
+    capsys.readouterr()
+
+    stamps = [p.stat().st_mtime_ns for p in shards]
+    assert main(_args(out)) == 0  # resumed: nothing left to do
+    assert "labelled 0 instances (5 already there" in capsys.readouterr().out
+    assert [p.stat().st_mtime_ns for p in shards] == stamps
+
+    shards[2].unlink()  # an interrupted run: the missing shard alone is made again
+    assert main(_args(out)) == 0
+    assert "labelled 1 instances (4 already there" in capsys.readouterr().out
+    assert [(label.seed, label.routes) for label in read_shards(out)] == [(label.seed, label.routes) for label in labels]
+
+    assert main(_args(out, time_limit="0.1")) == 2  # another budget: not mixed in
+    assert "time_limit: shard 0.05, this run 0.1" in capsys.readouterr().err
+
+
+def test_a_shard_of_another_generator_version_is_refused(tmp_path):
+    out = tmp_path / "labels"
+    assert main(_args(out)) == 0
+    path = out / "shard-00001.npz"
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    meta = json.loads(str(arrays["meta"]))
+    meta["generator_version"] = GENERATOR_VERSION + 1
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    with pytest.raises(ValueError, match=r"shard-00001\.npz: made with generator version"):
+        list(read_shards(out))
+    assert main(_args(out)) == 2  # resuming onto it is refused too
+
+
+def test_test_cities_are_never_labelled(tmp_path, capsys):
+    from envs.cities import list_cities
+
+    test_city = list_cities("test")[0]
+    assert main(_args(tmp_path / "x", cities=test_city)) == 2
+    assert "test-split pool" in capsys.readouterr().err
+
+
+def test_synthetic_recipe_is_reproducible():
+    first = rebuild_instance("acvrptw", 12, "", 7)
+    assert np.array_equal(first.time_windows, rebuild_instance("acvrptw", 12, "", 7).time_windows)
+    assert not np.array_equal(first.distance, rebuild_instance("acvrptw", 12, "", 8).distance)
