@@ -2,9 +2,15 @@
 
 Without ``checkpoint``, the shipped checkpoint is chosen from the cards in ``data/checkpoints``:
 its training variant must match the instance's variant flags, and among those the nearest
-training size wins. Decoding is greedy from every POMO start (plus ``samples`` sampled rollouts,
-on 8 symmetric copies with ``augment``); the evaluator's best solution is returned.
-``time_limit`` is not used: construction takes one pass of the network.
+training size wins. Decoding is greedy from POMO starts (plus ``samples`` sampled rollouts, on 8
+symmetric copies with ``augment``); the evaluator's best solution is returned.
+
+Budgets: unless the caller fixes ``starts`` or ``samples``, the number of starts is sized to the
+``time_limit`` by a cost model of decoding (:func:`plan`), calibrated once per process and
+checkpoint by :func:`warmup` (with loading the checkpoint and compiling the env kernel: the
+one-time costs no budget pays) and corrected by every decode it times afterwards, so a loaded
+machine plans fewer starts. When not even one rollout fits, one is decoded all the same and
+``info["budget_exceeded"]`` says so.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import torch
 
 from nco.instance import Instance
 from nco.solution import Solution
+from solvers.budget import Deadline, finish_reserve
 from solvers.errors import UnsupportedFeature
 
-__all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "solve"]
+__all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "solve", "warmup"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+
+PLANNED_SHARE = 0.9  # of the remaining budget planned for decoding: the cost model's error margin
 
 # Variant flag (envs/presets.py) -> whether an instance uses it (Instance.features()).
 _MATCHED = {
@@ -104,35 +113,149 @@ def candidates(
     starts: int | None = None,
 ) -> list[Solution]:
     """Up to ``k`` distinct neural solutions, best first: the hybrid's initial population."""
-    policy = load(str(checkpoint or checkpoint_for(instance)))
+    path = str(checkpoint or checkpoint_for(instance))
+    policy = load(path)
+    started = time.perf_counter()
     with _one_thread():
-        return policy.solutions([instance], k=k, samples=samples, augment=augment, starts=starts, seed=seed)[0]
+        found = policy.solutions([instance], k=k, samples=samples, augment=augment, starts=starts, seed=seed)[0]
+    model = _COSTS.get(path)
+    if model is not None:
+        model.observe(instance, _starts(instance, starts), samples, augment, time.perf_counter() - started)
+    return found
+
+
+def _starts(instance: Instance, starts: int | None) -> int:
+    """Greedy rollouts decoded for ``starts`` (``None``: every customer; 0: one without a POMO start)."""
+    return max(instance.num_customers if starts is None else min(starts, instance.num_customers), 1)
+
+
+@dataclasses.dataclass
+class _CostModel:
+    """Decoding time ``t = (a n^2 + b n) * views + c n^2 * rows``: the encoder and per-step
+    overhead grow with the nodes (and the augmented views), the kernel and the network's step
+    with rows x nodes at each of ~n steps. A multiplicative ``correction`` follows what decodes
+    actually took (machine load), learnt as a running mean of measured / predicted."""
+
+    a: float
+    b: float
+    c: float
+    correction: float = 1.0
+
+    def raw(self, n: int, rows: int, views: int) -> float:
+        return (self.a * n * n + self.b * n) * views + self.c * n * n * rows
+
+    def seconds(self, instance: Instance, starts: int, samples: int = 0, augment: bool = False) -> float:
+        views = 8 if augment else 1
+        return self.correction * self.raw(instance.num_nodes, (starts + samples) * views, views)
+
+    def observe(self, instance: Instance, starts: int, samples: int, augment: bool, seconds: float) -> None:
+        predicted = self.seconds(instance, starts, samples, augment) / self.correction
+        if predicted > 0:
+            self.correction = min(max(0.7 * self.correction + 0.3 * seconds / predicted, 0.5), 20.0)
+
+
+_COSTS: dict[str, _CostModel] = {}
+
+
+def warmup(checkpoint: str) -> None:
+    """Load ``checkpoint``, compile the env kernel and calibrate the decoding cost model, once per
+    process (well under a second): the one-time costs that budgets exclude."""
+    path = str(checkpoint)
+    policy = load(path)
+    if path in _COSTS:
+        return
+    from envs.fast import warmup as compile_kernels
+    from envs.generators import sample_instance
+
+    compile_kernels()
+    card = Path(path).with_suffix(".json")
+    problem, size = "acvrp", 50
+    if card.exists():
+        meta = json.loads(card.read_text())
+        problem, size = meta.get("problem", problem), int(meta.get("size", size))
+    big, small = sample_instance(problem, size, seed=0), sample_instance(problem, max(size // 2, 5), seed=1)
+    many = min(size, 32)
+
+    def timed(instance: Instance, starts: int) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            with _one_thread():
+                policy.solutions([instance], k=1, starts=starts)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    n1, n0 = big.num_nodes, small.num_nodes
+    one, lots, little = timed(big, 1), timed(big, many), timed(small, 1)
+    c = max(lots - one, 0.0) / (n1 * n1 * (many - 1))
+    # the fixed parts (a n^2 + b n) of the two sizes, then a and b from their two equations
+    f1, f0 = max(one - c * n1 * n1, 0.0), max(little - c * n0 * n0, 0.0)
+    a = max((f1 / n1 - f0 / n0) / (n1 - n0), 0.0)
+    b = max(f1 / n1 - a * n1, 0.0)
+    _COSTS[path] = _CostModel(a, b, c)
+
+
+def predicted_seconds(instance: Instance, starts: int, *, checkpoint: str, samples: int = 0, augment: bool = False) -> float:
+    """Predicted wall time of decoding ``starts`` greedy rollouts (+ ``samples``) on ``instance``."""
+    warmup(checkpoint)
+    return _COSTS[str(checkpoint)].seconds(instance, max(starts, 1), samples, augment)
+
+
+def plan(instance: Instance, seconds: float, *, checkpoint: str) -> int:
+    """The most greedy POMO starts (up to every customer) whose decoding is predicted to fit in
+    ``seconds``; 0 when not even one rollout fits."""
+    warmup(checkpoint)
+    model = _COSTS[str(checkpoint)]
+    n = instance.num_nodes
+    fixed = model.correction * model.raw(n, 0, 1)
+    per_start = model.correction * model.c * n * n
+    if fixed + per_start > seconds:
+        return 0
+    return int(min((seconds - fixed) / per_start, instance.num_customers)) if per_start > 0 else instance.num_customers
 
 
 def solve(
     instance: Instance,
     *,
-    time_limit: float,
+    time_limit: float | Deadline,
     seed: int,
     initial: Solution | None = None,
     checkpoint: str | None = None,
-    samples: int = 0,
+    samples: int | None = None,
     augment: bool = False,
     starts: int | None = None,
     **options: Any,
 ) -> Solution:
-    """``starts``: greedy POMO starts (``None``: every customer; decoding time grows with
-    starts x N, so fewer starts is the speed knob on large instances)."""
+    """``starts``: greedy POMO starts, ``samples``: sampled rollouts. Neither given: as many starts
+    as fit in ``time_limit`` (at least one). Either given: exactly that is decoded (``starts``
+    defaults to every customer then), whatever the budget."""
     if options:
         raise TypeError(f"neural solver: unknown option(s) {sorted(options)}; use checkpoint, samples, augment, starts")
-    if starts is not None and starts < 0:
-        raise ValueError(f"neural solver: starts must be >= 0, got {starts}")
-    del time_limit, initial  # one constructive pass; nothing to warm-start
+    for name, value in (("starts", starts), ("samples", samples)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"neural solver: {name} must be an integer >= 0, got {value!r}")
+    del initial  # one constructive pass; nothing to warm-start
     path = str(checkpoint or checkpoint_for(instance))
-    load(path)
-    start = time.perf_counter()
+    warmup(path)
+    deadline = Deadline.of(time_limit)
+    sized = starts is None and samples is None
+    exceeded = False
+    if sized:
+        starts = plan(instance, PLANNED_SHARE * deadline.remaining(finish_reserve(instance.num_nodes)), checkpoint=path)
+        exceeded = starts == 0
+        starts = max(starts, 1)
     samples, augment = int(samples or 0), bool(augment)
     best = candidates(instance, 1, seed=seed, checkpoint=path, samples=samples, augment=augment, starts=starts)[0]
-    runtime = time.perf_counter() - start
-    info = dict(best.info, checkpoint=path, samples=samples, augment=augment, starts=starts, neural_time=runtime)
+    runtime = deadline.elapsed()
+    info = dict(
+        best.info,
+        checkpoint=path,
+        samples=samples,
+        augment=augment,
+        starts=_starts(instance, starts),
+        starts_sized_to_budget=sized,
+        neural_time=runtime,
+        refine_time=0.0,
+        budget_exceeded=exceeded or runtime > deadline.seconds,
+    )
     return dataclasses.replace(best, runtime=runtime, info=info)
