@@ -13,11 +13,15 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Instance", "InstanceError", "VehicleType"]
+__all__ = ["Instance", "InstanceError", "InstanceFileError", "VehicleType"]
 
 
 class InstanceError(ValueError):
     """Invalid instance data; the message names the instance, the field and the offending index."""
+
+
+class InstanceFileError(ValueError):
+    """A file could not be read as an instance or solution; the message starts with the file name."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class Instance:
                 i = int(empty[0])
                 raise _fail(name, f"time_windows[{i}] = [{windows[i, 0]}, {windows[i, 1]}] is empty (start > end)")
             set_("time_windows", windows)
+        _typed(name, "open_routes", self.open_routes, bool)
+        for key in ("capacity", "max_route_duration", "best_known_cost"):
+            _typed(name, key, getattr(self, key), float, optional=True)
+        _typed(name, "num_vehicles", self.num_vehicles, int, optional=True)
         if self.backhaul_mode not in ("mixed", "strict"):
             raise _fail(name, f"backhaul_mode: expected 'mixed' or 'strict', got {self.backhaul_mode!r}")
         if self.max_route_duration is not None and not self.max_route_duration > 0:
@@ -139,6 +147,10 @@ class Instance:
             for k, vehicle in enumerate(self.fleet):
                 if not isinstance(vehicle, VehicleType):
                     raise _fail(name, f"fleet[{k}]: expected a VehicleType, got {type(vehicle).__name__}")
+                _typed(name, f"fleet[{k}].count", vehicle.count, int)
+                _typed(name, f"fleet[{k}].profile", vehicle.profile, int)
+                for attr in ("capacity", "fixed_cost", "max_duration", "unit_distance_cost", "unit_duration_cost"):
+                    _typed(name, f"fleet[{k}].{attr}", getattr(vehicle, attr), float)
                 if vehicle.count < 1:
                     raise _fail(name, f"fleet[{k}].count must be >= 1, got {vehicle.count}")
                 for attr in ("capacity", "fixed_cost", "max_duration", "unit_distance_cost", "unit_duration_cost"):
@@ -254,8 +266,32 @@ class Instance:
         return f"Instance(name={self.name!r}, customers={self.num_customers}, features={used})"
 
 
+def _typed(name: str, key: str, value: object, kind: type, *, optional: bool = False) -> None:
+    """Scalars must be of their type: ``"false"`` is not a bool, 1.5 vehicles is not a count, and
+    ``True`` is not a number (numpy scalars of the right kind are accepted)."""
+    if value is None and optional:
+        return
+    if kind is bool:
+        ok = isinstance(value, (bool, np.bool_))
+    elif kind is int:
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok:
+        expected = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+        raise _fail(name, f"{key}: expected {expected}, got {value!r}")
+
+
+def _numeric(name: str, key: str, value: object, dtype: type) -> np.ndarray:
+    """``np.array`` that names the field when the value is ragged or not numeric."""
+    try:
+        return np.array(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise _fail(name, f"{key}: not a rectangular array of numbers ({error})") from None
+
+
 def _matrix(name: str, key: str, value: object) -> np.ndarray:
-    matrix = np.array(value, dtype=np.float64)
+    matrix = _numeric(name, key, value, np.float64)
     if matrix.ndim not in (2, 3) or matrix.shape[-1] != matrix.shape[-2]:
         raise _fail(name, f"{key}: expected a square (N, N) or (P, N, N) matrix, got shape {matrix.shape}")
     bad = np.argwhere(np.isnan(matrix) | (matrix == -np.inf))
@@ -290,7 +326,7 @@ def _array(
     dtype: type = np.float64,
     allow_negative: bool = False,
 ) -> np.ndarray:
-    array = np.array(value, dtype=dtype)
+    array = _numeric(name, key, value, dtype)
     if array.shape != shape:
         raise _fail(name, f"{key}: expected shape {shape}, got {array.shape}")
     if dtype is not bool:

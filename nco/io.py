@@ -12,32 +12,29 @@ import math
 import os
 import tempfile
 from contextlib import contextmanager
-from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import vrplib
 
-from nco.instance import Instance, InstanceError, VehicleType
+from nco.instance import Instance, InstanceError, InstanceFileError
 from nco.solution import Solution
+from nco.json_io import instance_from_json, instance_to_json, solution_fields
+from nco.vrplib_io import read_vrplib, solution_routes
 
 __all__ = ["InstanceFileError", "atomic_path", "read", "read_solution", "write"]
 
-JSON_FORMAT = "nco-instance"
-JSON_VERSION = 1
 
-
-class InstanceFileError(ValueError):
-    """A file could not be read as an instance or solution; the message starts with the file name."""
-
-
-def read(path: str | os.PathLike[str], format: str | None = None) -> Instance:
+def read(path: str | os.PathLike[str], format: str | None = None, *, max_memory: int | None = None) -> Instance:
     """Read an instance from nco JSON, VRPLIB/CVRPLIB (``.vrp``, ``.txt``) or Solomon files.
 
     ``format`` is ``"json"``, ``"vrplib"`` or ``"solomon"``; by default it is detected from the
     extension and the file's first lines. A ``.sol`` file next to a VRPLIB file supplies
-    ``best_known_cost``.
+    ``best_known_cost``. Raises InstanceFileError (naming the file, the field or section and the
+    problem) for malformed files, and UnsupportedFeature for a section nco cannot model.
+    ``max_memory`` (bytes) bounds the estimated memory of the dense matrices, checked before they
+    are built (default: ``NCO_MAX_MEMORY_GB`` or half the machine's memory; see nco.limits).
     """
     path = Path(path)
     if not path.is_file():
@@ -45,10 +42,10 @@ def read(path: str | os.PathLike[str], format: str | None = None) -> Instance:
     kind = format or _detect_format(path)
     try:
         if kind == "json":
-            return _instance_from_json(path)
+            return instance_from_json(path, max_memory)
         if kind not in ("vrplib", "solomon"):
             raise InstanceFileError(f"{path}: unknown format {kind!r} (expected json, vrplib or solomon)")
-        return _instance_from_vrplib(path, kind)
+        return read_vrplib(path, kind, max_memory)
     except InstanceError as error:
         raise InstanceFileError(f"{path}: {error}") from None
 
@@ -59,13 +56,13 @@ def read_solution(path: str | os.PathLike[str], instance: Instance) -> Solution:
     if not path.is_file():
         raise InstanceFileError(f"{path}: no such file")
     if path.suffix == ".json":
-        data = _load_json(path)
-        return Solution.of(instance, data["routes"], data.get("vehicle_types"), method=data.get("method", ""))
-    try:
-        routes = vrplib.read_solution(str(path))["routes"]
-    except Exception as error:  # vrplib raises bare ValueError/IndexError on malformed files
-        raise InstanceFileError(f"{path}: not a VRPLIB solution ({error})") from None
-    return Solution.of(instance, routes, method="file")
+        routes, vehicle_types, method = solution_fields(path)
+        try:
+            return Solution.of(instance, routes, vehicle_types, method=method)
+        except ValueError as error:  # vehicle types missing for a mixed fleet, or miscounted
+            raise InstanceFileError(f"{path}: {error}") from None
+    routes, vehicle_types = solution_routes(path, instance)
+    return Solution.of(instance, routes, vehicle_types, method="file")
 
 
 def write(obj: Instance | Solution, path: str | os.PathLike[str]) -> Path:
@@ -77,7 +74,7 @@ def write(obj: Instance | Solution, path: str | os.PathLike[str]) -> Path:
                 vrplib.write_instance(tmp, _vrplib_sections(obj))
         else:
             with atomic_path(path) as tmp:
-                Path(tmp).write_text(json.dumps(_instance_to_json(obj)))
+                Path(tmp).write_text(json.dumps(instance_to_json(obj)))
     elif isinstance(obj, Solution):
         if path.suffix == ".json":
             with atomic_path(path) as tmp:
@@ -123,63 +120,19 @@ def _detect_format(path: Path) -> str:
     return "vrplib"
 
 
-# -- VRPLIB / Solomon ---------------------------------------------------------------------------
-def _instance_from_vrplib(path: Path, kind: str) -> Instance:
-    try:
-        data = vrplib.read_instance(str(path), instance_format=kind)
-    except Exception as error:  # vrplib gives no file name and varied exception types
-        raise InstanceFileError(f"{path}: cannot parse as {kind} ({type(error).__name__}: {error})") from None
-    if "edge_weight" not in data:
-        raise InstanceFileError(f"{path}: no EDGE_WEIGHT_SECTION and no NODE_COORD_SECTION to derive distances from")
-    distance = np.asarray(data["edge_weight"], dtype=np.float64)
-    if str(data.get("edge_weight_type", "")).upper() == "EUC_2D":
-        distance = np.round(distance)  # TSPLIB/CVRPLIB convention: nearest integer
-    size = distance.shape[0]
-    depots = np.atleast_1d(data.get("depot", [0]))
-    if depots.size != 1:
-        raise InstanceFileError(f"{path}: {depots.size} depots found; nco supports one depot")
-    order = _depot_first(int(depots[0]), size)
-    field_of = {"demand": "demand", "backhaul": "pickup", "service_time": "service_time", "time_window": "time_windows"}
-    kwargs: dict[str, Any] = {
-        "name": str(data.get("name", path.stem)),
-        "distance": distance[np.ix_(order, order)],
-    }
-    for key, name in field_of.items():
-        if key in data:
-            values = np.asarray(data[key], dtype=np.float64)
-            if values.shape[0] != size:
-                raise InstanceFileError(f"{path}: {key} section has {values.shape[0]} rows for {size} nodes")
-            kwargs[name] = values[order]
-    if "node_coord" in data:
-        kwargs["coordinates"] = np.asarray(data["node_coord"], dtype=np.float64)[order]
-    if "capacity" in data:
-        kwargs["capacity"] = float(np.max(data["capacity"]))
-    if "vehicles" in data:
-        kwargs["num_vehicles"] = int(data["vehicles"])
-    if "distance" in data and math.isfinite(float(data["distance"])):
-        kwargs["max_route_duration"] = float(data["distance"])  # travel time = distance here
-    if "demand" in kwargs and "capacity" not in kwargs:
-        raise InstanceFileError(f"{path}: DEMAND_SECTION given but no CAPACITY")
-    solution = path.with_suffix(".sol")
-    if solution.is_file():
-        try:
-            kwargs["best_known_cost"] = float(vrplib.read_solution(str(solution))["cost"])
-        except (KeyError, ValueError, IndexError):
-            pass  # a .sol without a usable cost line simply gives no reference
-    return Instance(**kwargs)
-
-
-def _depot_first(depot: int, size: int) -> np.ndarray:
-    if not 0 <= depot < size:
-        raise InstanceError(f"depot index {depot} is outside 0..{size - 1}")
-    return np.array([depot, *(i for i in range(size) if i != depot)])
-
-
+# -- VRPLIB writing ------------------------------------------------------------------------------
 def _vrplib_sections(instance: Instance) -> dict[str, Any]:
-    """Explicit full-matrix VRPLIB; only what the format can express (JSON is the lossless one)."""
-    unsupported = [key for key in ("multiple_profiles", "heterogeneous_fleet", "allowed", "preference") if instance.features()[key]]
-    if unsupported or instance.open_routes:
-        raise ValueError(f"VRPLIB cannot express {unsupported or ['open_routes']}: write {instance.name!r} as .json")
+    """Explicit full-matrix VRPLIB; only what the format can express (JSON is the lossless one).
+    Coordinates are written for reference; their system (``"latlon"``) is not."""
+    features = instance.features()
+    unsupported = [key for key in ("multiple_profiles", "heterogeneous_fleet", "allowed", "preference", "open_routes",
+                                   "strict_backhaul", "fixed_cost", "duration_cost") if features[key]]
+    if instance.duration is not None and not np.array_equal(instance.duration, instance.distance):
+        unsupported.append("duration differing from distance")
+    if instance.vehicle_types[0].unit_distance_cost != 1:
+        unsupported.append("unit_distance_cost")
+    if unsupported:
+        raise ValueError(f"VRPLIB cannot express {unsupported}: write {instance.name!r} as .json")
     vehicle = instance.vehicle_types[0]
     sections: dict[str, Any] = {
         "NAME": instance.name,
@@ -187,65 +140,19 @@ def _vrplib_sections(instance: Instance) -> dict[str, Any]:
         "DIMENSION": instance.num_nodes,
         "EDGE_WEIGHT_TYPE": "EXPLICIT",
         "EDGE_WEIGHT_FORMAT": "FULL_MATRIX",
-        "VEHICLES": vehicle.count,
     }
-    if math.isfinite(vehicle.capacity):
+    if instance.num_vehicles is not None:
+        sections["VEHICLES"] = instance.num_vehicles
+    if instance.capacity is not None or instance.demand is not None:  # demands need a CAPACITY line, maybe inf
         sections["CAPACITY"] = vehicle.capacity
+    if math.isfinite(vehicle.max_duration):
+        sections["VEHICLES_MAX_DURATION"] = vehicle.max_duration
     sections["EDGE_WEIGHT_SECTION"] = instance.distance
     if instance.coordinates is not None:
         sections["NODE_COORD_SECTION"] = instance.coordinates
-    sections["DEMAND_SECTION"] = instance.delivery
-    if instance.pickup is not None:
-        sections["BACKHAUL_SECTION"] = instance.pickup
-    if instance.time_windows is not None:
-        sections["TIME_WINDOW_SECTION"] = instance.time_windows
-    if instance.service_time is not None:
-        sections["SERVICE_TIME_SECTION"] = instance.service_time
+    for key, value in (("DEMAND_SECTION", instance.demand), ("BACKHAUL_SECTION", instance.pickup),
+                       ("TIME_WINDOW_SECTION", instance.time_windows), ("SERVICE_TIME_SECTION", instance.service_time)):
+        if value is not None:
+            sections[key] = value
     sections["DEPOT_SECTION"] = np.array([1, -1])
     return sections
-
-
-# -- nco JSON -----------------------------------------------------------------------------------
-def _instance_to_json(instance: Instance) -> dict[str, Any]:
-    data: dict[str, Any] = {"format": JSON_FORMAT, "version": JSON_VERSION}
-    for item in fields(instance):
-        if not item.init:
-            continue
-        value = getattr(instance, item.name)
-        if isinstance(value, np.ndarray):
-            value = value.tolist()
-        elif item.name == "fleet" and value is not None:
-            value = [asdict(vehicle) for vehicle in value]
-        data[item.name] = value
-    return data
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InstanceFileError(f"{path}: line {error.lineno}, column {error.colno}: {error.msg}") from None
-    if not isinstance(data, dict):
-        raise InstanceFileError(f"{path}: expected a JSON object at the top level")
-    return data
-
-
-def _instance_from_json(path: Path) -> Instance:
-    data = _load_json(path)
-    if data.pop("format", None) != JSON_FORMAT:
-        raise InstanceFileError(f"{path}: not an nco instance (missing \"format\": \"{JSON_FORMAT}\")")
-    version = data.pop("version", None)
-    if version != JSON_VERSION:
-        raise InstanceFileError(f"{path}: unsupported nco instance version {version!r} (this nco reads {JSON_VERSION})")
-    known = {item.name for item in fields(Instance) if item.init}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InstanceFileError(f"{path}: unknown field(s) {unknown}")
-    if "distance" not in data:
-        raise InstanceFileError(f"{path}: missing required field 'distance'")
-    if data.get("fleet") is not None:
-        try:
-            data["fleet"] = tuple(VehicleType(**vehicle) for vehicle in data["fleet"])
-        except TypeError as error:
-            raise InstanceFileError(f"{path}: fleet: {error}") from None
-    return Instance(**data)
