@@ -7,7 +7,7 @@ import sys
 from importlib import import_module
 
 # each module defines ``register(subparsers)``, which adds its parser and sets ``func``
-COMMANDS = ["solve", "llm", "train", "data", "compare"]
+COMMANDS = ["solve", "llm", "train", "data", "compare", "solve-many"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        import_module(f"nco.commands.{name}").register(subparsers)
+        import_module(f"nco.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

@@ -2,7 +2,9 @@
 
 The gap reference of an instance is its ``best_known_cost`` when it has one, else the best feasible
 cost any compared method found on it. Only feasible solutions count towards gaps; infeasible or
-failed runs show up in the feasible share instead.
+failed runs show up in the feasible share instead. With ``workers`` or ``scheduler`` the runs go
+through the batch engine (:mod:`nco.batch`: Dask, streamed rows, resume) and the same table is
+built from its rows.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from nco.instance import Instance
 from nco.io import atomic_path
 from solvers.errors import UnsupportedFeature
 
-__all__ = ["ComparisonRow", "ComparisonTable", "compare"]
+__all__ = ["ComparisonRow", "ComparisonTable", "compare", "table_from_batch"]
 
 
 @dataclass
@@ -125,11 +127,20 @@ def compare(
     *,
     seed: int = 0,
     progress: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | os.PathLike[str] | None = None,
 ) -> ComparisonTable:
     """Run every method at every budget on every instance; a method that cannot model an instance
     (``UnsupportedFeature``) gets an infeasible row whose note says why. ``"hybrid:ga"`` names the
-    hybrid with a given refiner."""
+    hybrid with a given refiner.
+
+    ``workers`` (processes of an embedded Dask cluster) or ``scheduler`` (a running cluster's
+    address) run the tasks in parallel through :func:`nco.batch.run_batch`, streaming rows to
+    ``out`` (a re-run with the same ``out`` resumes; default: a temporary directory)."""
     instances = list(instances)
+    if workers is not None or scheduler is not None:
+        return _compare_on_cluster(instances, list(methods), list(time_limits), seed, progress, workers, scheduler, out)
     runs = [(instance, method, budget) for instance in instances for budget in time_limits for method in methods]
     rows = []
     for instance, method, budget in tqdm(runs, desc="compare", disable=not progress, unit="run"):
@@ -154,18 +165,65 @@ def compare(
                 note="" if solution.feasible else "; ".join(v.message for v in solution.violations[:3]),
             )
         )
-    _fill_gaps(instances, rows)
+    _fill_gaps(rows, {i.name: i.best_known_cost for i in instances if i.best_known_cost is not None})
     return ComparisonTable(rows)
 
 
-def _fill_gaps(instances: list[Instance], rows: list[ComparisonRow]) -> None:
+def table_from_batch(batch_rows: Iterable[dict[str, object]]) -> ComparisonTable:
+    """The comparison table of batch rows (``results.csv``), gaps recomputed over the whole batch:
+    a streamed row only knows its gap when its instance has a best-known cost."""
+    rows, known = [], {}
+    for item in batch_rows:
+        ok = item["status"] == "ok"
+        note = str(item.get("violations") or "") if ok else str(item.get("error") or "")
+        rows.append(
+            ComparisonRow(
+                str(item["instance"]),
+                str(item["method"]),
+                float(item["budget"]),  # type: ignore[arg-type]
+                float(item["cost"]) if ok else math.inf,  # type: ignore[arg-type]
+                bool(item["feasible"]) and ok,
+                float(item["runtime"]) if ok else 0.0,  # type: ignore[arg-type]
+                float(item.get("neural_time") or 0.0) if ok else 0.0,  # type: ignore[arg-type]
+                supported=item["status"] != "unsupported",
+                note=note,
+            )
+        )
+        if item.get("best_known") is not None:
+            known[str(item["instance"])] = float(item["best_known"])  # type: ignore[arg-type]
+    _fill_gaps(rows, known)
+    return ComparisonTable(rows)
+
+
+def _compare_on_cluster(
+    instances: list[Instance],
+    methods: list[str],
+    time_limits: list[float],
+    seed: int,
+    progress: bool,
+    workers: int | None,
+    scheduler: str | None,
+    out: str | os.PathLike[str] | None,
+) -> ComparisonTable:
+    import tempfile
+
+    from nco.batch import plan, run_batch
+
+    tasks = plan(instances, methods, time_limits, seed)
+    with tempfile.TemporaryDirectory(prefix="nco-compare-") as scratch:
+        result = run_batch(tasks, {i.name: i for i in instances}, out or scratch, workers=workers, scheduler=scheduler, progress=progress)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return table_from_batch(result.rows)
+
+
+def _fill_gaps(rows: list[ComparisonRow], known: dict[str, float]) -> None:
+    """Gaps against ``known`` best-known costs, else the best feasible cost among ``rows``."""
     best: dict[str, float] = {}
     for row in rows:
         if row.feasible:
             best[row.instance] = min(best.get(row.instance, math.inf), row.cost)
-    for instance in instances:
-        if instance.best_known_cost is not None:
-            best[instance.name] = instance.best_known_cost
+    best.update(known)
     for row in rows:
         reference = best.get(row.instance, math.nan)
         if row.feasible and reference and math.isfinite(reference):

@@ -1,13 +1,17 @@
-"""``nco compare``: methods side by side on files or on sampled real-city instances."""
+"""``nco compare``: methods side by side on files or on sampled real-city instances.
+
+In one process by default; ``--workers N`` / ``--scheduler ADDRESS`` run the same tasks on the
+batch engine of ``nco solve-many`` (Dask; rows stream to OUT/results.csv, re-runs resume).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from nco.compare import compare
-from nco.instance import Instance
-from nco.io import read
+from nco.batch.tasks import Recipe
+from nco.commands.solve_many import add_cluster_arguments, add_instance_arguments, sources, split
+from nco.compare import compare, table_from_batch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,42 +20,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare methods over instances and time budgets (CSV, markdown summary, gap-vs-time plot)",
         description="Give instance files, or --problem/--size to sample instances from city pools.",
     )
-    parser.add_argument("files", nargs="*", help="instance files (VRPLIB, Solomon, nco JSON)")
-    parser.add_argument("--problem", help="preset to sample, e.g. acvrp, acvrptw, atsp (instead of files)")
-    parser.add_argument("--size", type=int, default=50, help="customers per sampled instance (default 50)")
-    parser.add_argument("--cities", default="test", help="city split to sample from: train, test or all (default test)")
-    parser.add_argument("--num-instances", type=int, default=8, help="sampled instances (default 8)")
+    add_instance_arguments(parser, default_instances=8)
     parser.add_argument("--methods", default="pyvrp,ortools,vroom", help="comma-separated methods; hybrid:REFINER picks the refiner (pyvrp, ga, ortools, vroom)")
     parser.add_argument("--time-limits", default="1", help="comma-separated budgets in seconds (default 1)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_cluster_arguments(parser)
     parser.add_argument("--out", default="results", help="output directory (default results/)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if bool(args.files) == bool(args.problem):
-        raise ValueError("give either instance files or --problem (to sample from city pools), not both")
-    instances = [read(path) for path in args.files] if args.files else _sampled(args)
-    table = compare(
-        instances,
-        methods=[m.strip() for m in args.methods.split(",") if m.strip()],
-        time_limits=[float(t) for t in args.time_limits.split(",")],
-        seed=args.seed,
-    )
+    given = sources(args)
+    methods, budgets = split(args.methods), [float(t) for t in split(args.time_limits)]
+    if args.workers is None and args.scheduler is None:
+        instances = [s.build() if isinstance(s, Recipe) else s for s in given]
+        table = compare(instances, methods=methods, time_limits=budgets, seed=args.seed, progress=args.progress)
+    else:
+        from nco.batch import plan, run_batch
+
+        result = run_batch(
+            plan(given, methods, budgets, args.seed), {s.name: s for s in given}, args.out,
+            workers=args.workers, scheduler=args.scheduler, retry_errors=args.retry_errors, progress=args.progress,
+        )  # fmt: skip
+        if result.interrupted:
+            print(f"interrupted after {len(result.rows)} of {len(given) * len(methods) * len(budgets)} runs; the same command resumes")
+            return 130
+        table = table_from_batch(result.rows)
     paths = table.write(Path(args.out))
     print(table.markdown())
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
-
-
-def _sampled(args: argparse.Namespace) -> list[Instance]:
-    from envs.cities import list_cities
-    from envs.generators import sample_instance
-
-    cities = list_cities(split=args.cities)
-    if not cities:
-        raise ValueError(f"no city pools in split {args.cities!r}; see `nco data cities`")
-    return [
-        sample_instance(args.problem, args.size, city=cities[i % len(cities)], seed=args.seed + i)
-        for i in range(args.num_instances)
-    ]
