@@ -52,6 +52,15 @@ def test_label_stream_resumes_with_the_same_batches(labels):
     assert torch.equal(targets, batches[2][1]) and torch.equal(td["distance"], batches[2][0]["distance"])
 
 
+def test_label_stream_takes_new_labels_at_each_epoch(labels):
+    every = list(read_shards(labels))
+    stream = LabelStream(every[:8], batch_size=4, steps=2, seed=5, orderings=2, reload=lambda: every)
+    list(stream)
+    assert stream.state_dict()["labels"] == 8
+    list(stream)  # epoch 1: labelling went on meanwhile
+    assert stream.state_dict() == {"epoch": 1, "step": 2, "labels": 64}
+
+
 def test_imitation_lowers_the_validation_gap_and_resumes(labels, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--algorithm", "imitation", "--labels", str(labels), "--problem", "acvrp", "--size", "20", *MODEL,

@@ -21,7 +21,7 @@ share of such rows is logged as ``train/derailed``.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -112,17 +112,28 @@ class LabelStream:
 
     Epoch ``e`` draws labels in the order of a permutation seeded ``[seed, e]`` (cycling when an
     epoch needs more than one pass), rank ``r`` of ``w`` taking every ``w``-th batch; route orders
-    come from ``[seed, rank, e, step]``. Like ``BatchStream`` it is resumable mid-epoch. The label
-    count is part of the state: a run resumed while more shards have appeared keeps its data set.
+    come from ``[seed, rank, e, step]``. Like ``BatchStream`` it is resumable mid-epoch.
+
+    ``reload`` (e.g. re-reading the label directory) is called at the start of every later epoch,
+    so a run can start while ``nco data label`` is still adding shards and train on them as they
+    come. The label count is part of the state: a run resumed mid-epoch sees that epoch's labels.
     """
 
     def __init__(
-        self, labels: Sequence[Label], batch_size: int, steps: int, seed: int, orderings: int = 8, rank: int = 0, world: int = 1
+        self,
+        labels: Sequence[Label],
+        batch_size: int,
+        steps: int,
+        seed: int,
+        orderings: int = 8,
+        rank: int = 0,
+        world: int = 1,
+        reload: Callable[[], Sequence[Label]] | None = None,
     ) -> None:
         if not labels:
             raise ValueError("imitation: no labels to train on")
         self.labels, self.batch_size, self.steps, self.seed = list(labels), batch_size, steps, seed
-        self.orderings, self.rank, self.world = orderings, rank, world
+        self.orderings, self.rank, self.world, self.reload = orderings, rank, world, reload
         self.epoch = 0
         self.step = 0
         self.env = RoutingEnv("cpu")
@@ -142,6 +153,8 @@ class LabelStream:
     def __iter__(self) -> Iterator[tuple[TensorDict, torch.Tensor]]:
         if self.step >= self.steps:  # as BatchStream: a finished epoch is noticed when the next starts
             self.epoch, self.step = self.epoch + 1, 0
+            if self.reload is not None:
+                self.labels = list(self.reload())
         while self.step < self.steps:
             step = self.step
             self.step += 1

@@ -187,7 +187,7 @@ def train(config: TrainConfig) -> Path | None:
     rank = trainer.global_rank
     if labels:
         train_data = LabelStream(labels, config.batch_size, config.steps_per_epoch, config.seed, config.orderings,
-                                 rank=rank, world=trainer.world_size)
+                                 rank=rank, world=trainer.world_size, reload=lambda: _read_labels(config))
     else:
         train_data = BatchStream(spec, config.batch_size, config.steps_per_epoch, config.seed, rank=rank)
     val_data = torch.utils.data.DataLoader(range(len(val_instances)), batch_size=16, collate_fn=list)
