@@ -22,6 +22,7 @@ import pyvrp
 
 from nco.instance import Instance
 from nco.solution import Solution
+from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.pyvrp_solver import build_data, routes_of, search_components, solver_params
 from solvers.scaling import integer_data
 
@@ -153,21 +154,24 @@ class GeneticSearch:
 
 
 def refine(
-    instance: Instance, population: Sequence[Solution], *, time_limit: float, seed: int = 0
+    instance: Instance, population: Sequence[Solution], *, time_limit: float | Deadline, seed: int = 0
 ) -> tuple[Solution | None, dict[str, object]]:
-    """Improve ``population`` (e.g. K neural solutions; random ones when empty) within ``time_limit`` seconds.
+    """Improve ``population`` (e.g. K neural solutions; random ones when empty) within
+    ``time_limit`` seconds, set-up and the final evaluation included.
 
     Returns the best solution found (scored by the evaluator), or ``None`` when the search found
     no feasible one, plus what happened, for the result's ``info``.
     """
-    started = clock.perf_counter()
-    search = GeneticSearch(instance, seed=seed)
+    deadline = Deadline.of(time_limit)
+    search = GeneticSearch(instance, seed=check_seed(seed))
     seeds = [search.to_pyvrp(s.routes, s.vehicle_types) for s in population]
     if not seeds:  # nothing to start from: random solutions, as a plain HGS would
         seeds = [pyvrp.Solution.make_random(search.data, search.pyvrp_rng) for _ in range(search.mu)]
-    best = search.run(seeds, deadline=started + time_limit)
+    # the search stops between two local searches, so one may run past this point
+    stop = clock.perf_counter() + deadline.remaining(finish_reserve(instance.num_nodes))
+    best = search.run(seeds, deadline=stop)
     info = {"generations": search.generations, "population": len(search.population)}
     if best is None:
         return None, info
     routes, types = routes_of(best)
-    return Solution.of(instance, routes, types, method="ga", runtime=clock.perf_counter() - started), info
+    return Solution.of(instance, routes, types, method="ga", runtime=deadline.elapsed()), info

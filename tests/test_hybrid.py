@@ -10,7 +10,7 @@ from envs.generators import sample_instance
 from nco.policies import RoutingPolicy
 from nco.training.checkpoint import save_policy
 from solvers.errors import UnsupportedFeature
-from solvers.hybrid_solver import REFINERS
+from solvers.hybrid_solver import NEURAL_SHARE, REFINERS
 from solvers.neural_solver import candidates
 
 
@@ -46,11 +46,23 @@ def test_unsupported_refiner_falls_back_to_the_neural_solution(untrained_checkpo
     assert solution.cost == pytest.approx(solution.info["neural_cost"])
 
 
-def test_budget_spent_by_inference_skips_refinement(untrained_checkpoint: str) -> None:
+def test_a_budget_too_small_for_one_rollout_leaves_the_refiner_alone(untrained_checkpoint: str) -> None:
     instance = sample_instance("acvrp", 15, seed=2)
-    solution = nco.solve(instance, method="hybrid", time_limit=1e-6, checkpoint=untrained_checkpoint)
+    solution = nco.solve(instance, method="hybrid", time_limit=1e-4, checkpoint=untrained_checkpoint)
     assert solution.feasible
-    assert solution.info["refine"].startswith("skipped")
+    assert solution.info["neural"].startswith("skipped: not even one rollout fits")
+    assert solution.info["starts"] == 0 and solution.info["refine"].startswith("pyvrp")
+
+
+def test_neural_share_of_the_budget_sizes_the_starts(untrained_checkpoint: str) -> None:
+    """The neural step is sized by the policy's own prediction to a fixed share of the budget."""
+    from solvers.neural_solver import plan
+
+    instance = sample_instance("acvrp", 20, seed=6)
+    solution = nco.solve(instance, method="hybrid", time_limit=0.4, samples=64, checkpoint=untrained_checkpoint)
+    fits = plan(instance, NEURAL_SHARE * 0.4, checkpoint=untrained_checkpoint)
+    assert 1 <= solution.info["starts"] <= min(fits + 1, instance.num_customers)
+    assert solution.info["neural_time"] <= NEURAL_SHARE * 0.4 * 1.5 + 0.05
 
 
 def test_unknown_refiner_is_rejected(untrained_checkpoint: str) -> None:
@@ -64,11 +76,11 @@ def test_variant_without_a_shipped_policy_is_refined_from_scratch(refiner: str) 
     instance = sample_instance("ovrp", 15, seed=5)  # open routes: no shipped checkpoint covers them
     solution = nco.solve(instance, method="hybrid", refiner=refiner, time_limit=0.5)
     assert solution.feasible
-    assert solution.info["neural_candidates"] == 0
-    assert solution.info["checkpoint"].startswith("no neural start (not supported by neural: no checkpoint fits")
+    assert solution.info["neural_candidates"] == 0 and solution.info["checkpoint"] == ""
+    assert solution.info["neural"].startswith("skipped: no neural start (not supported by neural: no checkpoint fits")
 
 
 def test_hybrid_reports_what_neither_part_can_model() -> None:
     instance = sample_instance("vrpb", 10, seed=3)  # strict backhaul: no shipped policy, and VROOM cannot
-    with pytest.raises(UnsupportedFeature, match="not supported by hybrid: no neural start.*not supported by vroom"):
+    with pytest.raises(UnsupportedFeature, match="not supported by hybrid: skipped: no neural start.*not supported by vroom"):
         nco.solve(instance, method="hybrid", refiner="vroom", time_limit=0.3)
