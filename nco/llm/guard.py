@@ -110,8 +110,6 @@ def install(workdir: str, read_roots: list[str]) -> None:
         elif event in _PATH_EVENTS_READ:
             if args and args[0] is not None and not inside(args[0], (workdir, *roots)):
                 refuse(event, args[0])
-        elif event == "object.__setattr__" and len(args) >= 2 and args[1] in ("__code__", "__closure__"):
-            refuse(event, args[1])
         elif event.startswith(_REFUSED_PREFIXES):
             refuse(event, args[0] if args else "")
 
