@@ -76,7 +76,8 @@ def _distances(path: Path, data: dict[str, Any], nodes: dict[str, np.ndarray]) -
     if "node_coord" not in nodes:
         raise InstanceFileError(f"{path}: no EDGE_WEIGHT_SECTION and no NODE_COORD_SECTION to derive distances from")
     kind = str(data.get("edge_weight_type", "EUC_2D"))  # Solomon files: Euclidean
-    return parse_distances([], kind, node_coord=nodes["node_coord"])
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates give NaN, which Instance refuses
+        return parse_distances([], kind, node_coord=nodes["node_coord"])
 
 
 # -- before parsing -----------------------------------------------------------------------------
