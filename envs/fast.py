@@ -239,6 +239,13 @@ def _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur
                 vtype[r] = min(next_type[b, k], K - 1)
 
 
+@numba.njit(cache=True, nogil=True)
+def _advance(rows, action, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow):
+    """One decoding step: ``_step`` then ``_refresh``, in one call from Python."""
+    _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur_node, vtype, routes_used, visited, served, length, fl, started, done)
+    _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow)
+
+
 @dataclass
 class _Static:
     """Per-instance data, stacked by dtype so a kernel call passes few arguments."""
@@ -340,14 +347,14 @@ class FastEnv:
     def step(self, action: torch.Tensor | np.ndarray) -> None:
         """Apply one action per row (illegal actions are the caller's bug, as in the env)."""
         actions = action.numpy() if isinstance(action, torch.Tensor) else action
-        actions = np.ascontiguousarray(actions, dtype=np.int64)
+        if actions.dtype != np.int64 or not actions.flags.c_contiguous:
+            actions = np.ascontiguousarray(actions, dtype=np.int64)
         s = self.static
-        _step(
-            self.rows, actions, self.instance, s.floats, s.per_type, s.ints, s.bools, s.flags,
+        _advance(
+            self.rows, actions, self.instance, s.floats, s.per_type, s.ints, s.bools, s.flags, self.scale,
             self.cur_node, self.vtype, self.routes_used, self.visited, self.served, self.length,
-            self.state, self.started, self.done_np,
+            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np,
         )  # fmt: skip
-        self._refresh()
 
     def repeat(self, times: int) -> "FastEnv":
         """``times`` copies of every row, as rows ``t * rows + row`` (the env's replica order)."""

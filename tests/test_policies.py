@@ -163,14 +163,14 @@ def test_shipped_checkpoints_load_and_solve():
 
 
 def test_large_instances_decode_in_slices_with_the_same_result(monkeypatch):
-    """Every rollout row carries the travel matrices; past the memory bound the starts and samples of
-    one instance are decoded in slices, which must not change what greedy POMO finds."""
+    """Past the memory bound of one rollout the starts and samples of one instance are decoded in
+    slices, which must not change what greedy POMO finds."""
     import nco.policies.policy as policy_module
 
     instance = to_instances(generate("acvrp", 1, 12, seed=8))
     policy = RoutingPolicy(model="matrix", dim=32, layers=1, heads=4).eval()
     whole = policy.solutions(instance, k=3)[0]
-    monkeypatch.setattr(policy_module, "MAX_MATRIX_BYTES", 16 * 13 * 13 * 4)  # 4 rows at a time
+    monkeypatch.setattr(policy_module, "MAX_ROLLOUT_BYTES", policy_module.ROW_BYTES * 13 * 4)  # 4 rows at a time
     sliced = policy.solutions(instance, k=3)[0]
     assert [(s.cost, s.routes) for s in whole] == [(s.cost, s.routes) for s in sliced]  # the same 12 starts, cut in 3
     sampled = policy.solutions(instance, k=8, samples=10)[0]  # 3 + 3 slices

@@ -31,7 +31,8 @@ __all__ = ["Rollout", "RoutingPolicy"]
 ENCODERS = {"am": AttentionEncoder, "matrix": MatrixEncoder}
 Engine = Literal["fast", "env"]
 MAX_ROWS = 4096  # rollouts decoded at once by ``solutions``
-MAX_MATRIX_BYTES = 1 << 30  # every rollout row carries its instance's travel matrices: bound their copies
+MAX_ROLLOUT_BYTES = 1 << 30  # memory of one rollout's rows
+ROW_BYTES = 128  # per row and node: kernel state, mask, features and the decoder's per-head scores
 
 
 @dataclass
@@ -122,8 +123,9 @@ class RoutingPolicy(nn.Module):
             replicas *= num_samples
         device = embeddings.device
         total = torch.zeros(state.rows, device=device)
+        # the kernel's arrays live on the CPU; a GPU policy reads copies of them each step
+        on = (lambda t: t) if device.type == "cpu" else (lambda t: t.to(device, non_blocking=True))  # noqa: E731
         while not state.all_done():
-            on = lambda t: t.to(device, non_blocking=True)  # noqa: E731  (views of the kernel's arrays on CPU)
             types.append(state.vehicle_type.clone())
             if log_likelihood or strategy != "greedy":
                 log_probs = self.decoder(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row))
@@ -209,10 +211,10 @@ class RoutingPolicy(nn.Module):
         num_augment = 8 if augment else 1
         for size, same_size in by_size.items():
             num_starts = size - 1 if starts is None else min(starts, size - 1)
-            # rollouts carry the travel matrices (distance + duration, float64), so bound the rows
-            # decoded at once; one instance's starts or samples are decoded in slices if need be
-            row_bytes = 16 * size * size * max(instances[i].num_profiles for i in same_size)
-            rows = max(1, min(MAX_ROWS, MAX_MATRIX_BYTES // row_bytes))
+            # rows share their instance's matrices, so a row costs O(n) memory (state, mask and the
+            # decoder's attention over n nodes): bound rows per rollout by ROW_BYTES of that, and
+            # decode one instance's starts or samples in slices if need be
+            rows = max(1, min(MAX_ROWS, MAX_ROLLOUT_BYTES // (ROW_BYTES * size)))
             chunk = max(1, rows // (num_augment * max(num_starts, samples, 1)))
             per_slice = max(1, rows // num_augment)
             for lo in range(0, len(same_size), chunk):
@@ -221,13 +223,25 @@ class RoutingPolicy(nn.Module):
                 group = [instances[i] for i in members]
                 runs = [
                     self.rollout(
-                        env.reset(group), env, strategy="greedy", num_starts=min(per_slice, num_starts - first), first_start=first, num_augment=num_augment
+                        env.reset(group),
+                        env,
+                        strategy="greedy",
+                        num_starts=min(per_slice, num_starts - first),
+                        first_start=first,
+                        num_augment=num_augment,
+                        log_likelihood=False,
                     )
                     for first in range(0, max(num_starts, 1), per_slice)
                 ]
                 runs += [
                     self.rollout(
-                        env.reset(group), env, strategy="sampling", num_samples=min(per_slice, samples - done), num_augment=num_augment, generator=generator
+                        env.reset(group),
+                        env,
+                        strategy="sampling",
+                        num_samples=min(per_slice, samples - done),
+                        num_augment=num_augment,
+                        generator=generator,
+                        log_likelihood=False,
                     )
                     for done in range(0, samples, per_slice)
                 ]
