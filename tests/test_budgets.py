@@ -107,6 +107,20 @@ def test_every_method_takes_the_largest_seed(method: str) -> None:
     assert nco.solve(instance, method, time_limit=0.05, seed=np.int64(7)).feasible
 
 
+def test_the_largest_budget_overflows_no_backend() -> None:
+    """OR-Tools counts int64 milliseconds and VROOM takes a timedelta: 1e12 s used to overflow
+    them; the documented bound is representable by both (VROOM converges and says so)."""
+    from ortools.constraint_solver import pywrapcp
+
+    from solvers.ortools_solver import _set_time_limit
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    _set_time_limit(params, MAX_TIME_LIMIT)
+    assert params.time_limit.seconds == MAX_TIME_LIMIT
+    solution = nco.solve(sample_instance("acvrp", 8, seed=1), "vroom", time_limit=MAX_TIME_LIMIT)
+    assert solution.feasible and solution.info["stopped"].startswith("converged at level 5")
+
+
 def test_validation_rules() -> None:
     assert check_time_limit(np.float32(0.5)) == 0.5 and check_time_limit(MAX_TIME_LIMIT) == MAX_TIME_LIMIT
     assert check_seed(np.uint32(MAX_SEED)) == MAX_SEED
