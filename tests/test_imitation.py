@@ -82,6 +82,7 @@ def test_imitation_lowers_the_validation_gap_and_resumes(labels, tmp_path):
         rows = [row for row in csv.DictReader(file) if row["train/accuracy"]]
     assert len(rows) == 18 and all(0 < float(row["train/accuracy"]) <= 1 for row in rows)
     assert all(float(row["train/derailed"]) == 0 for row in rows)  # PyVRP's routes are legal env moves
+    assert all(float(row["train/labels"]) == 64 for row in rows)
 
     assert main([*args, "--epochs", "4", "--resume", "last"]) == 0
     _, meta = load_policy(out / "policy.pt")

@@ -183,4 +183,7 @@ class ImitationModule(RoutingModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=rows)
         self.log("train/accuracy", out["hits"] / steps, prog_bar=True, batch_size=rows)
         self.log("train/derailed", out["derailed"].float() / rows, batch_size=rows)
+        stream = self.trainer.train_dataloader  # the LabelStream: how many labels this epoch draws from
+        if isinstance(stream, LabelStream):
+            self.log("train/labels", float(len(stream.labels)), batch_size=rows)
         return loss
