@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="wall-clock seconds per run of the generated program (default 60)")
     parser.add_argument("--memory-mb", type=int, default=3072, metavar="MB", help="memory limit of the program")
     parser.add_argument("--request-timeout", type=float, default=300.0, metavar="S", help="seconds per model request")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="where bubblewrap is unavailable, run the generated code anyway, UNCONFINED, as you "
+                        "(it can read your files); never with a model you do not trust")
     parser.add_argument("--show-code", action="store_true", help="print the generated program")
     parser.add_argument("--out", metavar="DIR", help="write instance.json, solution.json and program.py to DIR")
     parser.add_argument("--transcript", metavar="PATH", help="write the conversation as JSON")
@@ -45,10 +48,19 @@ def _task_text(argument: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from nco.llm.client import ChatError, client_from_settings
     from nco.llm.loop import Round, formulate
-    from nco.llm.sandbox import SandboxLimits
+    from nco.llm.sandbox import SandboxLimits, confinement_problem
 
+    problem = confinement_problem()
+    if problem is not None and not args.unsafe_no_sandbox:
+        print(f"nco llm: error: {problem}.\nGenerated code is never run without OS-level confinement; "
+              "--unsafe-no-sandbox runs it unconfined as you (never with an untrusted model).", file=sys.stderr)
+        return 2
+    if problem is not None:
+        print(f"nco llm: WARNING: running generated code WITHOUT A SANDBOX (--unsafe-no-sandbox): {problem}",
+              file=sys.stderr)
     text = _task_text(args.text)
-    limits = SandboxLimits(wall_time=args.time_limit, cpu_time=max(1, int(args.time_limit * 2)), memory_mb=args.memory_mb)
+    limits = SandboxLimits(wall_time=args.time_limit, cpu_time=max(1, int(args.time_limit * 2)), memory_mb=args.memory_mb,
+                           unsafe_no_sandbox=args.unsafe_no_sandbox)
 
     def progress(index: int, done: Round) -> None:
         problems = done.problems

@@ -148,7 +148,7 @@ def _system_binds() -> list[str]:
         elif os.path.isdir(name):
             args += ["--ro-bind", name, name]
     if os.path.isfile("/etc/ld.so.cache"):  # where the loader finds libraries; nothing secret
-        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+        args += ["--perms", "0755", "--dir", "/etc", "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     return args
 
 
@@ -245,7 +245,8 @@ def _user_namespace() -> Iterator[int | None]:
     would still be kernel uid 0, which ``RLIMIT_NPROC`` does not limit and which may read every
     root-only file bound into the sandbox. Here bwrap sets up as uid 0 (it needs root to read the
     Python installation under a private home) and the supervisor starts the program as 65534.
-    Yields a descriptor of the namespace, or None when the caller is not root.
+    ``user.max_user_namespaces`` is 0 inside (what ``bwrap --disable-userns`` does, which bwrap
+    allows only with ``--unshare-user``). Yields a descriptor of the namespace, or None when the caller is not root.
     """
     if os.geteuid() != 0:
         yield None
@@ -254,8 +255,15 @@ def _user_namespace() -> Iterator[int | None]:
     if unshare is None:
         raise OSError("util-linux 'unshare' is needed to make the sandbox's user namespace")
     ours = os.readlink("/proc/self/ns/user")
-    holder = subprocess.Popen([unshare, "--user", "--", "cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    # once the maps are written (proc must be mounted after that), no user namespace may be
+    # created inside this one: nested namespaces would hand the program capabilities over new
+    # kernel objects, which is attack surface
+    forbid_nesting = "echo 0 > /proc/sys/user/max_user_namespaces && echo ready && exec cat"
+    holder = subprocess.Popen(
+        [unshare, "--user", "--", "sh", "-c",
+         f"read go && exec {unshare} --mount --pid --fork --mount-proc -- sh -c '{forbid_nesting}'"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
     descriptor = -1
     try:
         deadline = time.monotonic() + 10
@@ -267,9 +275,14 @@ def _user_namespace() -> Iterator[int | None]:
         for kind in ("uid_map", "gid_map"):
             with open(f"/proc/{holder.pid}/{kind}", "w") as handle:
                 handle.write(mapping)
+        holder.stdin.write(b"go\n")
+        holder.stdin.flush()
+        if holder.stdout.readline() != b"ready\n":  # EOF if the holder failed
+            raise OSError("could not forbid nested user namespaces in the sandbox's user namespace")
         descriptor = os.open(f"/proc/{holder.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         holder.stdin.close()  # the descriptor keeps the namespace alive
+        holder.stdout.close()
         holder.wait()
     try:
         yield descriptor
@@ -293,7 +306,8 @@ def _bwrap_command(bwrap: str, userns: int | None, input_dir: str, info_fd: int,
         "--proc", "/proc", "--dev", "/dev",
         "--size", str(limits.scratch_mb * 2**20), "--perms", "1777", "--tmpfs", _WORKDIR,
         "--ro-bind", input_dir, _INPUT,
-        "--remount-ro", "/", "--chdir", _WORKDIR,
+        # read-only root and /dev (whose shm/ would be writable, unbounded, when the caller is not root)
+        "--remount-ro", "/", "--remount-ro", "/dev", "--chdir", _WORKDIR,
     ]
 
 
