@@ -69,11 +69,20 @@ class Scale:
         return np.minimum(scaled, self.big).astype(np.int64)
 
 
+def _integral(values: np.ndarray, power: int) -> bool:
+    scaled = values * 10.0**power
+    return bool(np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))))
+
+
 def _exact_power(values: np.ndarray, max_power: int) -> int | None:
-    """Smallest power of ten (<= max_power) that makes every value an integer, if any."""
+    """Smallest power of ten (<= max_power) that makes every value an integer, if any.
+
+    A spread-out sample of about a thousand values is checked first: real road data fail
+    every power on it at once, so only the power that passes is checked on all values (at
+    N = 1000 this took the scaling from 0.4 s to a few ms, charged to every budget)."""
+    probe = values[:: max(1, values.size // 1024)]
     for power in range(0, max_power + 1):
-        scaled = values * 10.0**power
-        if np.all(np.abs(scaled - np.rint(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+        if _integral(probe, power) and _integral(values, power):
             return power
     return None
 

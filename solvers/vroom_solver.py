@@ -143,7 +143,7 @@ def _searches(level: int) -> int:
 def _search_cost(level: int, num_nodes: int) -> float:
     """Prior overshoot of one search beyond its slice of the timeout, in seconds: its
     construction heuristic and its last move round, measured about 3 ms at level 0 and 7 ms at
-    level 5 for N = 100 on a 2-core EPYC (pyvroom 1.15), growing as N^2. A call replaces the
+    level 5 for N = 100 on this project's shared 2-core machine (pyvroom 1.15), growing as N^2. A call replaces the
     prior's scale by what its own runs measure."""
     return (3.0 + 0.8 * level) * 1e-7 * num_nodes**2
 
@@ -216,7 +216,8 @@ def solve(
             warm = "used"
         except vroom._vroom.VroomInputException as error:
             warm = f"rejected ({error}); cold start"
-    problem, vehicle_type = _build(instance, scaled, None)
+    if converged:  # a warm start that used its timeout leaves no time for cold runs
+        problem, vehicle_type = _build(instance, scaled, None)
     # the first cold run takes the highest level whose local searches get at least twice its
     # predicted overshoot
     left = deadline.remaining(reserve)
@@ -232,7 +233,7 @@ def solve(
             stopped = f"converged at level {level} (VROOM is deterministic: another run would repeat it)"
             break
         level = min(level + 1, exploration_level)
-    stopped = stopped or "budget: the last run used its timeout"
+    stopped = stopped or "budget: the last run used its timeout (what is left was kept for its predicted overshoot)"
     best = min(runs, key=lambda r: (len(r.solution.violations), r.solution.cost))
     info = dict(
         best.solution.info,
