@@ -47,11 +47,20 @@ def _smallest_unsigned(matrix: np.ndarray) -> np.ndarray:
     return matrix.astype(np.uint16 if int(matrix.max(initial=0)) <= np.iinfo(np.uint16).max else np.uint32)
 
 
+def check_city_name(name: str) -> str:
+    """A pool name becomes ``<name>.npz`` in the pool folder: it must stay a plain file name there
+    (no path separator, no ``..``, no hidden or control characters), checked before any work."""
+    if (not name or len(name) > 100 or any(ch in name for ch in "/\\") or name.startswith(".")
+            or ".." in name or not name.isprintable() or name != name.strip()):
+        raise ValueError(f"city name {name!r}: must be a plain file name (no '/', '\\' or '..', "
+                         "not starting with '.', at most 100 printable characters)")
+    return name
+
+
 def save_city(name: str, points: np.ndarray, distance_m: np.ndarray, duration_ds: np.ndarray,
               meta: dict[str, Any], directory: Path | None = None) -> Path:
     """Write ``<directory>/<name>.npz`` atomically (temp file in the same folder, then rename)."""
-    if not name or any(ch in name for ch in "/\\") or name.startswith("."):
-        raise ValueError(f"city name {name!r}: must be a plain file name")
+    check_city_name(name)
     directory = Path(directory) if directory is not None else user_dir()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.npz"

@@ -30,14 +30,14 @@ DESCRIPTIVE = {"name", "comment", "type", "dimension", "edge_weight_type", "edge
                "node_coord_type", "display_data_type"}
 # keys the model has no place for, with what they mean
 UNSUPPORTED = {
-    "prize": "prizes of optional clients (prize-collecting VRP)",
-    "release_time": "release times (a client's goods are ready only from a given time)",
-    "vehicles_reload_depot": "reloading at the depot during a route (multi-trip VRP)",
-    "vehicles_max_reloads": "reloading at the depot during a route (multi-trip VRP)",
-    "mutually_exclusive_group": "client groups of which only one is visited (generalised VRP)",
+    "prize": "prizes of optional clients: a prize-collecting VRP",
+    "release_time": "release times: a client's goods are ready only from a given time",
+    "vehicles_reload_depot": "reloading at the depot during a route: a multi-trip VRP",
+    "vehicles_max_reloads": "reloading at the depot during a route: a multi-trip VRP",
+    "mutually_exclusive_group": "client groups of which only one is visited: a generalised VRP",
     "vehicles_depot": "vehicles based at different depots",
     "pickup_and_delivery": "paired pickups and deliveries",
-    "vehicles_max_distance": "a distance limit per route (nco limits route durations)",
+    "vehicles_max_distance": "a distance limit per route; nco limits route durations",
     "capacity_vol": "a second capacity dimension",
 }
 PER_NODE = {"node_coord": 2, "demand": 1, "linehaul": 1, "backhaul": 1, "time_window": 2, "service_time": 1,
@@ -183,7 +183,7 @@ def _per_node(path: Path, key: str, value: object, size: int) -> np.ndarray:
                                 f"(file cut short, or DIMENSION wrong?)")
     width = PER_NODE[key]
     if width == 1 and array.ndim == 2:
-        raise _unsupported(path, label, f"{array.shape[1]} values per node (multi-dimensional loads)")
+        raise _unsupported(path, label, f"{array.shape[1]} values per node: multi-dimensional loads")
     if (width == 1 and array.ndim != 1) or (width > 1 and array.shape[1:] != (width,)):
         raise InstanceFileError(f"{path}: {label}: expected {width} value(s) per node after the index, "
                                 f"got shape {array.shape[1:]}")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import socket
+import threading
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +271,123 @@ def test_fragmented_extract_gives_a_connected_pool(tools, tmp_path):
         pool = sample_pool(client, bbox, 150, node_seeds(nodes, bbox), np.random.default_rng(0))
         distance, duration = client.table(pool.points)
     assert len(pool.points) == 150 and np.isfinite(distance).all() and np.isfinite(duration).all()
+
+
+# -- malformed replies, served by a real HTTP server on loopback --------------------------------
+class _Replies(http.server.BaseHTTPRequestHandler):
+    """Answers /nearest by snapping a point onto itself and /table with straight-line distances
+    (10 m/s), unless the test sets ``broken_table`` / ``broken_nearest`` to a reply to send instead."""
+
+    broken_table: object = None
+    broken_nearest: object = None
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        url = urllib.parse.urlsplit(self.path)
+        type(self).requests.append(url.path)
+        service, coordinates = url.path.split("/")[1], url.path.split("/")[-1]
+        lonlat = np.array([[float(v) for v in pair.split(",")] for pair in coordinates.split(";")])
+        query = urllib.parse.parse_qs(url.query)
+        if service == "nearest":
+            reply = self.broken_nearest or {"code": "Ok", "waypoints": [{"location": list(lonlat[0]), "distance": 0}]}
+        else:
+            pick = lambda key: [int(i) for i in query[key][0].split(";")] if key in query else range(len(lonlat))  # noqa: E731
+            a, b = lonlat[list(pick("sources"))], lonlat[list(pick("destinations"))]
+            metres = 111_195 * np.hypot(*(a[:, None, :] - b[None, :, :]).transpose(2, 0, 1)) * 1.3
+            metres += 7 * (np.arange(len(a))[:, None] < np.arange(len(b))[None, :])  # asymmetric
+            reply = self.broken_table or {"code": "Ok", "distances": metres.tolist(), "durations": (metres / 10).tolist()}
+        body = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def replies():
+    """A loopback HTTP server speaking OSRM's /nearest and /table; yields (url, handler class)."""
+    handler = type("Handler", (_Replies,), {"requests": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+POINTS = np.array([[43.731, 7.421], [43.733, 7.424], [43.736, 7.419]])
+BBOX = "7.415,43.728,7.430,43.740"
+
+
+@pytest.mark.parametrize("reply, problem", [
+    ({"code": "Ok", "distances": [[1.0]], "durations": [[1.0]]}, r"'distances' must be 3 rows of 3 values, got 1 rows"),
+    ({"code": "Ok", "distances": [[0, -5, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
+     r"'distances'\[0\]\[1\] = -5 is not in \[0, 1e\+08\]"),
+    ({"code": "Ok", "distances": [[0, 1e12, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
+     r"'distances'\[0\]\[1\] = 1e\+12 is not in"),
+    ({"code": "Ok", "distances": [[0, 1, 1]] * 3, "durations": [[0, float("inf"), 1]] * 3}, r"'durations'\[0\]\[1\] = inf"),
+    ({"code": "Ok", "distances": [[0, "x", 1]] * 3, "durations": [[0, 1, 1]] * 3}, r"'distances' holds 'x'"),
+    ({"code": "Ok", "distances": [[0, True, 1]] * 3, "durations": [[0, 1, 1]] * 3}, r"'distances' holds True"),
+    ({"code": "Ok", "distances": [[0, 1, 1]] * 3}, r"'durations' must be 3 rows of 3 values, got NoneType"),
+    ([1, 2, 3], r"answered a JSON list, not an object"),
+])
+def test_malformed_table_replies_are_clear_errors(replies, reply, problem):
+    url, handler = replies
+    handler.broken_table = reply
+    with pytest.raises(OSRMError, match=rf"OSRM (table at {url}: )?.*{problem}"):
+        OSRMClient(url, retries=0).table(POINTS)
+
+
+def test_unroutable_pairs_stay_nan_for_the_pool_to_drop(replies):
+    url, handler = replies
+    handler.broken_table = {"code": "Ok", "distances": [[0, None, 5], [4, 0, 5], [5, 5, 0]],
+                            "durations": [[0, 1, 1], [1, 0, None], [1, 1, 0]]}
+    distance, duration = OSRMClient(url, retries=0).table(POINTS)
+    assert np.isnan(distance[0, 1]) and np.isnan(duration[1, 2]) and np.isfinite(distance[1, 0])
+
+
+@pytest.mark.parametrize("reply, problem", [
+    ({"code": "Ok"}, "expected waypoints"),
+    ({"code": "Ok", "waypoints": []}, "expected waypoints"),
+    ({"code": "Ok", "waypoints": [{"location": [7.4], "distance": 1}]}, "expected waypoints"),
+    ({"code": "Ok", "waypoints": [{"location": ["7.4", "43.7"], "distance": 1}]}, "expected waypoints"),
+    ({"code": "Ok", "waypoints": [{"location": [7.4, 43.7]}]}, "expected waypoints"),
+    ({"code": "Ok", "waypoints": [{"location": [7.4, 95.0], "distance": 1}]}, "not a place on Earth"),
+    ({"code": "Ok", "waypoints": [{"location": [7.4, 43.7], "distance": -1}]}, "not a place on Earth"),
+])
+def test_malformed_nearest_replies_are_clear_errors(replies, reply, problem):
+    url, handler = replies
+    handler.broken_nearest = reply
+    with pytest.raises(OSRMError, match=rf"OSRM nearest at {url}: .*{problem}"):
+        OSRMClient(url, retries=0).nearest(POINTS[:1])
+
+
+def test_build_city_with_a_bad_reply_saves_nothing(replies, tmp_path, capsys):
+    url, handler = replies
+    args = ["data", "build-city", "--osrm-url", url, "--points", "6", "--bbox", BBOX, "--out", str(tmp_path)]
+    assert cli([*args, "--name", "good"]) == 0  # the well-formed replies make a pool
+    city = load_city(str(tmp_path / "good.npz"))
+    assert city.size == 6 and (city.distance[~np.eye(6, dtype=bool)] > 0).all()
+    handler.broken_table = {"code": "Ok", "distances": [[1.0]], "durations": [[1.0]]}
+    assert cli([*args, "--name", "bad"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "nco data build-city: error: OSRM table at" in error and "must be" in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.npz"], "a bad reply must leave no pool and no temp file"
+
+
+def test_build_city_refuses_a_path_as_name_before_any_request(replies, tmp_path, capsys):
+    url, handler = replies
+    for name in ("../evil", "a/b", "..", ".hidden", ""):
+        with pytest.raises(SystemExit) as done:
+            cli(["data", "build-city", "--osrm-url", url, "--name", name, "--points", "6", "--bbox", BBOX,
+                 "--out", str(tmp_path / "pools")])
+        assert done.value.code == 2
+        assert "must be a plain file name" in capsys.readouterr().err
+    assert handler.requests == [] and not (tmp_path / "pools").exists() and not (tmp_path / "evil.npz").exists()

@@ -11,8 +11,54 @@ import requests
 Progress = Callable[[str, int, int], None]
 
 
+# Replies beyond these are a broken server, not a road: the Earth's circumference is 4.0e7 m, and
+# pools store metres and deciseconds as uint32 (4.29e9).
+MAX_DISTANCE_M = 1e8
+MAX_DURATION_S = 1e7  # 115 days
+
+
 class OSRMError(RuntimeError):
-    """The OSRM server is unreachable, or answered with an error code."""
+    """The OSRM server is unreachable, answered with an error code, or sent a reply that is not a valid answer."""
+
+
+def _table_values(reply: dict, key: str, shape: tuple[int, int], bound: float, where: str) -> np.ndarray:
+    """``reply[key]`` as a float (rows, cols) array, NaN where OSRM found no route (``null``).
+
+    Anything else — a missing key, the wrong shape, a non-number, a negative, infinite or absurdly
+    large value — is an OSRMError: such replies once became pools of 1 m everywhere (a (1, 1) reply
+    broadcast) or of 4294967290 m (a -5 wrapped into uint32)."""
+    rows = reply.get(key)
+    if not isinstance(rows, list) or len(rows) != shape[0] or any(
+            not isinstance(row, list) or len(row) != shape[1] for row in rows):
+        found = f"{len(rows)} rows" if isinstance(rows, list) else type(rows).__name__
+        raise OSRMError(f"{where}: '{key}' must be {shape[0]} rows of {shape[1]} values, got {found}")
+    flat = [value for row in rows for value in row]
+    bad = next((v for v in flat if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))), None)
+    if bad is not None:
+        raise OSRMError(f"{where}: '{key}' holds {bad!r}, not a number or null")
+    values = np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(shape)
+    wrong = np.argwhere(~np.isnan(values) & ~((values >= 0) & (values <= bound)))
+    if wrong.size:
+        i, j = map(int, wrong[0])
+        raise OSRMError(f"{where}: '{key}'[{i}][{j}] = {float(values[i, j]):g} is not in [0, {bound:g}]")
+    return values
+
+
+def _waypoint(reply: dict, where: str) -> tuple[float, float, float]:
+    """(lat, lon, snap distance m) of the first waypoint of a /nearest reply, checked."""
+    waypoints = reply.get("waypoints")
+    first = waypoints[0] if isinstance(waypoints, list) and waypoints else None
+    location = first.get("location") if isinstance(first, dict) else None
+    distance = first.get("distance") if isinstance(first, dict) else None
+    numbers = location if isinstance(location, list) else []
+    if (len(numbers) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in numbers)
+            or isinstance(distance, bool) or not isinstance(distance, (int, float))):
+        raise OSRMError(f"{where}: expected waypoints[0] with a [lon, lat] location and a distance, got "
+                        f"{str(waypoints)[:200]}")
+    lon, lat = map(float, numbers)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90 and 0 <= distance <= MAX_DISTANCE_M):
+        raise OSRMError(f"{where}: waypoint at lon {lon}, lat {lat}, {distance} m away is not a place on Earth")
+    return lat, lon, float(distance)
 
 
 class OSRMClient:
@@ -52,6 +98,8 @@ class OSRMClient:
             except ValueError:
                 raise OSRMError(f"OSRM {service} at {self.url} answered HTTP {response.status_code} "
                                 f"with non-JSON: {response.text[:200]!r}") from None
+            if not isinstance(answer, dict):
+                raise OSRMError(f"OSRM {service} at {self.url} answered a JSON {type(answer).__name__}, not an object")
             if answer.get("code") != "Ok":
                 raise OSRMError(f"OSRM {service} at {self.url} failed: {answer.get('code')}: "
                                 f"{answer.get('message', '')}")
@@ -69,9 +117,9 @@ class OSRMClient:
         snapped = np.empty_like(latlon)
         distance = np.empty(len(latlon))
         for k, point in enumerate(latlon):
-            waypoint = self._get("nearest", self._coordinates(point[None]), {"number": "1"})["waypoints"][0]
-            snapped[k] = waypoint["location"][1], waypoint["location"][0]
-            distance[k] = waypoint["distance"]
+            reply = self._get("nearest", self._coordinates(point[None]), {"number": "1"})
+            lat, lon, distance[k] = _waypoint(reply, f"OSRM nearest at {self.url}")
+            snapped[k] = lat, lon
         return snapped, distance
 
     def _tile(self, sources: np.ndarray, destinations: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -85,11 +133,14 @@ class OSRMClient:
             params["sources"] = ";".join(map(str, range(a)))
             params["destinations"] = ";".join(map(str, range(a, a + b)))
         answer = self._get("table", coordinates, params)
-        # None (no route) becomes NaN through the float conversion
-        return np.array(answer["distances"], dtype=float), np.array(answer["durations"], dtype=float)
+        shape = (len(sources), len(sources) if destinations is None else len(destinations))
+        where = f"OSRM table at {self.url}"
+        return (_table_values(answer, "distances", shape, MAX_DISTANCE_M, where),
+                _table_values(answer, "durations", shape, MAX_DURATION_S, where))
 
     def table(self, latlon: np.ndarray, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Full (N, N) road distance (m) and duration (s); NaN where OSRM finds no route.
+        """Full (N, N) road distance (m) and duration (s); NaN where OSRM finds no route (``null``: the pool
+        keeps only mutually reachable points). Every reply is checked (shape, numbers in range) first.
 
         Large N is cut into ``block`` x ``block`` tiles, each one request holding only its own sources and
         destinations, so no request exceeds 2 * block coordinates (servers cap this with --max-table-size)."""

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from envs.cities import city_infos, shadowed, shipped_dir, user_dir
+from envs.cities import check_city_name, city_infos, shadowed, shipped_dir, user_dir
 from envs.osrm.client import OSRMClient
 from envs.osrm.pipeline import PoolRequest, build_pools, local_osrm
 from envs.osrm.sampling import parse_bbox
@@ -23,12 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--pbf", type=Path, help="OpenStreetMap extract (.osm.pbf)")
     source.add_argument("--osrm-url", help="root of a running OSRM server, e.g. http://localhost:5000 (needs --bbox)")
-    build.add_argument("--name", required=True, help="pool name, as later given to nco.load_city")
-    build.add_argument("--points", type=int, default=1000, help="number of distinct road points (default 1000)")
+    build.add_argument("--name", required=True, type=_argument(check_city_name),
+                       help="pool name, as later given to nco.load_city")
+    build.add_argument("--points", type=_at_least(2), default=1000, help="number of distinct road points (default 1000)")
     build.add_argument("--bbox", type=parse_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT",
                        help="sampling area (default with --pbf: the densest 3 x 3 km window of the roads)")
     build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--threads", type=int, default=2, help="OSRM build/server threads (default 2)")
+    build.add_argument("--threads", type=_at_least(1), default=2, help="OSRM build/server threads (default 2)")
     build.add_argument("--out", type=Path, help=f"output folder (default {user_dir()})")
     build.set_defaults(func=run_build)
 
@@ -54,6 +55,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     label.add_argument("--out", type=Path, required=True, help="label directory (e.g. labels/acvrp100)")
     label.add_argument("--no-progress", dest="progress", action="store_false")
     label.set_defaults(func=run_label)
+
+
+def _argument(check):
+    """An argparse type from a validating function: its ValueError becomes a usage error (exit 2),
+    raised while parsing, before any OSRM server is built or started."""
+    def convert(text: str):
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return convert
+
+
+def _at_least(minimum: int):
+    def check(text: str) -> int:
+        if not text.strip().lstrip("-").isdigit() or int(text) < minimum:
+            raise ValueError(f"expected an integer >= {minimum}, got {text!r}")
+        return int(text)
+    return _argument(check)
 
 
 def _progress(stage: str, done: int, total: int) -> None:

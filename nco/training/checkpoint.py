@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,32 @@ import torch
 from nco.io import atomic_path
 from nco.policies import RoutingPolicy
 
-__all__ = ["load_policy", "save_policy", "ship"]
+__all__ = ["RESUME_WEIGHTS_ONLY", "check_resumable", "load_policy", "save_policy", "ship"]
+
+# --resume passes this to Lightning rather than relying on torch's default (which changed in 2.6):
+# last.ckpt holds tensors, numbers, strings, lists and dicts only, so it never needs to unpickle code.
+RESUME_WEIGHTS_ONLY = True
+UNREADABLE = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError)  # what torch.load raises on a bad file
+
+
+def _load(path: str | os.PathLike, what: str, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(weights_only=True)``; a missing, truncated, foreign or code-carrying file is a
+    ValueError naming it (FileNotFoundError if absent), never a raw UnpicklingError."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist") from None
+    except UNREADABLE as error:
+        raise ValueError(f"{what} {str(path)!r}: not a weights-only nco checkpoint ({type(error).__name__}: "
+                         "truncated, not a torch file, or holding objects other than tensors and plain data)") from None
+
+
+def check_resumable(path: str | os.PathLike) -> None:
+    """Open a Lightning checkpoint the way --resume will (weights only) before training starts."""
+    payload = _load(path, "--resume: checkpoint")
+    missing = [key for key in ("state_dict", "loops", "optimizer_states") if not isinstance(payload, dict) or key not in payload]
+    if missing:
+        raise ValueError(f"--resume: checkpoint {str(path)!r}: missing {missing} (not a Lightning training checkpoint)")
 
 
 def save_policy(policy: RoutingPolicy, path: str | os.PathLike, **meta: Any) -> Path:
@@ -32,12 +58,9 @@ def save_policy(policy: RoutingPolicy, path: str | os.PathLike, **meta: Any) -> 
 
 def load_policy(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[RoutingPolicy, dict[str, Any]]:
     """The policy (in eval mode) and the checkpoint's ``meta`` dict."""
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist") from None
+    payload = _load(path, "checkpoint", map_location)
     for key in ("hparams", "state_dict"):
-        if key not in payload:
+        if not isinstance(payload, dict) or key not in payload:
             raise ValueError(f"checkpoint {str(path)!r}: missing {key!r} (not an nco policy checkpoint)")
     policy = RoutingPolicy(**payload["hparams"])
     policy.load_state_dict(payload["state_dict"])

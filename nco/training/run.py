@@ -26,7 +26,7 @@ import torch
 
 from envs.env import RoutingEnv
 from envs.presets import variant
-from nco.training.checkpoint import load_policy, save_policy
+from nco.training.checkpoint import RESUME_WEIGHTS_ONLY, check_resumable, load_policy, save_policy
 from nco.training.data import BatchStream, DataSpec, load_cities, validation_instances
 from nco.training.imitation import ImitationModule, LabelStream
 from nco.training.labels import Label, read_shards
@@ -121,6 +121,9 @@ def train(config: TrainConfig) -> Path | None:
     L.seed_everything(config.seed, workers=True, verbose=False)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    resume = str(out / "last.ckpt") if config.resume == "last" else config.resume
+    if resume:
+        check_resumable(resume)  # before any data or reference solving: a bad file fails at once
     cities = load_cities(config.cities) if config.data == "real" else ()
     val_cities = load_cities(config.val_cities) if config.data == "real" else ()
     if config.data not in ("real", "synthetic"):
@@ -191,12 +194,8 @@ def train(config: TrainConfig) -> Path | None:
     else:
         train_data = BatchStream(spec, config.batch_size, config.steps_per_epoch, config.seed, rank=rank)
     val_data = torch.utils.data.DataLoader(range(len(val_instances)), batch_size=16, collate_fn=list)
-    resume = config.resume
-    if resume == "last":
-        resume = str(out / "last.ckpt")
-    if resume and not Path(resume).exists():
-        raise FileNotFoundError(f"--resume: checkpoint {resume!r} does not exist")
-    trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume)
+    trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume,
+                weights_only=RESUME_WEIGHTS_ONLY)
     return out if trainer.is_global_zero else None
 
 
