@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from nco.api import solve
 from nco.io import read, write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("solve", help="solve one instance file (VRPLIB, Solomon or nco JSON)")
+    parser = subparsers.add_parser(
+        "solve", help="solve one instance file (VRPLIB, Solomon or nco JSON)",
+        epilog="exit status: 0 the evaluator accepts the solution, 1 infeasible, 2 bad input, usage or a feature "
+               "the method cannot model, 3 internal error (one line on stderr; --debug adds the traceback)")
     parser.add_argument("file", help="instance file: .vrp/.txt (VRPLIB, CVRPLIB, Solomon) or nco .json")
     parser.add_argument("--method", default="pyvrp", help="pyvrp (default), ortools, vroom, neural, hybrid")
     parser.add_argument("--refiner", help="hybrid: pyvrp (default), ga, ortools or vroom")
@@ -48,4 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write(solution, args.out)
     # scripts can rely on the exit status: 0 only when the evaluator accepts the solution
-    return 0 if solution.feasible else 1
+    if solution.feasible:
+        return 0
+    first = solution.violations[0].message if solution.violations else "no solution"
+    print(f"nco solve: infeasible: {len(solution.violations)} violation(s), first: {first}", file=sys.stderr)
+    return 1
