@@ -88,6 +88,14 @@ def test_imitation_lowers_the_validation_gap_and_resumes(labels, tmp_path):
     _, meta = load_policy(out / "policy.pt")
     assert meta["epoch"] == 4 and meta["global_step"] == 24
 
+    # then POMO RL fine-tuning from the imitation weights (the second stage of the recipe)
+    rl = ["train", "--algorithm", "rl", "--init", str(out / "best.pt"), "--problem", "acvrp", "--size", "20", *MODEL,
+          "--batch-size", "4", "--num-starts", "4", "--steps-per-epoch", "2", "--epochs", "1", "--val-size", "4",
+          "--reference-time", "0.05", "--no-progress", "--out", str(tmp_path / "rl")]  # fmt: skip
+    assert main(rl) == 0
+    _, meta = load_policy(tmp_path / "rl" / "policy.pt")
+    assert meta["global_step"] == 2 and "--init" in meta["command"] and "algorithm" not in meta
+
 
 def test_imitation_needs_matching_labels(labels, tmp_path, capsys):
     code = main(["train", "--algorithm", "imitation", "--labels", str(labels), "--size", "10", *MODEL, "--no-progress",
