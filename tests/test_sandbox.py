@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,8 @@ from llm_server import ScriptedChatServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
-if confinement_problem() is not None:  # .ci/run installs bubblewrap; without it these cannot run
-    pytest.skip(f"no OS-level sandbox here: {confinement_problem()}", allow_module_level=True)
+# .ci/run installs bubblewrap; without it only the refusal tests can run
+needs_sandbox = pytest.mark.skipif(confinement_problem() is not None, reason=f"no OS-level sandbox: {confinement_problem()}")
 
 # The audit hook resolves paths through posixpath.abspath at call time: after this every path
 # looks inside the working directory, and the hook allows every file operation.
@@ -71,6 +72,7 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+@needs_sandbox
 def test_sandbox_runs_as_nobody_in_its_own_namespaces() -> None:
     ours = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("user", "pid", "net", "ipc", "uts", "mnt")}
     code = HOOK_OFF + (
@@ -92,6 +94,7 @@ def test_sandbox_runs_as_nobody_in_its_own_namespaces() -> None:
     assert set(seen["repo"]) <= {"nco", "solvers", "envs"}  # not tests/, data/, .git, ...
 
 
+@needs_sandbox
 def test_patched_abspath_reads_and_writes_nothing_outside(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("token-4711")
@@ -118,6 +121,7 @@ attempt("own", lambda: open("mine.txt", "w").write("x"))
     assert not planted.exists() and guard.read_bytes() == before and not Path("/usr/planted").exists()
 
 
+@needs_sandbox
 def test_dir_fd_through_a_symlink_reaches_nothing_outside(tmp_path: Path) -> None:
     guard = REPO / "nco" / "llm" / "guard.py"
     before = guard.read_bytes()
@@ -139,6 +143,7 @@ attempt("srcnew", lambda: os.open("planted.py", os.O_CREAT | os.O_WRONLY, dir_fd
     assert guard.read_bytes() == before
 
 
+@needs_sandbox
 def test_sqlite_creates_no_file_outside(tmp_path: Path) -> None:
     code = HOOK_OFF + f"""import sqlite3
 attempt("outside", lambda: sqlite3.connect({str(tmp_path / "evil.db")!r}).execute("create table t(x)"))
@@ -151,6 +156,7 @@ attempt("inside", lambda: sqlite3.connect("own.db").execute("create table t(x)")
     assert not (tmp_path / "evil.db").exists() and not (REPO / "nco" / "evil.db").exists()
 
 
+@needs_sandbox
 def test_a_shell_started_without_audit_event_sees_and_writes_nothing_outside(tmp_path: Path) -> None:
     planted = tmp_path / "planted"
     script = (f"id -u; ls /; ls {REPO}; cat /etc/passwd; touch {planted}; echo x > /usr/planted; "
@@ -165,6 +171,7 @@ def test_a_shell_started_without_audit_event_sees_and_writes_nothing_outside(tmp
     assert not planted.exists() and not Path("/usr/planted").exists() and not (REPO / "planted").exists()
 
 
+@needs_sandbox
 def test_a_fork_bomb_is_bounded_by_the_process_limit() -> None:
     bomb = ("import os, time\nn = 0\nwhile n < 500:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
             "            os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint('children', n, flush=True)\n")
@@ -177,6 +184,7 @@ def test_a_fork_bomb_is_bounded_by_the_process_limit() -> None:
     assert 0 < children < 16  # the main program and the bomb itself count too
 
 
+@needs_sandbox
 def test_a_child_in_its_own_session_does_not_outlive_the_run() -> None:
     code = SPAWN + "spawn(['/bin/sleep', '417.25'], setsid=True)\nspawn(['/bin/sleep', '417.5'])\nprint('left')\n"
     run = run_python(code)
@@ -184,6 +192,7 @@ def test_a_child_in_its_own_session_does_not_outlive_the_run() -> None:
     assert processes_with("417.25") == [] and processes_with("417.5") == []
 
 
+@needs_sandbox
 def test_killing_at_the_wall_clock_ends_every_process_and_ignores_held_pipes() -> None:
     # a child in its own session holds stdout and stderr; the main program never ends
     code = SPAWN + "spawn(['/bin/sleep', '418.75'], setsid=True)\nprint('spawned', flush=True)\nwhile True:\n    pass\n"
@@ -195,6 +204,7 @@ def test_killing_at_the_wall_clock_ends_every_process_and_ignores_held_pipes() -
     assert processes_with("418.75") == []
 
 
+@needs_sandbox
 def test_a_child_holding_the_output_does_not_delay_a_finished_program() -> None:
     code = SPAWN + "spawn(['/bin/sleep', '419.5'], setsid=True)\nprint('done')\n"
     start = time.monotonic()
@@ -203,6 +213,26 @@ def test_a_child_holding_the_output_does_not_delay_a_finished_program() -> None:
     assert processes_with("419.5") == []
 
 
+@needs_sandbox
+def test_killing_the_caller_ends_the_sandbox() -> None:
+    """--die-with-parent: if nco itself is killed, nothing of the sandbox keeps running."""
+    program = SPAWN + "spawn(['/bin/sleep', '420.125'], setsid=True)\nwhile True:\n    pass\n"
+    caller = subprocess.Popen([sys.executable, "-c", f"from nco.llm.sandbox import run_python\nrun_python({program!r})"])
+    try:
+        deadline = time.monotonic() + 30
+        while not processes_with("420.125"):
+            assert time.monotonic() < deadline and caller.poll() is None, "the sandboxed child never started"
+            time.sleep(0.1)
+    finally:
+        caller.kill()
+        caller.wait()
+    deadline = time.monotonic() + 5
+    while processes_with("420.125") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with("420.125") == []
+
+
+@needs_sandbox
 def test_network_is_unreachable_even_without_the_hook() -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -220,6 +250,7 @@ def test_network_is_unreachable_even_without_the_hook() -> None:
     assert "trying" in run.stdout and "refused" in run.stdout and "connected" not in run.stdout
 
 
+@needs_sandbox
 def test_scratch_space_and_returned_files_are_bounded() -> None:
     code = HOOK_OFF + """
 attempt("fill", lambda: open("big", "wb").write(b"x" * (24 * 2**20)))
@@ -254,6 +285,7 @@ def test_cli_refuses_before_asking_the_model(monkeypatch: pytest.MonkeyPatch, ca
     assert server.requests == []
 
 
+@needs_sandbox
 def test_no_user_namespace_can_be_created_inside() -> None:
     """A nested user namespace would give the program capabilities over new kernel objects."""
     code = SPAWN + "pid = spawn(['/usr/bin/unshare', '--user', '--map-root-user', 'true'])\n" \

@@ -50,14 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from nco.llm.loop import Round, formulate
     from nco.llm.sandbox import SandboxLimits, confinement_problem
 
-    problem = confinement_problem()
-    if problem is not None and not args.unsafe_no_sandbox:
-        print(f"nco llm: error: {problem}.\nGenerated code is never run without OS-level confinement; "
-              "--unsafe-no-sandbox runs it unconfined as you (never with an untrusted model).", file=sys.stderr)
-        return 2
-    if problem is not None:
-        print(f"nco llm: WARNING: running generated code WITHOUT A SANDBOX (--unsafe-no-sandbox): {problem}",
-              file=sys.stderr)
     text = _task_text(args.text)
     limits = SandboxLimits(wall_time=args.time_limit, cpu_time=max(1, int(args.time_limit * 2)), memory_mb=args.memory_mb,
                            unsafe_no_sandbox=args.unsafe_no_sandbox)
@@ -69,6 +61,18 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         client = client_from_settings(args.endpoint, args.model, args.api_key, timeout=args.request_timeout)
+    except ChatError as error:
+        print(f"nco llm: error: {error}", file=sys.stderr)
+        return 2
+    problem = confinement_problem()  # checked before the model is asked anything
+    if problem is not None and not args.unsafe_no_sandbox:
+        print(f"nco llm: error: {problem}.\nGenerated code is never run without OS-level confinement; "
+              "--unsafe-no-sandbox runs it unconfined as you (never with an untrusted model).", file=sys.stderr)
+        return 2
+    if problem is not None:
+        print(f"nco llm: WARNING: running generated code WITHOUT A SANDBOX (--unsafe-no-sandbox): {problem}",
+              file=sys.stderr)
+    try:
         result = formulate(text, client=client, max_rounds=args.max_rounds, limits=limits, on_round=progress)
     except ChatError as error:
         print(f"nco llm: error: {error}", file=sys.stderr)
