@@ -27,6 +27,7 @@ from solvers import get_solver
 from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.errors import UnsupportedFeature
 from solvers.ga import refine
+from solvers.neighbours import ready
 from solvers.neural_solver import candidates, checkpoint_for, plan, warmup
 
 __all__ = ["DEFAULT_REFINER", "NEURAL_SHARE", "REFINERS", "solve"]
@@ -45,10 +46,12 @@ def solve(
     refiner: str = DEFAULT_REFINER,
     samples: int = 16,
     checkpoint: str | None = None,
+    neighbours: str = "proximity",
     **options: Any,
 ) -> Solution:
     """``samples``: the most neural candidates (greedy rollouts from as many POMO starts) the
-    refiner is seeded with; fewer when the budget's neural share fits fewer."""
+    refiner is seeded with; fewer when the budget's neural share fits fewer. ``neighbours``: the
+    pyvrp refiner's local-search lists (:mod:`solvers.neighbours`; other refiners take none)."""
     deadline = Deadline.of(time_limit)
     seed = check_seed(seed)
     if refiner not in REFINERS:
@@ -57,7 +60,11 @@ def solve(
         raise TypeError(f"hybrid solver: unexpected options {sorted(options)}")
     if samples < 1:
         raise ValueError(f"hybrid solver: samples must be >= 1, got {samples}")
-    info: dict[str, Any] = {"refiner": refiner, "starts": 0, "samples": 0, "candidates": 0}
+    if neighbours != "proximity" and refiner != "pyvrp":
+        raise ValueError(f"hybrid solver: neighbours={neighbours!r} needs refiner='pyvrp', not {refiner!r}")
+    _, deadline = ready(neighbours, instance.features(), deadline)  # the scorer loads outside the budget
+    info: dict[str, Any] = {"refiner": refiner, "starts": 0, "samples": 0, "candidates": 0,
+                            "neighbours": "none (no PyVRP local search ran)"}
     pool: list[Solution] = []
     if initial is not None:
         start, info["initial"] = _rescore(instance, initial)
@@ -76,7 +83,9 @@ def solve(
     if budget.seconds <= 0 and best_start is not None:
         info["refine"] = "skipped: the neural step used the whole budget"
     else:  # with nothing to return yet, the refiner gives its quickest answer even out of time
-        refined, info["refine"] = _refine(instance, refiner, pool, best_start, budget, seed)
+        refined, info["refine"] = _refine(instance, refiner, pool, best_start, budget, seed, neighbours)
+        if refined is not None:  # which neighbour lists PyVRP's search used, and their time
+            info.update({key: value for key, value in refined.info.items() if key.startswith("neighbours")})
     info["refine_time"] = deadline.elapsed() - info["neural_time"]
     finalists = [s for s in (refined, best_start) if s is not None and s.feasible]
     fallbacks = [s for s in (refined, *neural) if s is not None]
@@ -137,6 +146,7 @@ def _refine(
     best_start: Solution | None,
     budget: Deadline,
     seed: int,
+    neighbours: str,
 ) -> tuple[Solution | None, str]:
     try:
         if refiner == "ga":
@@ -144,7 +154,8 @@ def _refine(
             return refined, f"ga: {details}"
         # a feasible start is the useful one; without one the backend starts cold and says so
         start = best_start or min(pool, key=lambda s: len(s.violations), default=None)
-        refined = get_solver(refiner)(instance, time_limit=budget, seed=seed, initial=start)
+        extra = {"neighbours": neighbours} if refiner == "pyvrp" else {}
+        refined = get_solver(refiner)(instance, time_limit=budget, seed=seed, initial=start, **extra)
         return refined, f"{refiner}: warm start {refined.info.get('warm_start', 'n/a')}"
     except UnsupportedFeature as error:
         return None, f"fallback to the neural solution: {error}"

@@ -23,6 +23,8 @@ import pyvrp
 from pyvrp import Activity, ActivityType
 from pyvrp.search import NeighbourhoodParams, compute_neighbours
 
+from solvers.budget import Deadline
+
 __all__ = [
     "KINDS",
     "SCORER_DIR",
@@ -30,6 +32,7 @@ __all__ = [
     "learned",
     "neighbourhood",
     "proximity",
+    "ready",
     "recall",
     "scorer_for",
 ]
@@ -100,6 +103,17 @@ def scorer_for(problem: str, directory: Path = SCORER_DIR):
         raise FileNotFoundError(f"no arc scorer for {problem!r} in {directory} (shipped: {shipped or 'none'}); "
                                 "train one with `nco train --algorithm arcs`")
     return _load(str(path))
+
+
+def ready(kind: Any, features: dict[str, Any], deadline: Deadline) -> tuple[Any, Deadline]:
+    """The scorer ``kind`` needs (``None`` unless ``"learned"``), loaded once per process, and the
+    deadline with that one-time load left out: loading is not charged to budgets, inference is
+    (as the hybrid does for its policy)."""
+    if not (isinstance(kind, str) and kind == "learned"):
+        return None, deadline
+    began = deadline.elapsed()
+    scorer = scorer_for(problem_of(features))
+    return scorer, Deadline(deadline.start + deadline.elapsed() - began, deadline.seconds)
 
 
 def problem_of(features: dict[str, Any]) -> str:

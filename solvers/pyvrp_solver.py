@@ -29,7 +29,7 @@ from nco.instance import Instance
 from nco.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.errors import UnsupportedFeature
-from solvers.neighbours import neighbourhood
+from solvers.neighbours import neighbourhood, ready
 from solvers.scaling import IntegerData, integer_data
 
 __all__ = ["build_data", "routes_of", "search_components", "solve", "solver_params"]
@@ -165,7 +165,8 @@ def solve(
     data = build_data(instance, scaled)
     start, warm = _warm_start(data, initial)
     params = solver_params(scaled)
-    lists, listed = neighbourhood(neighbours, data, params.neighbourhood, instance.features())
+    scorer, deadline = ready(neighbours, instance.features(), deadline)
+    lists, listed = neighbourhood(neighbours, data, params.neighbourhood, instance.features(), scorer)
     search, penalties, rng = search_components(data, params, seed, lists)
     # PyVRP polishes its own random start with an exhaustive local search before iterating; a
     # warm start (say, a neural solution) gets the same polish, or the iterations, which only

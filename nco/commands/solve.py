@@ -28,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--starts", type=int, metavar="S", help="neural: POMO starts (default every customer; fewer decode faster at large N)"
     )
+    parser.add_argument(
+        "--neighbours", choices=["proximity", "learned"],
+        help="pyvrp / hybrid with the pyvrp refiner: PyVRP's local-search neighbour lists (default proximity)",
+    )
     parser.add_argument("--json", action="store_true", help="print the solution as JSON")
     parser.add_argument("--out", metavar="PATH", help="also write the solution (.sol for VRPLIB, .json for nco)")
     parser.set_defaults(func=run)
@@ -35,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     instance = read(args.file)
-    given = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None, "starts": args.starts, "refiner": args.refiner}
+    given = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None, "starts": args.starts, "refiner": args.refiner, "neighbours": args.neighbours}
     options = {key: value for key, value in given.items() if value is not None}
     solution = solve(instance, method=args.method, time_limit=args.time_limit, seed=args.seed, **options)
     if args.json:

@@ -12,9 +12,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train an attention policy with RL or imitation (Lightning)")
     default = TrainConfig()
     add = parser.add_argument
-    add("--algorithm", choices=["rl", "imitation"], default=default.algorithm,
-        help="rl: REINFORCE/POMO (default); imitation: teacher forcing on --labels")
-    add("--labels", metavar="DIR", help="label directory from nco data label (--algorithm imitation)")
+    add("--algorithm", choices=["rl", "imitation", "arcs"], default=default.algorithm,
+        help="rl: REINFORCE/POMO (default); imitation: teacher forcing on --labels; "
+             "arcs: the arc scorer of learned PyVRP neighbourhoods, supervised on --labels (writes OUT/arcs.pt)")
+    add("--labels", metavar="DIR", help="label directory from nco data label (--algorithm imitation or arcs; "
+        "arcs takes several, comma-separated)")
     add("--orderings", type=int, default=default.orderings,
         help="imitation: route orders per label, each starting with another route (default 8)")
     add("--problem", default="acvrp", help="preset name from envs/presets.py (acvrp, acvrptw, atsp, ...)")
@@ -51,10 +53,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.algorithm == "arcs":
+        return _run_arcs(args)
     from nco.training.run import train
 
     values = {key: value for key, value in vars(args).items() if key in TrainConfig.__dataclass_fields__}
     out = train(TrainConfig(**values))
     if out is not None:
         print(f"policy: {out / 'policy.pt'}  best: {out / 'best.pt'}  resume: {out / 'last.ckpt'}")
+    return 0
+
+
+def _run_arcs(args: argparse.Namespace) -> int:
+    """The arc scorer has its own defaults; --epochs, --batch-size, --lr and --seed override them
+    only when given (the RL defaults are for another model)."""
+    from pathlib import Path
+
+    from nco.training.arcs import ArcsConfig, train_arcs
+
+    if not args.labels:
+        raise SystemExit("nco train --algorithm arcs needs --labels DIR[,DIR...] (made by nco data label)")
+    default = TrainConfig()
+    given = {key: getattr(args, key) for key in ("epochs", "batch_size", "lr", "seed")
+             if getattr(args, key) != getattr(default, key)}
+    out = Path(args.out) / "arcs.pt"
+    _, card = train_arcs(ArcsConfig(labels=args.labels.split(","), out=str(out), **given))
+    best, base = card["best"], card["proximity"]
+    print(f"arc scorer: {out} (card {out.with_suffix('.json')}); held-out recall@5 {best['recall@5']:.3f} "
+          f"vs proximity {base['recall@5']:.3f}, recall@10 {best['recall@10']:.3f} vs {base['recall@10']:.3f}")
     return 0

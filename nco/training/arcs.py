@@ -45,7 +45,8 @@ class ArcsConfig:
     labels: Sequence[str] = ()
     out: str = "runs/arcs/arcs.pt"
     candidates: int = 24
-    hidden: int = 64
+    hidden: int = 32
+    rounds: int = 2
     epochs: int = 30
     batch_size: int = 16
     lr: float = 2e-3
@@ -157,7 +158,7 @@ def train_arcs(config: ArcsConfig, pairs: list[tuple[Any, list[list[int]]]] | No
     items = examples(pairs, config.candidates)
     held = max(1, math.ceil(config.val_fraction * len(items))) if len(items) > 1 else 0
     train, val = items[: len(items) - held] or items, items[len(items) - held :] or items
-    scorer = ArcScorer(hidden=config.hidden, candidates=config.candidates)
+    scorer = ArcScorer(hidden=config.hidden, candidates=config.candidates, rounds=config.rounds)
     optimizer = torch.optim.Adam(scorer.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.epochs, 1))
     history = [{"epoch": 0, **evaluate(scorer.eval(), val)}]
