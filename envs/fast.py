@@ -241,9 +241,14 @@ def _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur
 
 @numba.njit(cache=True, nogil=True)
 def _advance(rows, action, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow):
-    """One decoding step: ``_step`` then ``_refresh``, in one call from Python."""
+    """One decoding step: ``_step`` then ``_refresh``, in one call from Python; True once every
+    row is done."""
     _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur_node, vtype, routes_used, visited, served, length, fl, started, done)
     _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow)
+    for r in range(rows):
+        if not done[r]:
+            return False
+    return True
 
 
 @dataclass
@@ -324,6 +329,7 @@ class FastEnv:
         self.features = torch.from_numpy(self.features_np)
         self.distance_row = torch.from_numpy(self.drow_np)
         self._refresh()
+        self._all_done = bool(self.done_np.all())
 
     @property
     def rows(self) -> int:
@@ -334,7 +340,7 @@ class FastEnv:
         return torch.from_numpy(self.state[:, COST].copy())
 
     def all_done(self) -> bool:
-        return bool(self.done_np.all())
+        return self._all_done
 
     def _refresh(self) -> None:
         s = self.static
@@ -350,7 +356,7 @@ class FastEnv:
         if actions.dtype != np.int64 or not actions.flags.c_contiguous:
             actions = np.ascontiguousarray(actions, dtype=np.int64)
         s = self.static
-        _advance(
+        self._all_done = _advance(
             self.rows, actions, self.instance, s.floats, s.per_type, s.ints, s.bools, s.flags, self.scale,
             self.cur_node, self.vtype, self.routes_used, self.visited, self.served, self.length,
             self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np,
@@ -372,6 +378,7 @@ class FastEnv:
         clone.complete = torch.from_numpy(clone.complete_np)
         clone.features = torch.from_numpy(clone.features_np)
         clone.distance_row = torch.from_numpy(clone.drow_np)
+        clone._all_done = self._all_done
         return clone
 
     def pomo_starts(self, num_starts: int, first_start: int = 0) -> tuple["FastEnv", torch.Tensor]:

@@ -200,7 +200,8 @@ class RoutingPolicy(nn.Module):
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         was_training = self.training
-        self.eval()
+        if was_training:
+            self.eval()
         device = next(self.parameters()).device
         env = RoutingEnv(device)
         generator = torch.Generator(device=device).manual_seed(seed)
@@ -248,7 +249,8 @@ class RoutingPolicy(nn.Module):
                 elapsed = (time.perf_counter() - start) / len(group)
                 for b, index in enumerate(members):
                     result[index] = _best_distinct(group[b], runs, b, len(group), k, elapsed)
-        self.train(was_training)
+        if was_training:
+            self.train()
         return result
 
 
