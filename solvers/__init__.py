@@ -3,6 +3,9 @@
 Every solver takes ``(instance, *, time_limit, seed, initial=None)`` and returns a
 :class:`nco.Solution` built with ``Solution.of`` (so the evaluator scores it). A solver that cannot
 model a feature the instance uses raises :class:`UnsupportedFeature` before solving.
+``time_limit`` is seconds or a running :class:`solvers.budget.Deadline` (``nco.solve`` starts one at
+its entry and the hybrid hands its refiner what is left of its own); every solver validates both
+arguments with :mod:`solvers.budget` and charges everything from entry to return to the budget.
 """
 
 from __future__ import annotations
