@@ -200,11 +200,13 @@ def _build(path: Path, data: dict[str, Any], size: int | None) -> Instance:
         raise InstanceFileError(f"{path}: DIMENSION is {size} but EDGE_WEIGHT_SECTION gives a matrix of shape "
                                 f"{distance.shape} (file cut short, or DIMENSION wrong?)")
     if str(data.get("edge_weight_type", "")).upper() == "EUC_2D":
-        distance = np.round(distance)  # TSPLIB/CVRPLIB convention: nearest integer
+        np.round(distance, out=distance)  # TSPLIB/CVRPLIB convention: nearest integer (in place: N can be 10^4)
     order = _depot_first(path, data, size)
     where = np.empty(size, dtype=np.int64)
     where[order] = np.arange(size)  # file node (0-based) -> nco node
-    kwargs: dict[str, Any] = {"name": str(data.get("name", path.stem)), "distance": distance[np.ix_(order, order)]}
+    if order[0] != 0:
+        distance = distance[np.ix_(order, order)]
+    kwargs: dict[str, Any] = {"name": str(data.get("name", path.stem)), "distance": distance}
     for key, field in (("demand", "demand"), ("linehaul", "demand"), ("backhaul", "pickup"),
                        ("service_time", "service_time"), ("time_window", "time_windows")):
         if key in nodes:
@@ -221,7 +223,10 @@ def _build(path: Path, data: dict[str, Any], size: int | None) -> Instance:
         raise InstanceFileError(f"{path}: DEMAND_SECTION given but no CAPACITY")
     instance = Instance(**kwargs)
     reference = _reference_cost(path.with_suffix(".sol"), instance)
-    return instance if reference is None else instance.replace(best_known_cost=reference)
+    if reference is not None:
+        # set on the new, unshared object instead of validating every (N, N) matrix again via replace()
+        object.__setattr__(instance, "best_known_cost", reference)
+    return instance
 
 
 def solution_routes(path: Path, instance: Instance) -> tuple[list[list[int]], list[int] | None]:
@@ -290,6 +295,8 @@ def _fleet(path: Path, data: dict[str, Any], size: int, where: np.ndarray) -> di
         if math.isfinite(limit):
             fleet["max_route_duration"] = limit  # travel time = distance in these files
         return fleet
+    if count is None and not per_vehicle:
+        count = size - 1  # as for a homogeneous fleet: one vehicle per customer
     if count is None:
         lengths = {len(value) for value in per_vehicle.values()}
         if len(lengths) != 1:
