@@ -1,4 +1,5 @@
-"""Env throughput: nco's ``RoutingEnv`` against rl4co 0.7.0's ``CVRPEnv`` / ``CVRPTWEnv``.
+"""Env throughput: nco's compiled rollout engine (``envs/fast.py``) and its reference ``RoutingEnv``
+against rl4co 0.7.0's ``CVRPEnv`` / ``CVRPTWEnv``.
 
 Random-policy rollouts (uniform over the action mask, the same function for both libraries) of
 ACVRP100 / ACVRPTW100 with batch 1024, full episodes, at 1 and 2 torch threads. Every
@@ -92,10 +93,39 @@ def _rl4co_rollouts(problem: str, batch: int, size: int, repeats: int) -> list[d
     return runs[1:]
 
 
+def _fast_rollouts(problem: str, batch: int, size: int, city: str | None, repeats: int) -> list[dict]:
+    """The same random episodes through the compiled engine the policies decode with (its
+    reset includes the reference env's reset, which it reads the static data from)."""
+    import numpy as np
+
+    from envs.env import RoutingEnv
+    from envs.fast import FastEnv
+    from envs.generators import generate
+
+    env = RoutingEnv()
+    instances = generate(PROBLEMS[problem][0], batch, size, city=city, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    runs = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        fast = FastEnv(env.reset(instances), np.arange(batch), np.ones(batch))
+        steps, env_time = 0, 0.0
+        while not fast.all_done():
+            action = uniform_over_mask(fast.mask, generator)
+            tick = time.perf_counter()
+            fast.step(action)
+            env_time += time.perf_counter() - tick
+            steps += 1
+        fast.cost  # noqa: B018  (the reward, as the other libraries compute theirs)
+        runs.append({"steps": steps, "wall": time.perf_counter() - start, "env": env_time, "complete": bool(fast.complete.all())})
+    return runs[1:]
+
+
 def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
-    if args.worker == "nco":
-        runs = _nco_rollouts(args.problem, args.batch, args.size, args.city, args.repeats)
+    if args.worker in ("nco", "nco-fast"):
+        rollouts = _fast_rollouts if args.worker == "nco-fast" else _nco_rollouts
+        runs = rollouts(args.problem, args.batch, args.size, args.city, args.repeats)
         versions = {"tensordict": _version("tensordict")}
     else:
         runs = _rl4co_rollouts(args.problem, args.batch, args.size, args.repeats)
@@ -118,7 +148,7 @@ def _version(package: str) -> str:
 def _run_worker(python: str, library: str, problem: str, threads: int, args: argparse.Namespace) -> dict:
     command = [python, str(Path(__file__).resolve()), "--worker", library, "--problem", problem, "--threads", str(threads)]
     command += ["--batch", str(args.batch), "--size", str(args.size), "--repeats", str(args.repeats)]
-    if args.city and library == "nco":
+    if args.city and library.startswith("nco"):
         command += ["--city", args.city]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -182,18 +212,19 @@ def main(args: argparse.Namespace) -> None:
     rows, versions = [], {}
     for threads in args.threads_list:
         for problem in PROBLEMS:
+            fast = _run_worker(sys.executable, "nco-fast", problem, threads, args)
             nco = _run_worker(sys.executable, "nco", problem, threads, args)
             rl4co = _run_worker(args.rl4co_python, "rl4co", problem, threads, args) if args.rl4co_python else {"error": "not run (no --rl4co-python)"}
             if "versions" in nco:
                 versions["tensordict"] = nco["versions"]["tensordict"]
             if "versions" in rl4co:
                 versions.update({f"{k} (rl4co venv)": v for k, v in rl4co["versions"].items()}, **{"torch (rl4co venv)": rl4co["torch"]})
-            rows.append((problem, threads, nco, rl4co))
-            print(problem, threads, json.dumps({"nco": nco.get("error") or _summary(nco, args.batch), "rl4co": rl4co.get("error") or _summary(rl4co, args.batch)}), flush=True)
+            rows.append((problem, threads, {"nco-fast": fast, "nco": nco, "rl4co": rl4co}))
+            print(problem, threads, json.dumps({k: v.get("error") or _summary(v, args.batch) for k, v in rows[-1][2].items()}), flush=True)
     load_after = os.getloadavg()
 
     lines = [
-        "# Env throughput: nco RoutingEnv vs rl4co",
+        "# Env throughput: nco's compiled engine (nco-fast) and RoutingEnv (nco) vs rl4co",
         "",
         f"Written by `benchmarks/env_throughput.py` (how to run: see its docstring) on {time.strftime('%Y-%m-%d %H:%M')}.",
         f"Random policy uniform over the action mask (same function for both), batch {args.batch}, N = {args.size}, full episodes,",
@@ -207,21 +238,17 @@ def main(args: argparse.Namespace) -> None:
         f"- python {machine['python']}, torch {torch.__version__}, nco commit {machine['commit']}, "
         + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "",
-        "| problem | threads | lib | steps/episode | steps/s | (median) | env-only steps/s | instance-steps/s | rollout s | nco/rl4co steps/s | nco/rl4co env-only | nco/rl4co rollout |",
+        "| problem | threads | lib | steps/episode | steps/s | (median) | env-only steps/s | instance-steps/s | rollout s | vs rl4co steps/s | vs rl4co env-only | vs rl4co rollout |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for problem, threads, nco, rl4co in rows:
-        cells = {}
-        for name, cell in (("nco", nco), ("rl4co", rl4co)):
-            cells[name] = None if "error" in cell else _summary(cell, args.batch)
-        for name in ("nco", "rl4co"):
-            s = cells[name]
+    for problem, threads, cells in rows:
+        summaries = {name: None if "error" in cell else _summary(cell, args.batch) for name, cell in cells.items()}
+        for name, s in summaries.items():
             if s is None:
-                lines.append(f"| {problem}{args.size} | {threads} | {name} | error: {(nco if name == 'nco' else rl4co)['error']} |||||||||")
+                lines.append(f"| {problem}{args.size} | {threads} | {name} | error: {cells[name]['error']} |||||||||")
                 continue
-            ratio = ""
-            if name == "nco" and cells["rl4co"]:
-                r = cells["rl4co"]
+            r = summaries["rl4co"]
+            if name != "rl4co" and r:
                 ratio = f"| **{s['steps_per_s'] / r['steps_per_s']:.2f}x** | {s['env_steps_per_s'] / r['env_steps_per_s']:.2f}x | {r['rollout_s'] / s['rollout_s']:.2f}x"
             else:
                 ratio = "| | |"
@@ -245,7 +272,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--city", default="auto", help="city pool for nco's instances; 'auto': the first shipped train city, else unit square")
     parser.add_argument("--notes", default=None, help="markdown file appended to the results (e.g. before/after figures)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "env_throughput.md"))
-    parser.add_argument("--worker", choices=["nco", "rl4co"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["nco", "nco-fast", "rl4co"], help=argparse.SUPPRESS)
     parser.add_argument("--problem", choices=list(PROBLEMS), help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
