@@ -19,10 +19,15 @@ from pathlib import Path
 import pytest
 
 from nco.cli import main as cli_main
-from nco.llm.sandbox import SandboxLimits, SandboxUnavailable, confinement_problem, run_python
+from nco.llm.sandbox import (
+    SandboxLimits,
+    SandboxUnavailable,
+    confinement_problem,
+    run_python,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
-from llm_server import ScriptedChatServer  # noqa: E402
+from llm_server import ScriptedChatServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,7 +85,7 @@ def test_sandbox_runs_as_nobody_in_its_own_namespaces() -> None:
         "ns = {k: os.readlink(f'/proc/self/ns/{k}') for k in ('user', 'pid', 'net', 'ipc', 'uts', 'mnt')}\n"
         "print(json.dumps({'uid': os.getuid(), 'gid': os.getgid(), 'groups': os.getgroups(), 'ns': ns,\n"
         "                  'host': os.uname().nodename, 'root': sorted(os.listdir('/')),\n"
-        "                  'repo': sorted(os.listdir(%r)), 'caps': open('/proc/self/status').read()}))\n" % str(REPO)
+        "                  'repo': sorted(os.listdir(" + repr(str(REPO)) + ")), 'caps': open('/proc/self/status').read()}))\n"
     )
     run = run_python(code)
     assert run.ok, run.stderr

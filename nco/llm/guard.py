@@ -1,14 +1,15 @@
 """Bootstrap run *inside* the sandbox: installs an audit hook, then executes the generated program.
 
-Invoked as ``python -I -B guard.py PROGRAM READ_ROOTS_JSON``. The hook is defence in depth on top
-of the OS-level limits set by :mod:`nco.llm.sandbox` (network namespace, rlimits): it refuses
-network use, starting processes, loading native code through ``ctypes``, and any file access
-outside the working directory, except reading the Python installation and the nco packages
-(needed to import nco, numpy and the solvers). Audit hooks cannot be removed once installed.
+Invoked as ``python -I -B guard.py PROGRAM READ_ROOTS_JSON``. The hook is a secondary layer inside
+the bubblewrap sandbox of :mod:`nco.llm.sandbox`, which is what confines the program: it refuses
+network use, starting processes, loading native code through ``ctypes``, and file access outside
+the working directory, except reading the Python installation and the nco packages, so that a
+model's careless code gets a clear ``sandbox: ... is not allowed`` error to fix.
 
-This module must import nothing beyond the standard library, and nothing it uses may be
-reachable from the generated program in a way that changes its behaviour: the hook keeps
-private references to the functions it calls.
+It is not a security boundary: it runs in the program's own interpreter, which can defeat it
+(e.g. by replacing ``posixpath.abspath``, which path resolution looks up at call time, or by
+``_posixsubprocess.fork_exec``, which raises no audit event). ``tests/test_sandbox.py`` does
+exactly that and checks that the kernel still contains the program. Standard library only.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Each run is a bubblewrap (``bwrap``) sandbox; nothing of it relies on the interp
   read-only binds of ``/usr`` (and the ``/bin``, ``/lib*`` links), the Python installation and
   nco's own source folders; a fresh ``/proc`` and minimal ``/dev``; ``/sandbox``, a private
   tmpfs of ``scratch_mb``, is the working directory, ``TMPDIR`` and the only writable place
-  (there is no ``/tmp``). The files passed in are copied there and the files named in ``collect`` are read back by the supervisor;
+  (there is no ``/tmp``). The files passed in are copied there and the files named in
+  ``collect`` are read back by the supervisor;
 * **namespaces**: new user, PID, network (no interface but a down loopback), IPC, UTS and
   (where possible) cgroup namespaces; ``--new-session`` (no terminal to inject into),
   ``--die-with-parent``, no-new-privileges;
@@ -44,11 +45,14 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
-__all__ = ["SandboxLimits", "SandboxRun", "SandboxUnavailable", "confinement_problem", "network_isolation", "run_python"]
+__all__ = [
+    "SandboxLimits", "SandboxRun", "SandboxUnavailable", "confinement_problem", "network_isolation", "run_python",
+]
 
 _GUARD = Path(__file__).with_name("guard.py")
 _SUPERVISOR = Path(__file__).with_name("supervisor.py")
@@ -246,7 +250,8 @@ def _user_namespace() -> Iterator[int | None]:
     root-only file bound into the sandbox. Here bwrap sets up as uid 0 (it needs root to read the
     Python installation under a private home) and the supervisor starts the program as 65534.
     ``user.max_user_namespaces`` is 0 inside (what ``bwrap --disable-userns`` does, which bwrap
-    allows only with ``--unshare-user``). Yields a descriptor of the namespace, or None when the caller is not root.
+    allows only with ``--unshare-user``). Yields a descriptor of the namespace, or None when the
+    caller is not root.
     """
     if os.geteuid() != 0:
         yield None
@@ -344,10 +349,9 @@ def _run_confined(bwrap: str, code: str, limits: SandboxLimits, files: dict[str,
             Path(input_dir, name).write_bytes(content)
             Path(input_dir, name).chmod(0o644)
         input_dir.chmod(0o755)  # the program's uid reads them
-        streams = {name: open(Path(host, name), "w+b") for name in ("stdout", "stderr", "result", "info")}
         with contextlib.ExitStack() as stack:
-            for handle in streams.values():
-                stack.enter_context(handle)
+            streams = {name: stack.enter_context(open(Path(host, name), "w+b"))
+                       for name in ("stdout", "stderr", "result", "info")}
             result_fd, info_fd = streams["result"].fileno(), streams["info"].fileno()
             spec = {
                 "caller_pid_namespace": os.readlink("/proc/self/ns/pid"),
@@ -390,7 +394,7 @@ def _run_confined(bwrap: str, code: str, limits: SandboxLimits, files: dict[str,
             report = json.loads(raw)
             returncode = int(report["returncode"])
             returned = {name: base64.b64decode(report["files"][name]) for name in collect if name in report["files"]}
-        except (ValueError, KeyError, TypeError) as error:  # the program may have written there itself
+        except (ValueError, KeyError, TypeError) as error:  # written by the program, if it shares our uid
             stderr += f"\nsandbox: unreadable result from the supervisor ({error})"
             returncode = returncode or 1
     return SandboxRun(
@@ -417,7 +421,7 @@ def network_isolation() -> tuple[str, ...]:
     options.append(["--map-root-user", "--net"])
     for flags in options:
         try:
-            probe = subprocess.run([unshare, *flags, "true"], capture_output=True, timeout=10)
+            probe = subprocess.run([unshare, *flags, "true"], capture_output=True, timeout=10, check=False)
         except (OSError, subprocess.TimeoutExpired):
             continue
         if probe.returncode == 0:
@@ -444,7 +448,8 @@ def _run_unconfined(code: str, limits: SandboxLimits, files: dict[str, bytes], c
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.monotonic()
             process = subprocess.Popen(command, cwd=workdir, env=_environment(workdir), stdin=subprocess.DEVNULL,
-                                       stdout=out, stderr=err, preexec_fn=functools.partial(_limit_resources, limits),
+                                       stdout=out, stderr=err,
+                                       preexec_fn=functools.partial(_limit_resources, limits),  # noqa: PLW1509
                                        start_new_session=True)
             timed_out = False
             try:

@@ -107,7 +107,7 @@ def main() -> None:
         user=uid,
         group=uid,
         extra_groups=[] if uid is not None else None,
-        preexec_fn=lambda: _limit(spec),
+        preexec_fn=lambda: _limit(spec),  # noqa: PLW1509 (single-threaded)
     )
     returncode = _reap_until(program.pid)
     _end_everything_else()
