@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import nco
+from envs.cities import city_infos
 from nco.batch import Recipe, Task, plan, run_batch
 from nco.batch.store import COLUMNS, ResultStore
 from nco.cli import main
@@ -34,7 +35,7 @@ def scheduler() -> str:
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR
     ) as cluster:
         yield cluster.scheduler_address
 
@@ -134,7 +135,7 @@ def test_interrupt_then_resume_runs_only_what_is_missing(tmp_path: Path, schedul
 
 
 def recipes_of_cli(count: int) -> list[Recipe]:
-    cities = nco.list_cities("test")
+    cities = [info.name for info in city_infos("test") if info.points > 12]
     return [Recipe("acvrp", 12, cities[i % len(cities)], i) for i in range(count)]
 
 

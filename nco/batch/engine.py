@@ -3,8 +3,8 @@
 By default an embedded ``LocalCluster`` of ``workers`` processes with one thread each: one solver
 per core, so a 1 s budget gets a core for 1 s. ``scheduler`` connects to a running cluster instead
 (``dask scheduler`` / ``dask worker --nthreads 1``, dask-jobqueue, Kubernetes). Dask reschedules
-the tasks of a worker that dies; a task whose workers died ``allowed_failures`` times is recorded
-as an error. Rows are written on this (the client) machine, so workers need no shared disk.
+the tasks of a worker that dies; a task that more than ``allowed_failures`` workers died running
+is recorded as an error (``KilledWorker``). Rows are written on this (the client) machine, so workers need no shared disk.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def connect(
     workers: int | None = None, scheduler: str | None = None, allowed_failures: int = 3, methods: Sequence[str] = ()
 ) -> Iterator[Any]:
     """A Dask client: on ``scheduler`` if given, else on an embedded loopback cluster whose
-    scheduler reschedules a task until ``allowed_failures`` workers died running it."""
+    scheduler gives up on a task once more than ``allowed_failures`` workers died running it."""
     import dask
     from distributed import Client, LocalCluster
 
@@ -90,7 +90,7 @@ def connect(
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         )
     with cluster, Client(cluster) as client:

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="solve many instances on a Dask cluster (embedded by default); rows stream to OUT/results.csv, re-runs resume",
         description="Give instance files, or --problem/--size to sample instances from city pools. Every finished task "
         "appends a row to OUT/results.csv and writes OUT/solutions/<instance>__<method>__<budget>.json; the same --out "
-        "skips finished tasks. OUT/summary.{csv,md,png} recompute every gap over the batch at the end.",
+        "skips finished tasks. OUT/summary.{csv,md,png} recompute every gap over the batch at the end. Exit status: "
+        "0 all tasks have a row, 1 some task recorded an error, 130 interrupted (the same command resumes).",
     )
     add_instance_arguments(parser, default_instances=100)
     parser.add_argument("--method", default="pyvrp", help="method, or comma-separated methods (hybrid:REFINER picks the refiner)")
@@ -50,13 +51,13 @@ def sources(args: argparse.Namespace) -> list[Source]:
         raise ValueError("give either instance files or --problem (to sample from city pools), not both")
     if args.files:
         return [read(path) for path in args.files]
-    from envs.cities import list_cities
+    from envs.cities import city_infos
     from envs.presets import variant
 
     variant(args.problem)  # an unknown preset fails here, not in every task
-    cities = list_cities(split=args.cities)
+    cities = [info.name for info in city_infos(args.cities) if info.points > args.size]
     if not cities:
-        raise ValueError(f"no city pools in split {args.cities!r}; see `nco data cities`")
+        raise ValueError(f"no city pool in split {args.cities!r} has more than {args.size} points; see `nco data cities`")
     if args.num_instances < 1 or args.size < 1:
         raise ValueError(f"need --num-instances >= 1 and --size >= 1, got {args.num_instances} and {args.size}")
     return [Recipe(args.problem, args.size, cities[i % len(cities)], args.seed + i) for i in range(args.num_instances)]
