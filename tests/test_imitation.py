@@ -43,6 +43,23 @@ def test_target_actions_rebuild_the_labelled_solutions_in_every_ordering(labels)
         assert len(set(firsts)) == min(3, len(label.routes))
 
 
+def test_teacher_forcing_scores_a_rollout_as_the_rollout_did():
+    """Forced along the policy's own greedy POMO rollout, every target is the argmax and the
+    summed log-probabilities are the rollout's log-likelihood: the same decoding, step for step."""
+    from envs.generators import generate
+    from nco.training.imitation import teacher_forcing
+
+    torch.manual_seed(0)
+    policy = RoutingPolicy(model="am", dim=32, layers=2, heads=4).eval()
+    env = RoutingEnv()
+    batch = generate("acvrp", 6, 10, seed=3)
+    with torch.no_grad():
+        rollout = policy.rollout(env.reset(batch), env, strategy="greedy", num_starts=3)
+        out = teacher_forcing(policy, env.reset(batch), env, rollout.actions)
+    assert int(out["hits"]) == int(out["steps"]) > 0 and int(out["derailed"]) == 0
+    assert float(out["nll"]) == pytest.approx(-float(rollout.log_likelihood.sum()), rel=1e-5)
+
+
 def test_label_stream_resumes_with_the_same_batches(labels):
     stream = LabelStream(list(read_shards(labels)), batch_size=4, steps=3, seed=5, orderings=2)
     batches = list(stream)
