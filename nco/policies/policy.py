@@ -81,7 +81,7 @@ class RoutingPolicy(nn.Module):
         num_augment: int = 1,
         first_start: int = 0,
         generator: torch.Generator | None = None,
-        engine: Engine = "fast",
+        engine: Engine | None = None,
         log_likelihood: bool = True,
     ) -> Rollout:
         """Decode whole solutions for the freshly reset ``td``.
@@ -90,7 +90,9 @@ class RoutingPolicy(nn.Module):
         starts (0 = none: the policy chooses the first move too; ``first_start`` skips that many
         starts), then ``num_samples`` copies. ``engine="fast"`` steps the compiled kernel of
         ``envs/fast.py`` (replicas share their instance's matrices); ``"env"`` steps ``td`` itself
-        in place through ``env.step``, the reference the fast engine is tested against.
+        in place through ``env.step``, the reference the fast engine is tested against, and the
+        default on accelerators (``None``: fast on the CPU), where the kernel's per-step copies
+        between host and device would cost more than the batched env.
         ``log_likelihood=False`` skips the per-step log-softmax where only actions matter
         (greedy inference); the rollout's ``log_likelihood`` is then zeros.
         """
@@ -103,6 +105,8 @@ class RoutingPolicy(nn.Module):
         inputs = encoder_inputs(encoded, scale.repeat(num_augment))
         embeddings = self.encoder(inputs.nodes, inputs.coords, inputs.distance, inputs.duration)
         cache = self.decoder.precompute(embeddings)
+        if engine is None:
+            engine = "fast" if embeddings.device.type == "cpu" else "env"
         if engine == "env":
             return self._rollout_env(encoded, env, cache, scale.repeat(num_augment), strategy, num_starts, num_samples, num_augment, first_start, generator)
         if engine != "fast":
