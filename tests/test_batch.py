@@ -166,6 +166,11 @@ def test_compare_workers_runs_on_the_engine(tmp_path: Path, scheduler: str) -> N
     assert len(rows) == 4 and all(row["feasible"] == "True" for row in rows)
     assert {min(float(r["gap"]) for r in rows if r["instance"] == name) for name in ("i3", "i4")} == {0.0}
     assert sum(csv_keys(out).values()) == 4 and (out / "compare.png").is_file()
+    # the Python API on the engine: same table shape and gap rule as in one process
+    known = nco.read(files[0]).replace(best_known_cost=1.0)
+    table = nco.compare([known], methods=["pyvrp", "vroom"], time_limits=[0.1], scheduler=scheduler, progress=False)
+    assert [(r.method, r.feasible) for r in table.rows] == [("pyvrp", True), ("vroom", True)]
+    assert all(r.gap == pytest.approx(100 * (r.cost - 1.0)) for r in table.rows)
 
 
 def test_torn_last_line_is_cut_on_open(tmp_path: Path) -> None:
