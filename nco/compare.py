@@ -13,9 +13,9 @@ import csv
 import math
 import os
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from tqdm import tqdm
 

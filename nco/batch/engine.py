@@ -13,10 +13,11 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from importlib import import_module
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from importlib import import_module
+from typing import Any
 from uuid import uuid4
 
 from distributed import WorkerPlugin

@@ -15,9 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nco.batch.tasks import solution_stem
 from nco.io import write
 from nco.solution import Solution
-from nco.batch.tasks import solution_stem
 
 __all__ = ["COLUMNS", "ResultStore"]
 
@@ -47,7 +47,7 @@ class ResultStore:
                 raise ValueError(f"{self.path}: not an nco results file (header {header[:4]}...); use another --out")
         self._fd: int | None = None
 
-    def __enter__(self) -> "ResultStore":
+    def __enter__(self) -> ResultStore:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         return self
 
