@@ -184,7 +184,7 @@ def report(
             f"{median(kind, 2, 'overhead_ms'):.0f} | {median(kind, 1, 'runtime'):.3f} / {median(kind, 2, 'runtime'):.3f} | "
             f"{median(kind, 2, 'cost') / median(kind, 1, 'cost'):.4f} |"
         )
-    neural = NEURAL
+    pyvrp, neural = list(counts)[0], NEURAL
     load = os.getloadavg()[0]
     lines += [
         "",
@@ -198,9 +198,11 @@ def report(
         f"shows it: neural decoding took {median(neural, 1, 'runtime'):.3f} s per instance on 1 worker and "
         f"{median(neural, 2, 'runtime'):.3f} s on 2, and two plain processes decoding the same instances at once, without "
         f"Dask, got {ceiling:.2f}x the throughput of one (measured right after): the ceiling this machine allowed, against "
-        f"which the engine's neural speed-up is to be read. PyVRP tasks stop at their budget either way, so contention shows as fewer "
-        f"search iterations (mean cost 2w / 1w above), not as time. Read the speed-ups as lower bounds; the goal "
-        "(>= 1.8x on 2 cores) needs a quiet machine to be judged.",
+        f"which the engine's neural speed-up is to be read. Budgeted PyVRP tasks reach ~2x the tasks/s by construction (each "
+        "stops at its budget, core or no core); whether the second worker had a real core shows in their cost instead "
+        f"(mean cost 2w / 1w: {median(pyvrp, 2, 'cost') / median(pyvrp, 1, 'cost'):.4f}, i.e. fewer search iterations "
+        "when it is above 1). So the goal, >= 1.8x on 2 cores *at equal quality*, is not demonstrated on this machine; it "
+        "needs a quiet one to be judged.",
         "",
         "## What limits it at 100 workers (on paper)",
         "",
