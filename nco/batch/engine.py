@@ -4,7 +4,8 @@ By default an embedded ``LocalCluster`` of ``workers`` processes with one thread
 per core, so a 1 s budget gets a core for 1 s. ``scheduler`` connects to a running cluster instead
 (``dask scheduler`` / ``dask worker --nthreads 1``, dask-jobqueue, Kubernetes). Dask reschedules
 the tasks of a worker that dies; a task that more than ``allowed_failures`` workers died running
-is recorded as an error (``KilledWorker``). Rows are written on this (the client) machine, so workers need no shared disk.
+is recorded as an error (``KilledWorker``). Rows are written on this (the client) machine, so
+workers need no shared disk.
 """
 
 from __future__ import annotations
@@ -67,8 +68,7 @@ def run_batch(
             interrupted = True
     latest = store.latest()
     rows = [latest[task.key] for task in tasks if task.key in latest]
-    ran = sum(task.key in latest for task in pending)
-    return BatchResult(rows, ran, len(tasks) - len(pending), interrupted)
+    return BatchResult(rows, store.appended, len(tasks) - len(pending), interrupted)
 
 
 @contextmanager

@@ -46,6 +46,7 @@ class ResultStore:
             if header != COLUMNS:
                 raise ValueError(f"{self.path}: not an nco results file (header {header[:4]}...); use another --out")
         self._fd: int | None = None
+        self.appended = 0  # rows this object wrote
 
     def __enter__(self) -> ResultStore:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
@@ -75,6 +76,7 @@ class ResultStore:
         if self._fd is None:
             raise RuntimeError("ResultStore.append() outside its `with` block")
         os.write(self._fd, _csv_line(line))
+        self.appended += 1
 
     def _write_line(self, fields: list[str]) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
