@@ -6,7 +6,7 @@ from typing import Any
 
 from nco.instance import Instance
 from nco.solution import Solution
-from solvers import get_solver
+from solvers import get_solver, prepare
 from solvers.budget import Deadline, check_seed
 
 __all__ = ["solve"]
@@ -32,6 +32,7 @@ def solve(
     """
     if not isinstance(instance, Instance):
         raise TypeError(f"solve() needs an nco.Instance, got {type(instance).__name__}")
-    solver = get_solver(method)  # imports the backend: before the clock starts
+    solver = get_solver(method)
+    prepare(method, instance, options)  # imports, checkpoint loading and calibration: before the clock starts
     deadline = Deadline.of(time_limit)
     return solver(instance, time_limit=deadline, seed=check_seed(seed), initial=initial, **options)

@@ -15,7 +15,7 @@ from typing import Callable
 
 from solvers.errors import UnsupportedFeature
 
-__all__ = ["UnsupportedFeature", "get_solver", "SOLVER_MODULES"]
+__all__ = ["UnsupportedFeature", "get_solver", "prepare", "SOLVER_MODULES"]
 
 # method name -> module defining ``solve``; imported lazily so one broken backend cannot break the rest
 SOLVER_MODULES: dict[str, str] = {
@@ -33,3 +33,13 @@ def get_solver(method: str) -> Callable:
     except KeyError:
         raise ValueError(f"unknown solver {method!r}; choose one of {sorted(SOLVER_MODULES)}") from None
     return import_module(module).solve
+
+
+def prepare(method: str, instance, options: dict) -> None:
+    """Pay ``method``'s one-time costs per process for ``instance`` (imports; loading and
+    calibrating a checkpoint, compiling the env kernel) before a budget's clock starts: a
+    backend module may define ``prepare(instance, **options)`` for them."""
+    get_solver(method)
+    hook = getattr(import_module(SOLVER_MODULES[method]), "prepare", None)
+    if hook is not None:
+        hook(instance, **options)

@@ -28,7 +28,7 @@ from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.errors import UnsupportedFeature
 from solvers.ga import refine
 from solvers.neighbours import ready
-from solvers.neural_solver import candidates, checkpoint_for, plan, warmup
+from solvers.neural_solver import candidates, checkpoint_for, plan, prepare, warmup  # noqa: F401  (prepare: nco.solve's hook)
 
 __all__ = ["DEFAULT_REFINER", "NEURAL_SHARE", "REFINERS", "solve"]
 

@@ -30,7 +30,7 @@ from nco.solution import Solution
 from solvers.budget import Deadline, finish_reserve
 from solvers.errors import UnsupportedFeature
 
-__all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "solve", "warmup"]
+__all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "prepare", "solve", "warmup"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 
@@ -193,6 +193,17 @@ def warmup(checkpoint: str) -> None:
     a = max((f1 / n1 - f0 / n0) / (n1 - n0), 0.0)
     b = max(f1 / n1 - a * n1, 0.0)
     _COSTS[path] = _CostModel(a, b, c)
+
+
+def prepare(instance: Instance, *, checkpoint: str | None = None, **options: Any) -> None:
+    """The one-time costs of solving ``instance`` (:func:`warmup` of its checkpoint), which
+    ``nco.solve`` pays before its clock starts; nothing when no checkpoint fits (``solve`` then
+    raises, inside the budget, what it cannot do)."""
+    del options
+    try:
+        warmup(str(checkpoint or checkpoint_for(instance)))
+    except UnsupportedFeature:
+        pass
 
 
 def predicted_seconds(instance: Instance, starts: int, *, checkpoint: str, samples: int = 0, augment: bool = False) -> float:
