@@ -329,7 +329,8 @@ BBOX = "7.415,43.728,7.430,43.740"
 @pytest.mark.parametrize("reply, problem", [
     ({"code": "Ok", "distances": [[1.0]], "durations": [[1.0]]}, r"'distances' must be 3 rows of 3 values, got 1 rows"),
     ({"code": "Ok", "distances": [[0, -5, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
-     r"'distances'\[0\]\[1\] = -5 is not in \[0, 1e\+08\]"),
+     r"1 negative distances in a 3 x 3 table \(first: 'distances'\[0\]\[1\] = -5\); more than 1%"),
+    ({"code": "Ok", "distances": [[0, 1, 1]] * 3, "durations": [[0, -5, 1]] * 3}, r"'durations'\[0\]\[1\] = -5 is not in"),
     ({"code": "Ok", "distances": [[0, 1e12, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
      r"'distances'\[0\]\[1\] = 1e\+12 is not in"),
     ({"code": "Ok", "distances": [[0, 1, 1]] * 3, "durations": [[0, float("inf"), 1]] * 3}, r"'durations'\[0\]\[1\] = inf"),
@@ -343,6 +344,17 @@ def test_malformed_table_replies_are_clear_errors(replies, reply, problem):
     handler.broken_table = reply
     with pytest.raises(OSRMError, match=rf"OSRM (table at {url}: )?.*{problem}"):
         OSRMClient(url, retries=0).table(POINTS)
+
+
+def test_a_rare_negative_distance_is_unknown_not_wrapped(replies):
+    """OSRM's table service sometimes answers a negative distance (osrm-backend #5855): NaN, never 2**32 - 1."""
+    url, handler = replies
+    points = np.column_stack([np.linspace(43.73, 43.74, 12), np.linspace(7.42, 7.43, 12)])
+    distances = (1 + np.arange(144.0).reshape(12, 12)) * (1 - np.eye(12))
+    distances[3, 7] = -0.9  # one pair in 144: under 1 %
+    handler.broken_table = {"code": "Ok", "distances": distances.tolist(), "durations": (distances ** 2).tolist()}
+    distance, duration = OSRMClient(url, retries=0).table(points)
+    assert np.isnan(distance[3, 7]) and np.isnan(distance).sum() == 1 and duration[3, 7] == pytest.approx(0.81)
 
 
 def test_unroutable_pairs_stay_nan_for_the_pool_to_drop(replies):

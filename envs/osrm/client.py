@@ -15,13 +15,18 @@ Progress = Callable[[str, int, int], None]
 # pools store metres and deciseconds as uint32 (4.29e9).
 MAX_DISTANCE_M = 1e8
 MAX_DURATION_S = 1e7  # 115 days
+# OSRM's table service has a known defect: a few distances come back negative (durations do not;
+# osrm-backend issues 5306, 5855, 7269). Such a pair's distance is unknown, so it becomes NaN like an
+# unroutable pair and the pool drops one of its points; more than this share means a broken server.
+MAX_NEGATIVE_SHARE = 0.01
 
 
 class OSRMError(RuntimeError):
     """The OSRM server is unreachable, answered with an error code, or sent a reply that is not a valid answer."""
 
 
-def _table_values(reply: dict, key: str, shape: tuple[int, int], bound: float, where: str) -> np.ndarray:
+def _table_values(reply: dict, key: str, shape: tuple[int, int], bound: float, where: str, *,
+                  negative: bool = False) -> np.ndarray:
     """``reply[key]`` as a float (rows, cols) array, NaN where OSRM found no route (``null``).
 
     Anything else — a missing key, the wrong shape, a non-number, a negative, infinite or absurdly
@@ -37,11 +42,24 @@ def _table_values(reply: dict, key: str, shape: tuple[int, int], bound: float, w
     if bad is not None:
         raise OSRMError(f"{where}: '{key}' holds {bad!r}, not a number or null")
     values = np.array([np.nan if v is None else v for v in flat], dtype=float).reshape(shape)
-    wrong = np.argwhere(~np.isnan(values) & ~((values >= 0) & (values <= bound)))
+    low = -bound if negative else 0.0  # negative distances are judged over the whole table (see table())
+    wrong = np.argwhere(~np.isnan(values) & ~((values >= low) & (values <= bound)))
     if wrong.size:
         i, j = map(int, wrong[0])
         raise OSRMError(f"{where}: '{key}'[{i}][{j}] = {float(values[i, j]):g} is not in [0, {bound:g}]")
     return values
+
+
+def _drop_negative(distance: np.ndarray, where: str) -> np.ndarray:
+    """NaN for OSRM's few negative distances (unknown, dropped like unroutable pairs); an error if many."""
+    negative = np.argwhere(distance < 0)
+    if len(negative) > MAX_NEGATIVE_SHARE * distance.size:
+        i, j = map(int, negative[0])
+        raise OSRMError(f"{where}: {len(negative)} negative distances in a {distance.shape[0]} x {distance.shape[1]} "
+                        f"table (first: 'distances'[{i}][{j}] = {float(distance[i, j]):g}); more than "
+                        f"{MAX_NEGATIVE_SHARE:.0%} means a broken server")
+    distance[distance < 0] = np.nan
+    return distance
 
 
 def _waypoint(reply: dict, where: str) -> tuple[float, float, float]:
@@ -135,12 +153,13 @@ class OSRMClient:
         answer = self._get("table", coordinates, params)
         shape = (len(sources), len(sources) if destinations is None else len(destinations))
         where = f"OSRM table at {self.url}"
-        return (_table_values(answer, "distances", shape, MAX_DISTANCE_M, where),
+        return (_table_values(answer, "distances", shape, MAX_DISTANCE_M, where, negative=True),
                 _table_values(answer, "durations", shape, MAX_DURATION_S, where))
 
     def table(self, latlon: np.ndarray, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Full (N, N) road distance (m) and duration (s); NaN where OSRM finds no route (``null``: the pool
-        keeps only mutually reachable points). Every reply is checked (shape, numbers in range) first.
+        """Full (N, N) road distance (m) and duration (s); NaN where OSRM finds no route (``null``) or gives
+        one of its rare negative distances (the pool keeps only mutually reachable points). Every reply is
+        checked (shape, numbers in range) first.
 
         Large N is cut into ``block`` x ``block`` tiles, each one request holding only its own sources and
         destinations, so no request exceeds 2 * block coordinates (servers cap this with --max-table-size)."""
@@ -158,4 +177,4 @@ class OSRMClient:
                 distance[rows, cols], duration[rows, cols] = self._tile(latlon[rows], latlon[cols] if i != j else None)
             if progress:
                 progress("table", done + 1, len(tiles))
-        return distance, duration
+        return _drop_negative(distance, f"OSRM table at {self.url}"), duration
