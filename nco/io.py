@@ -81,7 +81,8 @@ def write(obj: Instance | Solution, path: str | os.PathLike[str]) -> Path:
                 Path(tmp).write_text(json.dumps(obj.to_dict(), indent=1))
         else:
             with atomic_path(path) as tmp:
-                vrplib.write_solution(tmp, obj.routes, {"Cost": obj.cost, "Feasible": obj.feasible})
+                types = " ".join(map(str, obj.vehicle_types))  # a mixed fleet's .sol needs them to read back
+                vrplib.write_solution(tmp, obj.routes, {"Cost": obj.cost, "Feasible": obj.feasible, "Vehicle types": types})
     else:
         raise TypeError(f"write() takes an Instance or a Solution, got {type(obj).__name__}")
     return path

@@ -230,15 +230,22 @@ def _build(path: Path, data: dict[str, Any], size: int | None) -> Instance:
 
 
 def solution_routes(path: Path, instance: Instance) -> tuple[list[list[int]], list[int] | None]:
-    """Routes of a VRPLIB ``.sol`` and, for a mixed fleet, their vehicle types: the file numbers its
-    routes by vehicle (``Route #k``, empty ones included), vehicles listed type by type as read."""
+    """Routes of a VRPLIB ``.sol`` and, for a mixed fleet, their vehicle types: from nco's
+    ``Vehicle types:`` line, else the file numbers its routes by vehicle (``Route #k``, empty ones
+    included, as in PyVRP's collection), vehicles listed type by type as read."""
     try:
-        routes = [list(map(int, route)) for route in vrplib.read_solution(str(path))["routes"]]
+        data = vrplib.read_solution(str(path))
+        routes = [list(map(int, route)) for route in data["routes"]]
     except Exception as error:  # noqa: BLE001 - vrplib raises bare ValueError/IndexError on malformed files
         raise InstanceFileError(f"{path}: not a VRPLIB solution ({type(error).__name__}: {error})") from None
     counts = [vehicle.count for vehicle in instance.vehicle_types]
     if len(counts) == 1:
         return routes, None
+    if "vehicle types" in data:  # written by nco: one type per route
+        words = str(data["vehicle types"]).split()
+        if not all(word.isdigit() for word in words) or len(words) != len(routes):
+            raise InstanceFileError(f"{path}: 'Vehicle types' must be one type number per route ({len(routes)})")
+        return routes, [int(word) for word in words]
     if len(routes) != sum(counts):
         raise InstanceFileError(f"{path}: {len(routes)} routes for {sum(counts)} vehicles of {len(counts)} types: "
                                 "a mixed fleet's solution lists one route per vehicle (empty ones included)")

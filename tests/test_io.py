@@ -215,6 +215,8 @@ def test_vrplib_heterogeneous_fleet_with_fixed_costs_is_read_into_the_fleet(tmp_
     assert solution.vehicle_types == [0, 0, 1] and solution.feasible
     # the reference is the evaluator's cost of those routes, never the file's own "Cost: 1"
     assert nco.read(path).best_known_cost == pytest.approx(solution.cost) and solution.cost > 100
+    again = nco.read_solution(nco.write(solution, tmp_path / "written.sol"), instance)  # nco's own .sol
+    assert again.routes == solution.routes and again.vehicle_types == [0, 0, 1] and again.cost == solution.cost
 
 
 def test_vrplib_vehicle_client_restrictions_become_allowed(tmp_path: Path) -> None:
