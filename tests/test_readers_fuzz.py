@@ -42,7 +42,11 @@ def _vrplib_seeds() -> list[str]:
     )
     with tempfile.TemporaryDirectory() as folder:
         explicit = nco.write(windows, Path(folder) / "windows.vrp").read_text()
-    return [cvrp, fleet, explicit]
+    customers = "\n".join(f"{i} {10 + 3 * i} {20 - 2 * i} {min(i, 1) * 3} {5 * i} {200 - i} {min(i, 1) * 10}"
+                          for i in range(5))
+    solomon = ("R0\n\nVEHICLE\nNUMBER     CAPACITY\n  3         10\n\nCUSTOMER\n"
+               "CUST NO.   XCOORD.   YCOORD.    DEMAND   READY TIME   DUE DATE   SERVICE TIME\n\n" + customers + "\n")
+    return [cvrp, fleet, explicit, solomon]
 
 
 def _json_seeds() -> list[str]:
