@@ -2,10 +2,12 @@
 
     python benchmarks/latency.py                                   # both sections
     python benchmarks/latency.py --section honesty --instances 2 --budgets 0.01,0.1
+    python benchmarks/latency.py --section honesty --problem acvrptw      # another variant's table
     python benchmarks/latency.py --section neural --sizes 50,100,200,1000 --label after-fast-path
 
-Section ``honesty``: every method x budget on real-city ACVRP100 instances from test-split city
-pools (``nco.sample_instance("acvrp", 100, city=..., seed=...)``, one city per instance). Wall
+Section ``honesty``: every method x budget on real-city ACVRP100 instances (``--problem``: another
+variant, one table each) from test-split city pools (``nco.sample_instance("acvrp", 100,
+city=..., seed=...)``, one city per instance). Wall
 time from the ``nco.solve`` call to its return; one warm-up call per method first (imports,
 checkpoint loading and calibration are one-time costs that budgets exclude). Reported: max and
 median wall / limit per method and budget, and how many runs kept the contract
@@ -60,9 +62,9 @@ def cities_for(customers: int) -> list[str]:
     raise SystemExit(f"no city pool has more than {customers} points")
 
 
-def instances(customers: int, count: int, seed: int) -> list[nco.Instance]:
+def instances(customers: int, count: int, seed: int, problem: str = "acvrp") -> list[nco.Instance]:
     names = cities_for(customers)
-    return [nco.sample_instance("acvrp", customers, city=names[i % len(names)], seed=seed + i) for i in range(count)]
+    return [nco.sample_instance(problem, customers, city=names[i % len(names)], seed=seed + i) for i in range(count)]
 
 
 def timed(instance: nco.Instance, method: str, limit: float, **options) -> tuple[float, nco.Solution]:
@@ -80,7 +82,7 @@ def timed_cpu(instance: nco.Instance, method: str, limit: float) -> tuple[float,
 
 
 def honesty(args: argparse.Namespace) -> dict:
-    cases = instances(100, args.instances, args.seed)
+    cases = instances(100, args.instances, args.seed, args.problem)
     methods = args.methods.split(",")
     budgets = [float(b) for b in args.budgets.split(",")]
     for method in methods:  # one-time costs outside the measurement
@@ -134,13 +136,12 @@ def neural(args: argparse.Namespace) -> dict:
 def render(results: dict) -> str:
     lines = ["# Latency: budget honesty and neural construction time", ""]
     lines += ["Produced by `python benchmarks/latency.py` (options in its docstring).", ""]
-    if "honesty" in results:
-        h = results["honesty"]
+    for problem, h in results.get("honesty", {}).items():
         lines += [
-            "## Budget honesty (wall time from `nco.solve` call to return / time limit)",
+            f"## Budget honesty on {problem.upper()}100 (wall time from `nco.solve` call to return / time limit)",
             "",
             h["machine"],
-            f"{len(h['instances'])} real-city ACVRP100 instances ({', '.join(h['instances'])}); each cell: "
+            f"{len(h['instances'])} real-city {problem.upper()}100 instances ({', '.join(h['instances'])}); each cell: "
             "max / median of wall / limit, how many runs kept `wall <= 1.05 limit + 0.01 s`, and in brackets the "
             "max CPU time / limit of the process (wall well above CPU = the call waited for a core on this shared "
             "machine; the load average above says how busy it was). "
@@ -193,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--section", choices=("all", "honesty", "neural"), default="all")
     parser.add_argument("--methods", default=",".join(METHODS), help="honesty: comma-separated methods")
+    parser.add_argument("--problem", default="acvrp", help="honesty: the variant (acvrp, acvrptw, ...)")
     parser.add_argument("--budgets", default=",".join(f"{b:g}" for b in BUDGETS), help="honesty: seconds")
     parser.add_argument("--instances", type=int, default=4, help="instances per size (one city each)")
     parser.add_argument("--seed", type=int, default=2024)
@@ -207,7 +209,7 @@ def main() -> None:
     store = Path(args.out).with_suffix(".json")
     results = json.loads(store.read_text()) if store.exists() else {}
     if args.section in ("all", "honesty"):
-        results["honesty"] = honesty(args)
+        results.setdefault("honesty", {})[args.problem] = honesty(args)
     if args.section in ("all", "neural"):
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
         results.setdefault("neural", {})[args.label or commit.stdout.strip()] = neural(args)
