@@ -124,17 +124,18 @@ def _detect_format(path: Path) -> str:
 # -- VRPLIB writing ------------------------------------------------------------------------------
 def _vrplib_sections(instance: Instance) -> dict[str, Any]:
     """Explicit full-matrix VRPLIB; only what the format can express (JSON is the lossless one).
-    Coordinates are written for reference; their system (``"latlon"``) is not."""
+    A mixed fleet is written in PyVRP's dialect (one row per vehicle), which the reader groups back
+    into types. Coordinates are written for reference; their system (``"latlon"``) is not."""
     features = instance.features()
-    unsupported = [key for key in ("multiple_profiles", "heterogeneous_fleet", "allowed", "preference", "open_routes",
-                                   "strict_backhaul", "fixed_cost", "duration_cost") if features[key]]
+    unsupported = [key for key in ("multiple_profiles", "preference", "open_routes", "strict_backhaul", "duration_cost")
+                   if features[key]]
     if instance.duration is not None and not np.array_equal(instance.duration, instance.distance):
         unsupported.append("duration differing from distance")
-    if instance.vehicle_types[0].unit_distance_cost != 1:
-        unsupported.append("unit_distance_cost")
+    types = instance.vehicle_types
+    if len(set(types)) < len(types):
+        unsupported.append("identical vehicle types")  # the reader would merge them into one
     if unsupported:
         raise ValueError(f"VRPLIB cannot express {unsupported}: write {instance.name!r} as .json")
-    vehicle = instance.vehicle_types[0]
     sections: dict[str, Any] = {
         "NAME": instance.name,
         "TYPE": "VRPTW" if instance.time_windows is not None else "CVRP",
@@ -142,12 +143,17 @@ def _vrplib_sections(instance: Instance) -> dict[str, Any]:
         "EDGE_WEIGHT_TYPE": "EXPLICIT",
         "EDGE_WEIGHT_FORMAT": "FULL_MATRIX",
     }
-    if instance.num_vehicles is not None:
-        sections["VEHICLES"] = instance.num_vehicles
-    if instance.capacity is not None or instance.demand is not None:  # demands need a CAPACITY line, maybe inf
-        sections["CAPACITY"] = vehicle.capacity
-    if math.isfinite(vehicle.max_duration):
-        sections["VEHICLES_MAX_DURATION"] = vehicle.max_duration
+    if instance.fleet is None and (features["fixed_cost"] or types[0].unit_distance_cost != 1):
+        raise ValueError(f"VRPLIB cannot express costs of a homogeneous fleet: write {instance.name!r} as .json")
+    if instance.fleet is None:
+        if instance.num_vehicles is not None:
+            sections["VEHICLES"] = instance.num_vehicles
+        if instance.capacity is not None or instance.demand is not None:  # demands need a CAPACITY line, maybe inf
+            sections["CAPACITY"] = types[0].capacity
+        if math.isfinite(types[0].max_duration):
+            sections["VEHICLES_MAX_DURATION"] = types[0].max_duration
+    else:
+        sections.update(_fleet_sections(instance))
     sections["EDGE_WEIGHT_SECTION"] = instance.distance
     if instance.coordinates is not None:
         sections["NODE_COORD_SECTION"] = instance.coordinates
@@ -155,5 +161,21 @@ def _vrplib_sections(instance: Instance) -> dict[str, Any]:
                        ("TIME_WINDOW_SECTION", instance.time_windows), ("SERVICE_TIME_SECTION", instance.service_time)):
         if value is not None:
             sections[key] = value
+    if instance.fleet is not None and instance.allowed is not None:
+        clients = [(np.flatnonzero(row[1:]) + 2).tolist() for row in instance.allowed]  # 1-based node numbers
+        sections["VEHICLES_ALLOWED_CLIENTS_SECTION"] = [clients[k] for k, v in enumerate(instance.fleet)
+                                                        for _ in range(v.count)]
     sections["DEPOT_SECTION"] = np.array([1, -1])
+    return sections
+
+
+def _fleet_sections(instance: Instance) -> dict[str, Any]:
+    """PyVRP's per-vehicle sections: every vehicle of every type, one row each."""
+    fleet = instance.vehicle_types
+    column = lambda attr: np.repeat([getattr(v, attr) for v in fleet], [v.count for v in fleet])  # noqa: E731
+    sections: dict[str, Any] = {"VEHICLES": sum(v.count for v in fleet), "CAPACITY_SECTION": column("capacity"),
+                                "VEHICLES_FIXED_COST_SECTION": column("fixed_cost"),
+                                "VEHICLES_UNIT_DISTANCE_COST_SECTION": column("unit_distance_cost")}
+    if any(math.isfinite(v.max_duration) for v in fleet):
+        sections["VEHICLES_MAX_DURATION_SECTION"] = column("max_duration")
     return sections

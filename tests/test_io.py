@@ -219,6 +219,18 @@ def test_vrplib_heterogeneous_fleet_with_fixed_costs_is_read_into_the_fleet(tmp_
     assert again.routes == solution.routes and again.vehicle_types == [0, 0, 1] and again.cost == solution.cost
 
 
+def test_vrplib_mixed_fleets_round_trip_in_pyvrps_dialect(tmp_path: Path) -> None:
+    distance = np.arange(16.0).reshape(4, 4) % 5 + 1 - np.eye(4)
+    original = Instance(distance=distance, demand=[0, 2, 3, 4], time_windows=[[0, 99]] * 4,
+                        fleet=(VehicleType(2, capacity=5, fixed_cost=7.5, unit_distance_cost=2),
+                               VehicleType(1, capacity=9, max_duration=50)),
+                        allowed=[[True, True, False, True], [True, True, True, True]])
+    again = nco.read(nco.write(original, tmp_path / "mixed.vrp"))
+    assert again.fleet == original.fleet
+    for name in ("distance", "demand", "time_windows", "allowed"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(original, name))
+
+
 def test_vrplib_vehicle_client_restrictions_become_allowed(tmp_path: Path) -> None:
     path = tmp_path / "site.vrp"
     path.write_text(vrplib_text(extra_specs="VEHICLES: 2\nVEHICLES_MAX_DURATION: 500\n",
@@ -261,9 +273,11 @@ def test_vrplib_sections_nco_cannot_model_are_refused_by_name(tmp_path: Path, se
 def test_vrplib_write_refuses_what_it_would_lose(tmp_path: Path) -> None:
     distance = np.ones((3, 3)) - np.eye(3)
     for instance in (Instance(distance=distance, duration=2 * distance),
-                     Instance(distance=distance, fleet=(VehicleType(2, fixed_cost=5),))):
+                     Instance(distance=distance, fleet=(VehicleType(1), VehicleType(1))),
+                     Instance(distance=distance, fleet=(VehicleType(2, unit_duration_cost=1),))):
         with pytest.raises(ValueError, match="VRPLIB cannot express"):
             nco.write(instance, tmp_path / "lossy.vrp")
+    assert not list(tmp_path.iterdir())
     limited = Instance(distance=distance, demand=[0, 1, 1], max_route_duration=7)
     again = nco.read(nco.write(limited, tmp_path / "limited.vrp"))
     assert again.vehicle_types == limited.vehicle_types and again.max_route_duration == 7
