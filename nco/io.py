@@ -131,6 +131,8 @@ def _vrplib_sections(instance: Instance) -> dict[str, Any]:
                    if features[key]]
     if instance.duration is not None and not np.array_equal(instance.duration, instance.distance):
         unsupported.append("duration differing from distance")
+    if any(mark in instance.name for mark in ("\n", "\r", "_SECTION")):
+        unsupported.append("this name (a line break or '_SECTION' would end the NAME line)")
     types = instance.vehicle_types
     if len(set(types)) < len(types):
         unsupported.append("identical vehicle types")  # the reader would merge them into one

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import vrplib
+from vrplib.parse import parse_solomon, parse_vrplib
 from vrplib.parse.parse_distances import parse_distances
 
 from nco.evaluate import evaluate
@@ -63,11 +64,25 @@ def read_vrplib(path: Path, kind: str, max_memory: int | None = None) -> Instanc
         lines = sum(1 for _ in path.open("rb"))
         check_memory(path, f"up to {lines} nodes (dense matrices)", 8 * DENSE_COPIES * lines**2, max_memory)
     try:  # distances are computed only once the sections are checked against DIMENSION
-        data = vrplib.read_instance(str(path), instance_format=kind, compute_edge_weights=False)
+        text = path.read_text()
+        if kind == "solomon":
+            data = parse_solomon(text, compute_edge_weights=False)
+        else:
+            # vrplib stops at the first line containing "EOF" anywhere ("NAME: GEOFF"): the descriptive
+            # NAME and COMMENT lines are read by _header instead and kept out of its way
+            data = parse_vrplib("\n".join(line for line in text.splitlines() if not _descriptive(line)),
+                                compute_edge_weights=False)
+            if "name" in header:
+                data["name"] = header["name"]
     except Exception as error:  # noqa: BLE001 - vrplib gives no file name and varied exception types
         raise InstanceFileError(f"{path}: cannot parse as {kind} ({type(error).__name__}: {error})") from None
     _refuse_unmodelled(path, data)
     return _build(path, data, size)
+
+
+def _descriptive(line: str) -> bool:
+    key, colon, _ = line.partition(":")
+    return bool(colon) and key.strip().upper() in ("NAME", "COMMENT") and "_SECTION" not in line
 
 
 def _distances(path: Path, data: dict[str, Any], nodes: dict[str, np.ndarray]) -> np.ndarray:

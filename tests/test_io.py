@@ -316,3 +316,13 @@ def test_json_solution_fields_are_type_checked(tmp_path: Path) -> None:
         path.write_text(json.dumps(data))
         with pytest.raises(InstanceFileError, match=rf"s.json: {message}"):
             nco.read_solution(path, instance)
+
+
+def test_vrplib_names_and_comments_holding_eof_do_not_end_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "geoff.vrp"
+    path.write_text(vrplib_text().replace("NAME: small", "NAME: GEOFF\nCOMMENT: not the EOF yet"))
+    instance = nco.read(path)
+    assert instance.name == "GEOFF" and instance.num_nodes == 5
+    assert nco.read(nco.write(instance, tmp_path / "again.vrp")).name == "GEOFF"
+    with pytest.raises(ValueError, match="VRPLIB cannot express .*this name"):
+        nco.write(instance.replace(name="A_SECTION"), tmp_path / "bad.vrp")

@@ -103,6 +103,20 @@ def _same(a: Instance, b: Instance) -> bool:
     return True
 
 
+def _vrplib_round_trip(instance: Instance, path: Path) -> None:
+    """What VRPLIB expresses survives nco's own VRPLIB writer too (where it can write the instance)."""
+    try:
+        nco.write(instance, path)
+    except ValueError as error:
+        assert "VRPLIB cannot express" in str(error)
+        return
+    again = nco.read(path)
+    assert again.vehicle_types == instance.vehicle_types
+    for name in ("distance", "demand", "pickup", "time_windows", "service_time", "coordinates"):
+        a, b = getattr(instance, name), getattr(again, name)
+        assert (a is None and b is None) or np.array_equal(a, b), name
+
+
 def _check(text: str, suffix: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"fuzz{suffix}"
@@ -113,6 +127,8 @@ def _check(text: str, suffix: str) -> None:
             return  # refused with nco's own error: fine
         again = nco.read(nco.write(instance, Path(folder) / "again.json"))
         assert _same(instance, again), f"round trip changed the instance read from:\n{text}"
+        if suffix == ".vrp":
+            _vrplib_round_trip(instance, Path(folder) / "again.vrp")
         singles = [[i] for i in range(1, instance.num_nodes)]
         result = nco.evaluate(instance, singles, [0] * len(singles))  # a valid instance can be scored
         assert result.num_routes == len(singles)
