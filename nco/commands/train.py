@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
              "arcs: the arc scorer of learned PyVRP neighbourhoods, supervised on --labels (writes OUT/arcs.pt)")
     add("--labels", metavar="DIR", help="label directory from nco data label (--algorithm imitation or arcs; "
         "arcs takes several, comma-separated)")
+    add("--label-limit", type=int, metavar="N", help="arcs: at most N labels from each --labels directory")
     add("--orderings", type=int, default=default.orderings,
         help="imitation: route orders per label, each starting with another route (default 8)")
     add("--problem", default="acvrp", help="preset name from envs/presets.py (acvrp, acvrptw, atsp, ...)")
@@ -77,7 +78,9 @@ def _run_arcs(args: argparse.Namespace) -> int:
     given = {key: getattr(args, key) for key in ("epochs", "batch_size", "lr", "seed")
              if getattr(args, key) != getattr(default, key)}
     out = Path(args.out) / "arcs.pt"
-    _, card = train_arcs(ArcsConfig(labels=args.labels.split(","), out=str(out), **given))
+    config = ArcsConfig(labels=args.labels.split(","), out=str(out), limit=args.label_limit,
+                         progress=args.progress, **given)
+    _, card = train_arcs(config)
     best, base = card["best"], card["proximity"]
     print(f"arc scorer: {out} (card {out.with_suffix('.json')}); held-out recall@5 {best['recall@5']:.3f} "
           f"vs proximity {base['recall@5']:.3f}, recall@10 {best['recall@10']:.3f} vs {base['recall@10']:.3f}")
