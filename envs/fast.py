@@ -54,7 +54,7 @@ def _max(a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow):
+def _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow, penalty):
     """Mask, done/complete, state features and distance row of every row (``_update_mask``)."""
     distance, duration, latest = static_f[0], static_f[1], static_f[2]
     demand, pickup, service = static_f[3], static_f[4], static_f[5]
@@ -165,6 +165,7 @@ def _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, c
         s = scale[r]
         for j in range(n):
             drow[r, j] = np.float32(_min(distance[b, p, cur, j] / s, FAR))
+            penalty[r, j] = np.float32(0.0) if mask[r, j] else np.float32(-np.inf)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -240,11 +241,11 @@ def _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur
 
 
 @numba.njit(cache=True, nogil=True)
-def _advance(rows, action, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow):
+def _advance(rows, action, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow, penalty):
     """One decoding step: ``_step`` then ``_refresh``, in one call from Python; True once every
     row is done."""
     _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur_node, vtype, routes_used, visited, served, length, fl, started, done)
-    _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow)
+    _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow, penalty)
     for r in range(rows):
         if not done[r]:
             return False
@@ -296,8 +297,8 @@ class FastEnv:
 
     ``instance[row]`` says which instance a row replicates and ``scale[row]`` its distance scale
     (the policy's ``distance_scale``). The torch views (``current_node``, ``mask``, ``features``,
-    ``distance_row``, ...) share memory with the kernel's arrays, so they are current after every
-    :meth:`step` without a copy.
+    ``distance_row``, the mask as an additive ``penalty``, ...) share memory with the kernel's
+    arrays, so they are current after every :meth:`step` without a copy.
     """
 
     def __init__(self, td: TensorDict, instance: np.ndarray, scale: np.ndarray) -> None:
@@ -321,6 +322,7 @@ class FastEnv:
         self.complete_np = np.zeros(rows, np.bool_)
         self.features_np = np.zeros((rows, STATE_DIM), np.float32)
         self.drow_np = np.zeros((rows, n), np.float32)
+        self.penalty_np = np.zeros((rows, n), np.float32)
         self.current_node = torch.from_numpy(self.cur_node)
         self.vehicle_type = torch.from_numpy(self.vtype)
         self.mask = torch.from_numpy(self.mask_np)
@@ -328,6 +330,7 @@ class FastEnv:
         self.complete = torch.from_numpy(self.complete_np)
         self.features = torch.from_numpy(self.features_np)
         self.distance_row = torch.from_numpy(self.drow_np)
+        self.penalty = torch.from_numpy(self.penalty_np)
         self._refresh()
         self._all_done = bool(self.done_np.all())
 
@@ -347,7 +350,7 @@ class FastEnv:
         _refresh(
             self.rows, self.instance, s.floats, s.per_type, s.ints, s.bools, s.flags, self.scale,
             self.cur_node, self.vtype, self.routes_used, self.visited, self.served, self.length,
-            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np,
+            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np, self.penalty_np,
         )  # fmt: skip
 
     def step(self, action: torch.Tensor | np.ndarray) -> None:
@@ -359,7 +362,7 @@ class FastEnv:
         self._all_done = _advance(
             self.rows, actions, self.instance, s.floats, s.per_type, s.ints, s.bools, s.flags, self.scale,
             self.cur_node, self.vtype, self.routes_used, self.visited, self.served, self.length,
-            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np,
+            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np, self.penalty_np,
         )  # fmt: skip
 
     def repeat(self, times: int) -> "FastEnv":
@@ -368,7 +371,7 @@ class FastEnv:
         clone.static = self.static
         clone.instance = np.tile(self.instance, times)
         clone.scale = np.tile(self.scale, times)
-        for name in ("cur_node", "vtype", "routes_used", "visited", "served", "length", "state", "started", "mask_np", "done_np", "complete_np", "features_np", "drow_np"):
+        for name in ("cur_node", "vtype", "routes_used", "visited", "served", "length", "state", "started", "mask_np", "done_np", "complete_np", "features_np", "drow_np", "penalty_np"):
             value = getattr(self, name)
             setattr(clone, name, np.ascontiguousarray(np.tile(value, (times,) + (1,) * (value.ndim - 1))))
         clone.current_node = torch.from_numpy(clone.cur_node)
@@ -378,6 +381,7 @@ class FastEnv:
         clone.complete = torch.from_numpy(clone.complete_np)
         clone.features = torch.from_numpy(clone.features_np)
         clone.distance_row = torch.from_numpy(clone.drow_np)
+        clone.penalty = torch.from_numpy(clone.penalty_np)
         clone._all_done = self._all_done
         return clone
 

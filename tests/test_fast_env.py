@@ -42,6 +42,7 @@ def assert_same(td, fast: FastEnv, scale: torch.Tensor) -> None:
         assert torch.equal(td[key], torch.from_numpy(fast.state[:, column])), key
     assert torch.equal(features.state_features(td), fast.features)
     assert torch.equal(features.distance_row(td, scale), fast.distance_row)
+    assert torch.equal(torch.zeros(fast.mask.shape).masked_fill(~td["action_mask"], float("-inf")), fast.penalty)
 
 
 def lockstep(td, seed: int) -> None:

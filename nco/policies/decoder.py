@@ -60,9 +60,10 @@ class PointerDecoder(nn.Module):
         state: torch.Tensor,
         mask: torch.Tensor,
         distance_row: torch.Tensor,
+        penalty: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Log-probabilities ``[R * B, N]`` of the next node for ``R`` replicas of each instance."""
-        return torch.log_softmax(self.logits(cache, current, state, mask, distance_row).float(), dim=-1)
+        return torch.log_softmax(self.logits(cache, current, state, mask, distance_row, penalty).float(), dim=-1)
 
     def logits(
         self,
@@ -71,8 +72,13 @@ class PointerDecoder(nn.Module):
         state: torch.Tensor,
         mask: torch.Tensor,
         distance_row: torch.Tensor,
+        penalty: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Masked logits ``[R * B, N]`` (infeasible nodes ``-inf``); greedy decoding needs no more.
+
+        ``penalty`` is the mask as an additive float32 (0 allowed, ``-inf`` not), when the caller
+        has it already (the compiled engine keeps it): attention with a float mask is ~20 %
+        faster than with a boolean one at POMO's row counts, and adding it masks the logits.
 
         ``cache`` holds the ``B`` instances once; rows ``r * B + b`` of ``current [R * B]`` (node
         index), ``state [R * B, S]``, ``mask [R * B, N]`` (True = feasible) and ``distance_row
@@ -81,8 +87,12 @@ class PointerDecoder(nn.Module):
         """
         return _pointer_logits(
             cache.current, cache.glimpse_key, cache.glimpse_value, cache.logit_key, self.project_state.weight,
-            current, state, mask, distance_row, self.distance_scale, self.clip,
+            current, state, _penalty(mask) if penalty is None else penalty, distance_row, self.distance_scale, self.clip,
         )  # fmt: skip
+
+
+def _penalty(mask: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(mask.shape, device=mask.device).masked_fill_(~mask, float("-inf"))
 
 
 def _pointer_logits(
@@ -93,7 +103,7 @@ def _pointer_logits(
     state_weight: torch.Tensor,
     current: torch.Tensor,
     state: torch.Tensor,
-    mask: torch.Tensor,
+    penalty: torch.Tensor,
     distance_row: torch.Tensor,
     distance_scale: torch.Tensor,
     clip: float,
@@ -108,9 +118,9 @@ def _pointer_logits(
     here = current_embedding.gather(1, index.unsqueeze(-1).expand(batch, replicas, dim))
     query = here + F.linear(state.view(replicas, batch, -1).transpose(0, 1).to(here.dtype), state_weight)
     query = query.view(batch, replicas, heads, dim // heads).transpose(1, 2)
-    feasible = mask.view(replicas, batch, nodes).transpose(0, 1)
-    glimpse = F.scaled_dot_product_attention(query, glimpse_key, glimpse_value, attn_mask=feasible.unsqueeze(1))
+    blocked = penalty.view(replicas, batch, nodes).transpose(0, 1).unsqueeze(1).to(query.dtype)
+    glimpse = F.scaled_dot_product_attention(query, glimpse_key, glimpse_value, attn_mask=blocked)
     glimpse = glimpse.transpose(1, 2).reshape(batch, replicas, dim)
     compat = (glimpse @ logit_key.transpose(1, 2)).transpose(0, 1).reshape(replicas * batch, nodes)
     logits = clip * torch.tanh(compat) + distance_scale * distance_row.to(compat.dtype)
-    return logits.masked_fill(~mask, float("-inf"))
+    return logits + penalty

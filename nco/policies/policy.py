@@ -132,12 +132,12 @@ class RoutingPolicy(nn.Module):
         while not state.all_done():
             types.append(state.vehicle_type.clone())
             if log_likelihood or strategy != "greedy":
-                log_probs = self.decoder(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row))
+                log_probs = self.decoder(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row), on(state.penalty))
                 action = select(log_probs, strategy, generator)
                 if log_likelihood:
                     total = total + log_probs.gather(1, action[:, None]).squeeze(1)
             else:
-                action = self.decoder.logits(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row)).argmax(-1)
+                action = self.decoder.logits(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row), on(state.penalty)).argmax(-1)
             action = action.cpu()
             actions.append(action)
             state.step(action)
