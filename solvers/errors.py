@@ -8,3 +8,15 @@ class UnsupportedFeature(NotImplementedError):
         super().__init__(f"not supported by {solver}: {feature}")
         self.solver = solver
         self.feature = feature
+
+
+class UnknownOption(TypeError, ValueError):
+    """A solver was given an option it does not have: a caller's mistake (a ``TypeError``, as for
+    any unexpected keyword, and a ``ValueError`` so that the CLI reports it as bad input)."""
+
+
+def reject_options(solver: str, options: dict, accepted: tuple[str, ...] = ()) -> None:
+    """Raise :class:`UnknownOption` naming ``options`` (and what ``solver`` does accept)."""
+    if options:
+        known = f"; it accepts {', '.join(accepted)}" if accepted else "; it takes no options"
+        raise UnknownOption(f"{solver} solver: unknown option(s) {sorted(options)}{known}")

@@ -25,7 +25,7 @@ from nco.instance import Instance
 from nco.solution import Solution
 from solvers import get_solver
 from solvers.budget import Deadline, check_seed, finish_reserve
-from solvers.errors import UnsupportedFeature
+from solvers.errors import UnsupportedFeature, reject_options
 from solvers.ga import refine
 from solvers.neighbours import ready
 from solvers.neural_solver import candidates, checkpoint_for, plan, prepare, warmup  # noqa: F401  (prepare: nco.solve's hook)
@@ -56,8 +56,7 @@ def solve(
     seed = check_seed(seed)
     if refiner not in REFINERS:
         raise ValueError(f"unknown refiner {refiner!r}; choose one of {list(REFINERS)}")
-    if options:
-        raise TypeError(f"hybrid solver: unexpected options {sorted(options)}")
+    reject_options("hybrid", options, ("refiner", "samples", "checkpoint", "neighbours"))
     if samples < 1:
         raise ValueError(f"hybrid solver: samples must be >= 1, got {samples}")
     if neighbours != "proximity" and refiner != "pyvrp":

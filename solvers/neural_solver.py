@@ -28,7 +28,7 @@ import torch
 from nco.instance import Instance
 from nco.solution import Solution
 from solvers.budget import Deadline, finish_reserve
-from solvers.errors import UnsupportedFeature
+from solvers.errors import UnsupportedFeature, reject_options
 
 __all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "prepare", "solve", "warmup"]
 
@@ -240,8 +240,7 @@ def solve(
     """``starts``: greedy POMO starts, ``samples``: sampled rollouts. Neither given: as many starts
     as fit in ``time_limit`` (at least one). Either given: exactly that is decoded (``starts``
     defaults to every customer then), whatever the budget."""
-    if options:
-        raise TypeError(f"neural solver: unknown option(s) {sorted(options)}; use checkpoint, samples, augment, starts")
+    reject_options("neural", options, ("checkpoint", "samples", "augment", "starts"))
     for name, value in (("starts", starts), ("samples", samples)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ValueError(f"neural solver: {name} must be an integer >= 0, got {value!r}")

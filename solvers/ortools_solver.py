@@ -29,6 +29,7 @@ from ortools.util import optional_boolean_pb2
 from nco.instance import Instance
 from nco.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
+from solvers.errors import reject_options
 from solvers.scaling import IntegerData, integer_data
 
 __all__ = ["FALLBACK_STRATEGIES", "solve"]
@@ -196,8 +197,7 @@ def solve(
     ``info["stopped"]`` says why the search ended."""
     deadline = Deadline.of(time_limit)
     seed = check_seed(seed)
-    if options:
-        raise TypeError(f"ortools solver: unexpected options {sorted(options)}")
+    reject_options("ortools", options)
     strategies = [first_solution, *(s for s in FALLBACK_STRATEGIES if s != first_solution)]
     for name in strategies:
         if not hasattr(_STRATEGIES, name):

@@ -28,7 +28,7 @@ from pyvrp.stop import MaxRuntime
 from nco.instance import Instance
 from nco.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
-from solvers.errors import UnsupportedFeature
+from solvers.errors import UnsupportedFeature, reject_options
 from solvers.neighbours import neighbourhood, ready
 from solvers.scaling import IntegerData, integer_data
 
@@ -160,8 +160,7 @@ def solve(
     """
     deadline = Deadline.of(time_limit)
     seed = check_seed(seed)
-    if options:
-        raise TypeError(f"pyvrp solver: unexpected options {sorted(options)}")
+    reject_options("pyvrp", options, ("neighbours",))
     used = [name for name in _UNSUPPORTED if instance.features()[name]]
     if used:
         raise UnsupportedFeature(NAME, used[0])

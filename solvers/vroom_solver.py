@@ -41,7 +41,7 @@ import vroom
 from nco.instance import Instance
 from nco.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
-from solvers.errors import UnsupportedFeature
+from solvers.errors import UnsupportedFeature, reject_options
 from solvers.scaling import UINT32_MAX, IntegerData, integer_data
 
 __all__ = ["solve"]
@@ -182,8 +182,7 @@ def solve(
     threads, within ``time_limit`` wall-clock seconds in total (see the module docstring)."""
     deadline = Deadline.of(time_limit)
     seed = check_seed(seed)
-    if options:
-        raise TypeError(f"vroom solver: unexpected options {sorted(options)}")
+    reject_options("vroom", options)
     if not 0 <= exploration_level <= 5:
         raise ValueError(f"vroom solver: exploration_level must be in 0..5, got {exploration_level}")
     _check_supported(instance)
