@@ -15,7 +15,7 @@ neighbour lists differ:
   It knows the answer, so it only bounds what a learned list can buy.
 Instances are the hybrid benchmark's (test-split cities, seeds 1000 + i), references are PyVRP
 10 s solutions (routes cached under ~/.cache/nco/neighbours/), gap = mean(cost / reference - 1).
-Writes ``benchmarks/results/neighbours.md``.
+Writes ``benchmarks/results/neighbours-PROBLEMSIZE.md`` (``neighbours.md`` sums them up).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="20:10,50:5", help="extra learned lists K:HEAD, comma-separated")
     parser.add_argument("--proximity-k", default="20", help="control rows: proximity lists of these lengths")
     parser.add_argument("--no-oracle", dest="oracle", action="store_false")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "neighbours.md"))
+    parser.add_argument("--out", help="default benchmarks/results/neighbours-PROBLEMSIZE.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     budgets = [float(b) for b in args.budgets.split(",")]
@@ -172,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | " + " | ".join(f"{v:.1f} %" for v in mean) + " |")
     lines += [
         "",
-        f"Scorer: `{scorer_for.__module__}` shipped for {problem_of(instances[0].features())}; references took "
+        f"Scorer: `data/checkpoints/arcs/{problem_of(instances[0].features())}.pt`; references took "
         f"{reference_seconds:.0f} s (0 when cached).",
         "",
         describe(),
     ]
-    publish(Path(args.out), "\n".join(lines) + "\n")
+    out = Path(args.out or ROOT / "benchmarks" / "results" / f"neighbours-{args.problem}{args.size}.md")
+    publish(out, "\n".join(lines) + "\n")
     return 0
 
 
