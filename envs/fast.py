@@ -146,10 +146,6 @@ def _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, c
         else:
             duration_left = np.float32(1.0)
         duration_left = _min(_max(duration_left, np.float32(-1.0)), np.float32(2.0))
-        num_visited = np.float32(0.0)
-        for j in range(n):
-            if visited[r, j]:
-                num_visited += np.float32(1.0)
         features[r, 0] = np.float32(1.0) - used_capacity_share
         features[r, 1] = linehaul_share
         features[r, 2] = backhaul_share
@@ -157,7 +153,7 @@ def _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, c
         features[r, 4] = np.float32(_min(elapsed / h, 2.0))
         features[r, 5] = duration_left
         features[r, 6] = np.float32(length[r]) / customers
-        features[r, 7] = num_visited / customers
+        features[r, 7] = np.float32(served[r]) / customers  # served customers are the visited ones
         features[r, 8] = np.float32(1.0) if started[r] else np.float32(0.0)
         features[r, 9] = np.float32(1.0) if at_depot else np.float32(0.0)
         for f in range(feature_flags.shape[1]):
