@@ -1,6 +1,6 @@
 """Validation gap against training time, epoch by epoch, from a run's own logs (no re-training).
 
-    python benchmarks/training_curve.py runs/acvrp100-imit --out benchmarks/results/imitation_acvrp100.md
+    python benchmarks/training_curve.py runs/acvrp100-imit runs/acvrp100-imit-rl --out benchmarks/results/imitation_acvrp100.md
 
 Reads the run's TensorBoard events (wall time of each logged value) and writes one markdown row
 per epoch: optimizer steps, wall minutes since the run started, labels drawn from (imitation runs
@@ -52,16 +52,18 @@ def curve(run: Path) -> list[dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a training run's output directory")
+    parser.add_argument("runs", type=Path, nargs="+", help="training runs' output directories")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--note", default="", help="a line on how the run was made (command, load)")
+    parser.add_argument("--note", default="", help="a paragraph on how the runs were made (commands, load)")
     args = parser.parse_args()
-    rows = curve(args.run)
-    lines = [f"# Validation gap by epoch: `{args.run}`", "", describe(), args.note, "",
-             "| epoch | steps | wall min | labels | train loss | train accuracy | val gap % |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        labels = "" if np.isnan(r["labels"]) else f"{r['labels']:.0f}"
-        lines.append(f"| {r['epoch']} | {r['steps']} | {r['minutes']:.1f} | {labels} | {r['loss']:.3f} | {r['accuracy']:.3f} | {r['gap']:.2f} |")
+    lines = ["# Validation gap by epoch", "", describe(), args.note]
+    for run in args.runs:
+        lines += ["", f"## `{run}`", "", "| epoch | steps | wall min | labels | train loss | train accuracy | val gap % |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in curve(run):
+            shown = lambda key, digits: "" if np.isnan(r[key]) else f"{r[key]:.{digits}f}"  # noqa: E731
+            lines.append(f"| {r['epoch']} | {r['steps']} | {r['minutes']:.1f} | {shown('labels', 0)} | {shown('loss', 3)} "
+                         f"| {shown('accuracy', 3)} | {r['gap']:.2f} |")
     publish(args.out, "\n".join(lines) + "\n")
 
 
