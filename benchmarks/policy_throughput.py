@@ -3,8 +3,9 @@ greedy, and POMO multi-start greedy from all 100 customers — nco and rl4co sid
 
 rl4co runs in its own interpreter (``--rl4co-python``, e.g. a venv with rl4co==0.7.0) because it
 may pin other tensordict/lightning versions; this file re-runs itself there with ``--child rl4co``.
-Multi-start on 25,600 rollouts is decoded in chunks of instances (``--chunk``) to bound memory:
-nco's env carries the full travel matrices, rl4co's CVRP env only coordinates.
+Multi-start on 25,600 rollouts is decoded in chunks of instances (``--chunk``) to bound memory.
+nco decodes as its inference does (``nco.solve``, ``policy.solutions``): the compiled env engine,
+greedy without the log-softmax (``log_likelihood=False``); rl4co as its ``decode_type="greedy"``.
 
     python benchmarks/policy_throughput.py --rl4co-python /tmp/rl4co-venv/bin/python
 """
@@ -55,7 +56,7 @@ def run_nco(chunk: int) -> dict[str, float]:
         with torch.inference_mode():
             step = chunk if starts else BATCH
             for lo in range(0, BATCH, step):
-                rollout = policy.rollout(env.reset(batch[lo : lo + step]), env, strategy="greedy", num_starts=starts)
+                rollout = policy.rollout(env.reset(batch[lo : lo + step]), env, strategy="greedy", num_starts=starts, log_likelihood=False)
                 steps += rollout.actions.shape[1]
         return steps
 
