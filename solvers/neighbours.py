@@ -13,6 +13,7 @@ Lists are ``(C, k)`` arrays of location ids (clients 1..C) here and PyVRP ``Acti
 
 from __future__ import annotations
 
+import json
 import time as clock
 from functools import lru_cache
 from pathlib import Path
@@ -39,8 +40,8 @@ __all__ = [
 
 KINDS = ("proximity", "learned")
 SCORER_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "arcs"
-# The learned lists' shape, chosen by benchmarks/neighbours.py: lists of 20 search faster than
-# PyVRP's default 50 at sub-second budgets, with the scorer's 10 best first.
+# The learned lists' shape when a scorer's card names none (``"lists": {"k": .., "head": ..}``,
+# set per variant from benchmarks/neighbours.py)
 DEFAULT_K = 20
 DEFAULT_HEAD = 10
 
@@ -68,10 +69,15 @@ def learned(
     data: pyvrp.ProblemData,
     params: NeighbourhoodParams,
     scorer: Any,
-    k: int = DEFAULT_K,
-    head: int = DEFAULT_HEAD,
+    k: int | None = None,
+    head: int | None = None,
 ) -> np.ndarray:
-    """``(C, k')`` lists: the ``head`` best-scored of each client's candidates, then proximity order."""
+    """``(C, k')`` lists: the ``head`` best-scored of each client's candidates, then proximity order.
+
+    ``k`` and ``head`` default to the shipped scorer's ``list_shape`` (its card's ``lists``, chosen
+    by benchmarks/neighbours.py per variant), else ``DEFAULT_K`` / ``DEFAULT_HEAD``."""
+    shape = getattr(scorer, "list_shape", (DEFAULT_K, DEFAULT_HEAD))
+    k, head = k or shape[0], head or shape[1]
     wide = proximity(data, params, max(k, scorer.candidates))
     candidates = wide[:, : scorer.candidates]
     logits = scorer.score(data, candidates)
@@ -92,6 +98,9 @@ def _load(path: str):
     from nco.policies.arcs import NUM_FEATURES, load_scorer
 
     scorer = load_scorer(path)
+    card = Path(path).with_suffix(".json")
+    lists = json.loads(card.read_text()).get("lists", {}) if card.exists() else {}
+    scorer.list_shape = (int(lists.get("k", DEFAULT_K)), int(lists.get("head", DEFAULT_HEAD)))
     with torch.no_grad():  # torch's first call sets up kernels (tens of ms): part of loading, not of a budget
         scorer(torch.zeros(1, 2, 1, NUM_FEATURES), torch.zeros(1, 2, 1, dtype=torch.int64))
     return scorer
@@ -149,7 +158,8 @@ def neighbourhood(
         scorer = scorer if scorer is not None else scorer_for(problem_of(features))
         ranked = learned(data, params, scorer)
         lists = as_pyvrp(ranked)
-        note = {"neighbours": "learned", "neighbours_k": int(ranked.shape[1]), "neighbours_head": DEFAULT_HEAD}
+        head = getattr(scorer, "list_shape", (DEFAULT_K, DEFAULT_HEAD))[1]
+        note = {"neighbours": "learned", "neighbours_k": int(ranked.shape[1]), "neighbours_head": head}
     else:
         raise ValueError(f"unknown neighbours {kind!r}; choose one of {list(KINDS)}")
     note["neighbours_time"] = clock.perf_counter() - started

@@ -12,7 +12,7 @@ import nco
 from nco.cli import main
 from nco.policies.arcs import NUM_FEATURES, ArcScorer, arc_features, load_scorer
 from nco.training.arcs import ArcsConfig, examples, train_arcs
-from solvers.neighbours import DEFAULT_K, SCORER_DIR, as_pyvrp, learned, neighbourhood, proximity, recall
+from solvers.neighbours import DEFAULT_HEAD, DEFAULT_K, SCORER_DIR, as_pyvrp, learned, neighbourhood, proximity, recall
 from solvers.pyvrp_solver import build_data, solver_params
 from solvers.scaling import integer_data
 
@@ -124,7 +124,9 @@ def test_solving_with_learned_neighbours_is_feasible_and_reported(problem, city)
     instance = nco.sample_instance(problem, 100, city=city, seed=1000)
     solution = nco.solve(instance, method="pyvrp", time_limit=0.3, seed=0, neighbours="learned")
     assert solution.feasible, solution.violations
-    assert solution.info["neighbours"] == "learned" and solution.info["neighbours_k"] == DEFAULT_K
+    shape = json.loads((SCORER_DIR / f"{problem}.json").read_text()).get("lists", {"k": DEFAULT_K, "head": DEFAULT_HEAD})
+    assert solution.info["neighbours"] == "learned"
+    assert (solution.info["neighbours_k"], solution.info["neighbours_head"]) == (shape["k"], shape["head"])
     assert 0 < solution.info["neighbours_time"] < 0.3
     again = nco.evaluate(instance, solution.routes, solution.vehicle_types)
     assert again.feasible and again.cost == pytest.approx(solution.cost)
