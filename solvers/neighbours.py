@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time as clock
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,8 @@ def learned(
     k, head = k or shape[0], head or shape[1]
     wide = proximity(data, params, max(k, scorer.candidates))
     candidates = wide[:, : scorer.candidates]
-    logits = scorer.score(data, candidates)
+    with _one_thread():
+        logits = scorer.score(data, candidates)
     order = np.argsort(-logits, axis=1, kind="stable")[:, :head]
     best = np.take_along_axis(candidates, order, axis=1)
     # the rest of the list: proximity order without the ones already placed first
@@ -101,9 +103,26 @@ def _load(path: str):
     card = Path(path).with_suffix(".json")
     lists = json.loads(card.read_text()).get("lists", {}) if card.exists() else {}
     scorer.list_shape = (int(lists.get("k", DEFAULT_K)), int(lists.get("head", DEFAULT_HEAD)))
-    with torch.no_grad():  # torch's first call sets up kernels (tens of ms): part of loading, not of a budget
-        scorer(torch.zeros(1, 2, 1, NUM_FEATURES), torch.zeros(1, 2, 1, dtype=torch.int64))
+    # torch's first call at a real size sets up kernels and buffers (0.27 s measured at N = 100):
+    # part of loading, not of a budget
+    with torch.no_grad(), _one_thread():
+        k = scorer.candidates
+        scorer(torch.zeros(1, 100, k, NUM_FEATURES), torch.randint(0, 100, (1, 100, k)))
     return scorer
+
+
+@contextmanager
+def _one_thread():
+    """The scorer runs many small kernels: intra-op threads only add contention on a shared CPU
+    (as for the policy's decoding in solvers/neural_solver.py)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def scorer_for(problem: str, directory: Path = SCORER_DIR):

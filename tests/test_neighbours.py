@@ -12,7 +12,16 @@ import nco
 from nco.cli import main
 from nco.policies.arcs import NUM_FEATURES, ArcScorer, arc_features, load_scorer
 from nco.training.arcs import ArcsConfig, examples, train_arcs
-from solvers.neighbours import DEFAULT_HEAD, DEFAULT_K, SCORER_DIR, as_pyvrp, learned, neighbourhood, proximity, recall
+from solvers.neighbours import (
+    DEFAULT_HEAD,
+    DEFAULT_K,
+    SCORER_DIR,
+    as_pyvrp,
+    learned,
+    neighbourhood,
+    proximity,
+    recall,
+)
 from solvers.pyvrp_solver import build_data, solver_params
 from solvers.scaling import integer_data
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import time as clock
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ import torch
 from nco.policies.arcs import ArcScorer, arc_features, save_scorer
 from nco.training.labels import read_shards
 
-__all__ = ["ArcsConfig", "Example", "examples", "evaluate", "train_arcs"]
+__all__ = ["ArcsConfig", "Example", "evaluate", "examples", "train_arcs"]
 
 
 @dataclass
@@ -98,11 +99,9 @@ def _labelled(directories: Sequence[str], limit: int | None) -> tuple[list[tuple
     """Feasible (instance, routes) pairs and what the labels were (problems, sizes, solver time)."""
     pairs, kinds = [], set()
     for directory in directories:
-        taken = 0
-        for label in read_shards(directory):
+        for taken, label in enumerate(read_shards(directory)):
             if limit is not None and taken >= limit:
                 break
-            taken += 1
             if label.feasible:
                 pairs.append((label.instance(), label.routes))
                 kinds.add((label.problem, label.size, label.meta["solver"], label.meta["time_limit"]))
