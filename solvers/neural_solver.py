@@ -57,8 +57,17 @@ def _fits(flags: dict[str, float], features: dict[str, bool]) -> bool:
 
 
 def _cards(directory: Path) -> list[dict[str, Any]]:
+    """The cards in ``directory``, parsed once per version of the files (every hybrid call asks,
+    inside its budget)."""
+    paths = sorted(directory.glob("*.json"))
+    return _parsed_cards(tuple((str(path), path.stat().st_mtime_ns) for path in paths))
+
+
+@lru_cache(maxsize=16)
+def _parsed_cards(stamped: tuple[tuple[str, int], ...]) -> list[dict[str, Any]]:
     cards = []
-    for path in sorted(directory.glob("*.json")):
+    for name, _ in stamped:
+        path = Path(name)
         card = json.loads(path.read_text())
         card["checkpoint_path"] = str(path.parent / card["checkpoint"])
         cards.append(card)
