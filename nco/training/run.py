@@ -1,5 +1,9 @@
 """One training run from a plain config: data, validation references, Lightning trainer, outputs.
 
+``algorithm="rl"`` trains by REINFORCE on generated instances (``module.py``); ``"imitation"`` by
+teacher forcing on labelled solutions (``imitation.py``, labels from ``nco data label``). Both share
+the validation, checkpoints and outputs below.
+
 Output directory layout::
 
     out/last.ckpt        Lightning checkpoint (optimizer, loops, data position) for --resume
@@ -169,7 +173,8 @@ def train(config: TrainConfig) -> Path | None:
     if labels:
         first = labels[0].meta
         meta.update(algorithm="imitation", labels=dict(
-            directory=config.labels, count=len(labels), solver=first["solver"], time_limit=first["time_limit"],
+            directory=config.labels, count=len(labels),  # at the start: the stream re-reads them each epoch
+            solver=first["solver"], time_limit=first["time_limit"],
             generator_version=first["generator_version"], cities=first["cities"], seed=first["seed"]))
     trainer = L.Trainer(
         max_epochs=config.epochs,
