@@ -138,3 +138,30 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     assert (done.stdout + done.stderr).count("policy: ") == 1  # rank 0 reports, rank 1 stays quiet
     _, meta = load_policy(out / "policy.pt")
     assert meta["global_step"] == 2 and np.isfinite(meta["val_gap"])
+
+
+def test_training_rollouts_have_the_gradient_of_their_log_likelihood():
+    """REINFORCE needs d(log-likelihood)/d(weights): the engine training uses must match finite
+    differences (same sampled actions on both sides of the step)."""
+    from nco.training.module import GRADIENT_ENGINE
+
+    torch.manual_seed(0)
+    policy = RoutingPolicy(model="am", dim=32, layers=2, heads=4)
+    env, batch = RoutingEnv(), generate("acvrp", 4, 10, seed=1)
+    parameter = policy.decoder.distance_scale
+
+    def log_likelihood():
+        generator = torch.Generator().manual_seed(5)
+        rollout = policy.rollout(env.reset(batch), env, strategy="sampling", num_starts=4, generator=generator, engine=GRADIENT_ENGINE)
+        return rollout.log_likelihood.sum(), rollout.actions
+
+    value, actions = log_likelihood()
+    value.backward()
+    with torch.no_grad():
+        parameter += 1e-3
+        up, actions_up = log_likelihood()
+        parameter -= 2e-3
+        down, actions_down = log_likelihood()
+        parameter += 1e-3
+    assert torch.equal(actions, actions_up) and torch.equal(actions, actions_down)
+    assert float(parameter.grad) == pytest.approx(float(up - down) / 2e-3, rel=0.02)
