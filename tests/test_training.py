@@ -140,11 +140,11 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     assert meta["global_step"] == 2 and np.isfinite(meta["val_gap"])
 
 
-def test_training_rollouts_have_the_gradient_of_their_log_likelihood():
-    """REINFORCE needs d(log-likelihood)/d(weights): the engine training uses must match finite
-    differences (same sampled actions on both sides of the step)."""
-    from nco.training.module import GRADIENT_ENGINE
-
+@pytest.mark.parametrize("engine", ["fast", "env"])
+def test_training_rollouts_have_the_gradient_of_their_log_likelihood(engine):
+    """REINFORCE needs d(log-likelihood)/d(weights): both engines must match finite differences
+    (same sampled actions on both sides of the step). The compiled engine once failed this: its
+    arrays, rewritten in place each step, were what autograd had kept for backward."""
     torch.manual_seed(0)
     policy = RoutingPolicy(model="am", dim=32, layers=2, heads=4)
     env, batch = RoutingEnv(), generate("acvrp", 4, 10, seed=1)
@@ -152,7 +152,7 @@ def test_training_rollouts_have_the_gradient_of_their_log_likelihood():
 
     def log_likelihood():
         generator = torch.Generator().manual_seed(5)
-        rollout = policy.rollout(env.reset(batch), env, strategy="sampling", num_starts=4, generator=generator, engine=GRADIENT_ENGINE)
+        rollout = policy.rollout(env.reset(batch), env, strategy="sampling", num_starts=4, generator=generator, engine=engine)
         return rollout.log_likelihood.sum(), rollout.actions
 
     value, actions = log_likelihood()

@@ -127,8 +127,15 @@ class RoutingPolicy(nn.Module):
             replicas *= num_samples
         device = embeddings.device
         total = torch.zeros(state.rows, device=device)
-        # the kernel's arrays live on the CPU; a GPU policy reads copies of them each step
-        on = (lambda t: t) if device.type == "cpu" else (lambda t: t.to(device, non_blocking=True))  # noqa: E731
+        # The kernel rewrites its arrays in place (numpy writes bypass torch's version counters),
+        # so where autograd may keep the step's inputs for backward the decoder gets copies; in
+        # inference it reads the arrays themselves. A GPU policy reads copies anyway.
+        if device.type != "cpu":
+            on = lambda t: t.to(device, non_blocking=True)  # noqa: E731
+        elif torch.is_grad_enabled():
+            on = torch.clone
+        else:
+            on = lambda t: t  # noqa: E731
         while not state.all_done():
             types.append(state.vehicle_type.clone())
             if log_likelihood or strategy != "greedy":

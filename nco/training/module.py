@@ -24,10 +24,6 @@ from nco.training.baselines import RolloutBaseline, shared_advantage
 
 __all__ = ["RoutingModule"]
 
-# Rollouts that are differentiated step the env itself: the compiled engine's log-likelihood has
-# the right values but wrong gradients (checked against finite differences, tests/test_training.py).
-GRADIENT_ENGINE = "env"
-
 
 class RoutingModule(L.LightningModule):
     def __init__(
@@ -61,14 +57,14 @@ class RoutingModule(L.LightningModule):
         scale = distance_scale(td).float()
         if self.baseline is None:
             starts = self.hparams.num_starts or td["demand"].shape[1] - 1
-            rollout = self.policy.rollout(td, env, strategy="sampling", num_starts=starts, engine=GRADIENT_ENGINE)
+            rollout = self.policy.rollout(td, env, strategy="sampling", num_starts=starts)
             reward = rollout.per_instance(rollout.reward.float())
             advantage = shared_advantage(reward) / scale[:, None]
             log_likelihood = rollout.per_instance(rollout.log_likelihood)
         else:
             with torch.no_grad():
                 base = self.baseline.policy.rollout(td.clone(), env, strategy="greedy").reward.float()
-            rollout = self.policy.rollout(td, env, strategy="sampling", engine=GRADIENT_ENGINE)
+            rollout = self.policy.rollout(td, env, strategy="sampling")
             reward = rollout.reward.float()[:, None]
             advantage = ((reward[:, 0] - base) / scale)[:, None]
             log_likelihood = rollout.log_likelihood[:, None]
