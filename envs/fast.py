@@ -319,6 +319,12 @@ class FastEnv:
         self.features_np = np.zeros((rows, STATE_DIM), np.float32)
         self.drow_np = np.zeros((rows, n), np.float32)
         self.penalty_np = np.zeros((rows, n), np.float32)
+        self._views()
+        self._refresh()
+        self._all_done = bool(self.done_np.all())
+
+    def _views(self) -> None:
+        """Torch tensors sharing memory with the kernel's arrays."""
         self.current_node = torch.from_numpy(self.cur_node)
         self.vehicle_type = torch.from_numpy(self.vtype)
         self.mask = torch.from_numpy(self.mask_np)
@@ -327,8 +333,6 @@ class FastEnv:
         self.features = torch.from_numpy(self.features_np)
         self.distance_row = torch.from_numpy(self.drow_np)
         self.penalty = torch.from_numpy(self.penalty_np)
-        self._refresh()
-        self._all_done = bool(self.done_np.all())
 
     @property
     def rows(self) -> int:
@@ -370,14 +374,7 @@ class FastEnv:
         for name in ("cur_node", "vtype", "routes_used", "visited", "served", "length", "state", "started", "mask_np", "done_np", "complete_np", "features_np", "drow_np", "penalty_np"):
             value = getattr(self, name)
             setattr(clone, name, np.ascontiguousarray(np.tile(value, (times,) + (1,) * (value.ndim - 1))))
-        clone.current_node = torch.from_numpy(clone.cur_node)
-        clone.vehicle_type = torch.from_numpy(clone.vtype)
-        clone.mask = torch.from_numpy(clone.mask_np)
-        clone.done = torch.from_numpy(clone.done_np)
-        clone.complete = torch.from_numpy(clone.complete_np)
-        clone.features = torch.from_numpy(clone.features_np)
-        clone.distance_row = torch.from_numpy(clone.drow_np)
-        clone.penalty = torch.from_numpy(clone.penalty_np)
+        clone._views()
         clone._all_done = self._all_done
         return clone
 

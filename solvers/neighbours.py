@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time as clock
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,9 @@ def learned(
     k, head = k or shape[0], head or shape[1]
     wide = proximity(data, params, max(k, scorer.candidates))
     candidates = wide[:, : scorer.candidates]
-    with _one_thread():
+    from nco.policies.threads import one_thread  # the scorer is loaded: so are torch and nco.policies
+
+    with one_thread():
         logits = scorer.score(data, candidates)
     order = np.argsort(-logits, axis=1, kind="stable")[:, :head]
     best = np.take_along_axis(candidates, order, axis=1)
@@ -98,6 +99,7 @@ def _load(path: str):
     import torch
 
     from nco.policies.arcs import NUM_FEATURES, load_scorer
+    from nco.policies.threads import one_thread
 
     scorer = load_scorer(path)
     card = Path(path).with_suffix(".json")
@@ -105,24 +107,10 @@ def _load(path: str):
     scorer.list_shape = (int(lists.get("k", DEFAULT_K)), int(lists.get("head", DEFAULT_HEAD)))
     # torch's first call at a real size sets up kernels and buffers (0.27 s measured at N = 100):
     # part of loading, not of a budget
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         k = scorer.candidates
         scorer(torch.zeros(1, 100, k, NUM_FEATURES), torch.randint(0, 100, (1, 100, k)))
     return scorer
-
-
-@contextmanager
-def _one_thread():
-    """The scorer runs many small kernels: intra-op threads only add contention on a shared CPU
-    (as for the policy's decoding in solvers/neural_solver.py)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def scorer_for(problem: str, directory: Path = SCORER_DIR):

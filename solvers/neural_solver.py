@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import torch
 
 from nco.instance import Instance
+from nco.policies.threads import one_thread
 from nco.solution import Solution
 from solvers.budget import Deadline, finish_reserve
 from solvers.errors import UnsupportedFeature, reject_options
@@ -99,18 +99,6 @@ def load(path: str):
     return load_policy(path)[0]
 
 
-@contextmanager
-def _one_thread():
-    """Decoding one instance runs many tiny kernels: intra-op threads only add contention there,
-    and on a shared 2-core machine they made decoding 3-10x slower (measured)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def candidates(
     instance: Instance,
     k: int,
@@ -125,7 +113,7 @@ def candidates(
     path = str(checkpoint or checkpoint_for(instance))
     policy = load(path)
     started = time.perf_counter()
-    with _one_thread():
+    with one_thread():
         found = policy.solutions([instance], k=k, samples=samples, augment=augment, starts=starts, seed=seed)[0]
     model = _COSTS.get(path)
     if model is not None:
@@ -189,7 +177,7 @@ def warmup(checkpoint: str) -> None:
         best = float("inf")
         for _ in range(3):
             started = time.perf_counter()
-            with _one_thread():
+            with one_thread():
                 policy.solutions([instance], k=1, starts=starts)
             best = min(best, time.perf_counter() - started)
         return best
