@@ -22,8 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from nco.instance import Instance
 from nco.policies.threads import one_thread
 from nco.solution import Solution

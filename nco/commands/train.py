@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from nco.training.run import TrainConfig
+from nco.training.config import TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -23,7 +23,14 @@ from nco.instance import Instance
 from nco.policies.decoder import PointerDecoder
 from nco.policies.decoding import Strategy, select
 from nco.policies.encoders import AttentionEncoder, MatrixEncoder
-from nco.policies.features import NODE_DIM, STATE_DIM, distance_row, distance_scale, encoder_inputs, state_features
+from nco.policies.features import (
+    NODE_DIM,
+    STATE_DIM,
+    distance_row,
+    distance_scale,
+    encoder_inputs,
+    state_features,
+)
 from nco.solution import Solution
 
 __all__ = ["Rollout", "RoutingPolicy"]

@@ -1,5 +1,5 @@
-"""RL training of routing policies with Lightning: REINFORCE, baselines, data, checkpoints."""
+"""Training of routing policies with Lightning: REINFORCE and imitation, baselines, data,
+labels, checkpoints (``nco.training.checkpoint.load_policy`` / ``save_policy``).
 
-from nco.training.checkpoint import load_policy, save_policy
-
-__all__ = ["load_policy", "save_policy"]
+Nothing is imported here, so that ``nco.training.config`` stays light for the command line.
+"""
