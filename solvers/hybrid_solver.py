@@ -19,12 +19,13 @@ rejected with the reason in ``info["initial"]``, never returned.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from nco.instance import Instance
 from nco.solution import Solution
 from solvers import get_solver
-from solvers.budget import Deadline, check_seed, finish_reserve
+from solvers.budget import Deadline, check_seed
 from solvers.errors import UnsupportedFeature, reject_options
 from solvers.ga import refine
 from solvers.neighbours import ready
@@ -77,8 +78,10 @@ def solve(
     info["neural_feasible"] = sum(s.feasible for s in neural)
     info["neural_candidates"] = len(neural)
     refined: Solution | None = None
-    # the refiner's own deadline ends early enough for this function's final evaluation
-    budget = deadline.share(reserve=finish_reserve(instance.num_nodes))
+    # every candidate was scored on this instance by the evaluator (the policy's, the refiner's and
+    # the re-scored initial all come from Solution.of(instance, ...)), so the refiner may use what is
+    # left: the result is relabelled below, not evaluated again
+    budget = deadline.share()
     if budget.seconds <= 0 and best_start is not None:
         info["refine"] = "skipped: the neural step used the whole budget"
     else:  # with nothing to return yet, the refiner gives its quickest answer even out of time
@@ -92,9 +95,7 @@ def solve(
         raise UnsupportedFeature("hybrid", f"{info['neural']}; {info['refine']}")
     chosen = min(finalists or fallbacks, key=lambda s: (len(s.violations), s.cost))
     info["improved_by_refiner"] = chosen is refined and best_start is not None and refined.cost < best_start.cost
-    return Solution.of(
-        instance, chosen.routes, chosen.vehicle_types, method=f"hybrid-{refiner}", runtime=deadline.elapsed(), info=info
-    )
+    return dataclasses.replace(chosen, method=f"hybrid-{refiner}", runtime=deadline.elapsed(), info=info)
 
 
 def _rescore(instance: Instance, initial: Solution) -> tuple[Solution | None, str]:
