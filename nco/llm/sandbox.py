@@ -397,17 +397,9 @@ def _run_confined(bwrap: str, code: str, limits: SandboxLimits, files: dict[str,
         except (ValueError, KeyError, TypeError) as error:  # written by the program, if it shares our uid
             stderr += f"\nsandbox: unreadable result from the supervisor ({error})"
             returncode = returncode or 1
-    return SandboxRun(
-        returncode=None if timed_out else returncode,
-        stdout=stdout,
-        stderr=stderr,
-        files=returned,
-        elapsed=elapsed,
-        timed_out=timed_out,
-        limit=None if timed_out or returncode == 0 else _which_limit(returncode, stderr, limits),
-        isolation=("bubblewrap", f"uid {_SANDBOX_UID}", "user/pid/network/ipc/uts namespaces",
-                   "read-only filesystem", "private tmpfs", "rlimits", "audit hook"),
-    )
+    isolation = ("bubblewrap", f"uid {_SANDBOX_UID}", "user/pid/network/ipc/uts namespaces",
+                 "read-only filesystem", "private tmpfs", "rlimits", "audit hook")
+    return _finished(returncode, stdout, stderr, returned, elapsed, timed_out, limits, isolation)
 
 
 # --- without OS-level confinement (explicit opt-out only) ---------------------------------------
@@ -467,16 +459,25 @@ def _run_unconfined(code: str, limits: SandboxLimits, files: dict[str, bytes], c
             path = Path(workdir, name)
             if path.is_file() and not path.is_symlink() and path.stat().st_size <= _MAX_FILE:
                 returned[name] = path.read_bytes()
-    returncode = process.returncode
+    layers = ("NO OS-LEVEL CONFINEMENT",) + ("network namespace",) * bool(isolation) + ("rlimits", "audit hook")
+    return _finished(process.returncode, stdout, stderr, returned, elapsed, timed_out, limits, layers)
+
+
+def _finished(
+    returncode: int, stdout: str, stderr: str, files: dict[str, bytes], elapsed: float, timed_out: bool,
+    limits: SandboxLimits, isolation: tuple[str, ...],
+) -> SandboxRun:
+    """The run's record, confined or not: no exit status after a timeout, and which limit a
+    failed program most likely hit."""
     return SandboxRun(
         returncode=None if timed_out else returncode,
         stdout=stdout,
         stderr=stderr,
-        files=returned,
+        files=files,
         elapsed=elapsed,
         timed_out=timed_out,
         limit=None if timed_out or returncode == 0 else _which_limit(returncode, stderr, limits),
-        isolation=("NO OS-LEVEL CONFINEMENT",) + ("network namespace",) * bool(isolation) + ("rlimits", "audit hook"),
+        isolation=isolation,
     )
 
 

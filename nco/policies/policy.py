@@ -236,33 +236,21 @@ class RoutingPolicy(nn.Module):
             rows = max(1, min(MAX_ROWS, MAX_ROLLOUT_BYTES // (ROW_BYTES * size)))
             chunk = max(1, rows // (num_augment * max(num_starts, samples, 1)))
             per_slice = max(1, rows // num_augment)
+            slices = [
+                dict(strategy="greedy", num_starts=min(per_slice, num_starts - first), first_start=first)
+                for first in range(0, max(num_starts, 1), per_slice)
+            ]
+            slices += [
+                dict(strategy="sampling", num_samples=min(per_slice, samples - done), generator=generator)
+                for done in range(0, samples, per_slice)
+            ]
             for lo in range(0, len(same_size), chunk):
                 members = same_size[lo : lo + chunk]
                 start = time.perf_counter()
                 group = [instances[i] for i in members]
                 runs = [
-                    self.rollout(
-                        env.reset(group),
-                        env,
-                        strategy="greedy",
-                        num_starts=min(per_slice, num_starts - first),
-                        first_start=first,
-                        num_augment=num_augment,
-                        log_likelihood=False,
-                    )
-                    for first in range(0, max(num_starts, 1), per_slice)
-                ]
-                runs += [
-                    self.rollout(
-                        env.reset(group),
-                        env,
-                        strategy="sampling",
-                        num_samples=min(per_slice, samples - done),
-                        num_augment=num_augment,
-                        generator=generator,
-                        log_likelihood=False,
-                    )
-                    for done in range(0, samples, per_slice)
+                    self.rollout(env.reset(group), env, num_augment=num_augment, log_likelihood=False, **options)
+                    for options in slices
                 ]
                 elapsed = (time.perf_counter() - start) / len(group)
                 for b, index in enumerate(members):
