@@ -200,7 +200,7 @@ def _default_city() -> str | None:
 
 
 def _write(path: Path, text: str) -> None:
-    from nco.io import atomic_path  # not at the top: the rl4co worker runs this file in its own venv
+    from nco_core.io import atomic_path  # not at the top: the rl4co worker runs this file in its own venv
 
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)

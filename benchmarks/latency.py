@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import ROOT, describe, publish  # noqa: E402
 
 import nco  # noqa: E402
-from nco.io import atomic_path  # noqa: E402
+from nco_core.io import atomic_path  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 METHODS = ("pyvrp", "ortools", "vroom", "hybrid", "neural")

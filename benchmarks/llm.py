@@ -29,13 +29,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 import nco
-import nco.io
-from nco.io import atomic_path
+from nco_core.io import atomic_path
 from nco.llm.client import ChatError, client_from_settings
 from nco.llm.loop import formulate
 from nco.llm.match import instance_differences
 from nco.llm.sandbox import SandboxLimits, network_isolation
-from solvers import UnsupportedFeature
+from nco_core import UnsupportedFeature
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ROOT / "data" / "llm_tasks"
@@ -66,7 +65,7 @@ def main() -> int:
         tasks = [task for task in tasks if task["id"] in set(args.tasks)]
     rows = []
     for task in tasks:
-        expected = nco.io.read(TASKS / task["expected"])
+        expected = nco.read(TASKS / task["expected"])
         reference = _reference(expected, args.reference_methods.split(","), args.reference_time)
         start = time.monotonic()
         try:

@@ -45,7 +45,7 @@ def describe(packages: tuple[str, ...] = ("torch", "pyvrp", "ortools", "pyvroom"
 def publish(path: Path, text: str) -> None:
     """Write a results table atomically and print it (nco is imported here, not at the top, so the
     rl4co workers in their own venv can still import this module)."""
-    from nco.io import atomic_path
+    from nco_core.io import atomic_path
 
     with atomic_path(Path(path)) as temp:
         Path(temp).write_text(text)

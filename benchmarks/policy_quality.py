@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import ROOT, describe, publish  # noqa: E402
 
-from nco.io import atomic_path  # noqa: E402
+from nco_core.io import atomic_path  # noqa: E402
 from nco.training.checkpoint import load_policy  # noqa: E402
 from nco.training.data import DataSpec, load_cities, validation_instances  # noqa: E402
 from nco.training.reference import reference_costs  # noqa: E402

@@ -17,7 +17,7 @@ import numpy as np
 
 from envs.city import City
 from envs.osrm.paths import data_dir
-from nco.io import atomic_path
+from nco_core.io import atomic_path
 
 __all__ = ["CityInfo", "city_infos", "list_cities", "load_city", "save_city", "shadowed", "shipped_dir",
            "user_dir"]

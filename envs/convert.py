@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from envs.generators import InstanceBatch
-from nco.instance import Instance
+from nco_core.instance import Instance
 
 __all__ = ["actions_to_routes", "instances_to_batch", "routes_to_actions"]
 

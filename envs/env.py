@@ -85,7 +85,7 @@ import torch
 from tensordict import TensorDict
 
 from envs.generators import InstanceBatch
-from nco.instance import Instance
+from nco_core.instance import Instance
 
 __all__ = ["RoutingEnv", "augment", "multistart", "random_action"]
 

@@ -397,7 +397,7 @@ def warmup() -> None:
     """Compile (or load from numba's cache) both kernels: a one-time cost per process, seconds
     on a cold cache, which callers with a time budget pay before their clock starts."""
     from envs.env import RoutingEnv
-    from nco.instance import Instance
+    from nco_core.instance import Instance
 
     tiny = Instance(distance=np.array([[0.0, 1.0], [1.0, 0.0]]), demand=np.array([0.0, 1.0]), capacity=2)
     td = RoutingEnv().reset([tiny])

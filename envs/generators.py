@@ -38,7 +38,7 @@ import numpy as np
 from envs.cities import load_city
 from envs.city import City
 from envs.presets import Variant, variant
-from nco.instance import Instance, VehicleType
+from nco_core.instance import Instance, VehicleType
 
 
 __all__ = ["CAPACITY_BY_SIZE", "GENERATOR_VERSION", "InstanceBatch", "generate", "sample_instance", "to_instances"]

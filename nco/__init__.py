@@ -1,13 +1,23 @@
 """nco: vehicle routing on real road networks, with learned construction and classical refinement."""
 
-from importlib import import_module
-
+from envs.cities import list_cities, load_city
+from envs.generators import sample_instance
 from nco.api import solve
 from nco.compare import compare
-from nco.evaluate import Evaluation, Violation, evaluate
-from nco.io import InstanceFileError, read, read_solution, write
-from nco.instance import Instance, InstanceError, VehicleType
-from nco.solution import Solution
+from nco_core import (
+    Evaluation,
+    Instance,
+    InstanceError,
+    InstanceFileError,
+    Solution,
+    UnsupportedFeature,
+    VehicleType,
+    Violation,
+    evaluate,
+    read,
+    read_solution,
+    write,
+)
 
 __all__ = [
     "Evaluation",
@@ -15,6 +25,7 @@ __all__ = [
     "InstanceFileError",
     "InstanceError",
     "Solution",
+    "UnsupportedFeature",
     "VehicleType",
     "Violation",
     "compare",
@@ -27,13 +38,3 @@ __all__ = [
     "solve",
     "write",
 ]
-
-# City and generator helpers live in ``envs``, which itself builds on nco's model: they are
-# resolved on first use so that either package can be imported first.
-_FROM_ENVS = {"list_cities": "envs.cities", "load_city": "envs.cities", "sample_instance": "envs.generators"}
-
-
-def __getattr__(name: str):
-    if name in _FROM_ENVS:
-        return getattr(import_module(_FROM_ENVS[name]), name)
-    raise AttributeError(f"module 'nco' has no attribute {name!r}")

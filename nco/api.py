@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nco.instance import Instance
-from nco.solution import Solution
-from solvers import get_solver, prepare
+from nco_core.instance import Instance
+from nco_core.solution import Solution
+from nco.methods import get_solver, prepare
 from solvers.budget import Deadline, check_seed
 
 __all__ = ["solve"]

@@ -20,9 +20,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from nco.api import solve
-from nco.instance import Instance
-from nco.io import atomic_path
-from solvers.errors import UnsupportedFeature
+from nco_core.instance import Instance
+from nco_core.io import atomic_path
+from nco_core.errors import UnsupportedFeature
 
 __all__ = ["ComparisonRow", "ComparisonTable", "compare", "table_from_batch"]
 

@@ -1,45 +1,8 @@
-"""Classical solvers behind one signature, registered by method name.
+"""Classical solver backends on nco's core: PyVRP, OR-Tools, VROOM and a genetic search.
 
-Every solver takes ``(instance, *, time_limit, seed, initial=None)`` and returns a
-:class:`nco.Solution` built with ``Solution.of`` (so the evaluator scores it). A solver that cannot
-model a feature the instance uses raises :class:`UnsupportedFeature` before solving.
-``time_limit`` is seconds or a running :class:`solvers.budget.Deadline` (``nco.solve`` starts one at
-its entry and the hybrid hands its refiner what is left of its own); every solver validates both
-arguments with :mod:`solvers.budget` and charges everything from entry to return to the budget.
+Each backend module defines ``solve(instance, *, time_limit, seed, initial=None, **options)``
+returning a :class:`nco_core.Solution` built with ``Solution.of`` (so the evaluator scores it),
+and raises :class:`nco_core.UnsupportedFeature` before solving when it cannot model a feature the
+instance uses. This package imports nothing but the core (``nco_core``); the registry of methods
+by name, the learned ones included, is :mod:`nco.methods`.
 """
-
-from __future__ import annotations
-
-from importlib import import_module
-from typing import Callable
-
-from solvers.errors import UnsupportedFeature
-
-__all__ = ["UnsupportedFeature", "get_solver", "prepare", "SOLVER_MODULES"]
-
-# method name -> module defining ``solve``; imported lazily so one broken backend cannot break the rest
-SOLVER_MODULES: dict[str, str] = {
-    "pyvrp": "solvers.pyvrp_solver",
-    "ortools": "solvers.ortools_solver",
-    "vroom": "solvers.vroom_solver",
-    "neural": "solvers.neural_solver",
-    "hybrid": "solvers.hybrid_solver",
-}
-
-
-def get_solver(method: str) -> Callable:
-    try:
-        module = SOLVER_MODULES[method]
-    except KeyError:
-        raise ValueError(f"unknown solver {method!r}; choose one of {sorted(SOLVER_MODULES)}") from None
-    return import_module(module).solve
-
-
-def prepare(method: str, instance, options: dict) -> None:
-    """Pay ``method``'s one-time costs per process for ``instance`` (imports; loading and
-    calibrating a checkpoint, compiling the env kernel) before a budget's clock starts: a
-    backend module may define ``prepare(instance, **options)`` for them."""
-    get_solver(method)
-    hook = getattr(import_module(SOLVER_MODULES[method]), "prepare", None)
-    if hook is not None:
-        hook(instance, **options)

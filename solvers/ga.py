@@ -20,8 +20,8 @@ from typing import Sequence
 import numpy as np
 import pyvrp
 
-from nco.instance import Instance
-from nco.solution import Solution
+from nco_core.instance import Instance
+from nco_core.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.pyvrp_solver import build_data, routes_of, search_components, solver_params
 from solvers.scaling import integer_data

@@ -26,10 +26,10 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from nco.instance import Instance
-from nco.solution import Solution
+from nco_core.instance import Instance
+from nco_core.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
-from solvers.errors import reject_options
+from nco_core.errors import reject_options
 from solvers.scaling import IntegerData, integer_data
 
 __all__ = ["FALLBACK_STRATEGIES", "solve"]

@@ -25,10 +25,10 @@ import pyvrp
 from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
 from pyvrp.stop import MaxRuntime
 
-from nco.instance import Instance
-from nco.solution import Solution
+from nco_core.instance import Instance
+from nco_core.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
-from solvers.errors import UnsupportedFeature, reject_options
+from nco_core.errors import UnsupportedFeature, reject_options
 from solvers.neighbours import neighbourhood, ready
 from solvers.scaling import IntegerData, integer_data
 

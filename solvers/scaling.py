@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nco.instance import Instance
+from nco_core.instance import Instance
 
 __all__ = ["DIGITS", "INT64_MAX", "UINT32_MAX", "IntegerData", "Scale", "choose_scale", "integer_data"]
 

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import vroom
 
-from nco.instance import Instance
-from nco.solution import Solution
+from nco_core.instance import Instance
+from nco_core.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
-from solvers.errors import UnsupportedFeature, reject_options
+from nco_core.errors import UnsupportedFeature, reject_options
 from solvers.scaling import UINT32_MAX, IntegerData, integer_data
 
 __all__ = ["solve"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from nco.instance import Instance, VehicleType
+from nco_core.instance import Instance, VehicleType
 
 
 @dataclass(frozen=True)

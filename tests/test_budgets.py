@@ -16,7 +16,7 @@ import pytest
 import nco
 from envs.generators import sample_instance
 from nco import Instance, Solution
-from solvers import get_solver
+from nco.methods import get_solver
 from solvers.budget import MAX_SEED, MAX_TIME_LIMIT, Deadline, check_seed, check_time_limit
 
 CLASSICAL = ("pyvrp", "ortools", "vroom")

@@ -12,8 +12,8 @@ from envs.convert import actions_to_routes, instances_to_batch, routes_to_action
 from envs.env import RoutingEnv, augment, multistart, random_action
 from envs.generators import generate, sample_instance, to_instances
 from envs.presets import PRESETS
-from nco.evaluate import evaluate
-from nco.instance import Instance, VehicleType
+from nco_core.evaluate import evaluate
+from nco_core.instance import Instance, VehicleType
 from tests.test_generators import small_city
 
 ENV = RoutingEnv()

@@ -8,7 +8,7 @@ import pytest
 from envs.city import City
 from envs.generators import capacity_for, generate, sample_instance, to_instances
 from envs.presets import PRESETS
-from nco.evaluate import evaluate
+from nco_core.evaluate import evaluate
 
 
 def small_city(size: int = 60, seed: int = 0) -> City:

@@ -9,9 +9,9 @@ import nco
 from envs.generators import sample_instance
 from nco.policies import RoutingPolicy
 from nco.training.checkpoint import save_policy
-from solvers.errors import UnsupportedFeature
-from solvers.hybrid_solver import NEURAL_SHARE, REFINERS
-from solvers.neural_solver import candidates
+from nco_core.errors import UnsupportedFeature
+from nco.methods.hybrid import NEURAL_SHARE, REFINERS
+from nco.methods.neural import candidates
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_a_budget_too_small_for_one_rollout_leaves_the_refiner_alone(untrained_c
 
 def test_neural_share_of_the_budget_sizes_the_starts(untrained_checkpoint: str) -> None:
     """The neural step is sized by the policy's own prediction to a fixed share of the budget."""
-    from solvers.neural_solver import plan
+    from nco.methods.neural import plan
 
     instance = sample_instance("acvrp", 20, seed=6)
     solution = nco.solve(instance, method="hybrid", time_limit=0.4, samples=64, checkpoint=untrained_checkpoint)

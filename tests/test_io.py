@@ -256,7 +256,7 @@ def test_vrplib_one_service_time_for_every_client(tmp_path: Path) -> None:
 ])
 def test_vrplib_sections_nco_cannot_model_are_refused_by_name(tmp_path: Path, section: str, body: str,
                                                               what: str) -> None:
-    from solvers.errors import UnsupportedFeature
+    from nco_core.errors import UnsupportedFeature
 
     path = tmp_path / "variant.vrp"
     path.write_text(vrplib_text(sections=f"{section}\n{body}\n"))

@@ -9,7 +9,7 @@ import pytest
 
 from envs.generators import GENERATOR_VERSION, sample_instance
 from nco.cli import main
-from nco.solution import Solution
+from nco_core.solution import Solution
 from nco.training.labels import read_shards, rebuild_instance
 
 OPTIONS = {"--problem": "acvrp", "--size": "10", "--cities": "andorra,bangor", "--num-instances": "5",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nco.io
+import nco
 from nco.cli import main as cli_main
 from nco.llm import ChatClient, ChatError, SandboxLimits, formulate
 from nco.llm.match import instance_differences
@@ -37,7 +37,7 @@ TEXT = (
     "Distances are straight-line. Minimise the total distance."
 )
 # the tail every scripted program shares: emit the result as the prompt's contract says
-EMIT = 'import nco.io\nnco.io.write(instance, "instance.json")\nnco.io.write(solution, "solution.json")\n'
+EMIT = 'nco.write(instance, "instance.json")\nnco.write(solution, "solution.json")\n'
 BUILD = """import numpy as np, nco
 pts = np.array([(0, 0), (10, 0), (20, 0), (0, 10), (0, 20), (-10, 0), (-20, 0)], float)
 distance = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
@@ -266,8 +266,8 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert status == 0, out + err
     assert "VERIFIED" in out and "generated program" in out and "vroom" in out
     assert "round 1: 1 problem(s)" in err and "round 2: ok" in err
-    instance = nco.io.read(tmp_path / "out" / "instance.json")
-    solution = nco.io.read_solution(tmp_path / "out" / "solution.json", instance)
+    instance = nco.read(tmp_path / "out" / "instance.json")
+    solution = nco.read_solution(tmp_path / "out" / "solution.json", instance)
     assert instance.num_customers == 6 and solution.feasible
     assert len(json.loads((tmp_path / "t.json").read_text())) == 5  # system, task, reply, feedback, reply
     assert server.headers[0]["Authorization"] == "Bearer k"
@@ -289,7 +289,7 @@ def test_task_set_covers_the_variants_and_agrees_with_its_own_text() -> None:
     assert len(tasks) >= 20
     used = set()
     for task in tasks:
-        instance = nco.io.read(TASKS / task["expected"])
+        instance = nco.read(TASKS / task["expected"])
         used |= {key for key, on in instance.features().items() if on}
         if instance.is_asymmetric:
             used.add("asymmetric")
@@ -304,7 +304,7 @@ def test_task_set_covers_the_variants_and_agrees_with_its_own_text() -> None:
 
 def test_text_check_catches_a_dropped_customer_in_a_task() -> None:
     task = next(t for t in load_tasks() if t["id"] == "cvrp_bakery")
-    instance = nco.io.read(TASKS / task["expected"])
+    instance = nco.read(TASKS / task["expected"])
     keep = np.arange(instance.num_nodes - 1)
     smaller = instance.replace(distance=instance.distance[np.ix_(keep, keep)], coordinates=instance.coordinates[keep],
                                demand=instance.demand[keep])
@@ -318,7 +318,7 @@ def test_benchmark_runs_against_an_endpoint_and_reports_the_papers_metrics(tmp_p
     # in task-file order, which is the order the benchmark asks in
     for task_id, change in (("open_routes_couriers", "instance = instance.replace(open_routes=False)\n"), ("backhaul_strict", "")):
         data = (TASKS / f"{task_id}.instance.json").read_text()
-        program = (f"import nco, nco.io\nopen('given.json', 'w').write({data!r})\ninstance = nco.io.read('given.json')\n"
+        program = (f"import nco\nopen('given.json', 'w').write({data!r})\ninstance = nco.read('given.json')\n"
                    f"{change}solution = nco.solve(instance, method='ortools', time_limit=1)\n") + EMIT
         replies.append(fenced(program))
     out = tmp_path / "llm.md"

@@ -15,8 +15,8 @@ from envs.presets import PRESETS
 from nco.policies import RoutingPolicy
 from nco.policies.encoders import AttentionEncoder, MatrixEncoder
 from nco.training.checkpoint import load_policy, save_policy
-from solvers.errors import UnsupportedFeature
-from solvers.neural_solver import CHECKPOINT_DIR, checkpoint_for
+from nco_core.errors import UnsupportedFeature
+from nco.methods.neural import CHECKPOINT_DIR, checkpoint_for
 
 torch.manual_seed(0)
 

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 
 import nco
 from nco import Instance, Solution, evaluate
-from solvers import UnsupportedFeature, get_solver
+from nco.methods import get_solver
+from nco_core import UnsupportedFeature
 from solvers.scaling import UINT32_MAX, choose_scale, integer_data
 from strategies import VARIANTS, instances
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from nco.batch.store import ResultStore
 from nco.batch.tasks import Recipe, Source, Task, run_task, solution_stem
-from solvers import SOLVER_MODULES
+from nco.methods import SOLVER_MODULES
 
 __all__ = ["BatchResult", "connect", "run_batch"]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from nco.batch.tasks import solution_stem
-from nco.io import write
-from nco.solution import Solution
+from nco_core.io import write
+from nco_core.solution import Solution
 
 __all__ = ["COLUMNS", "ResultStore"]
 

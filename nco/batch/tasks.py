@@ -15,10 +15,10 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Union
 
-from nco.instance import Instance
-from nco.solution import Solution
-from solvers import SOLVER_MODULES
-from solvers.errors import UnsupportedFeature
+from nco_core.instance import Instance
+from nco_core.solution import Solution
+from nco.methods import SOLVER_MODULES
+from nco_core.errors import UnsupportedFeature
 
 __all__ = ["Recipe", "Task", "plan", "run_task", "solution_stem"]
 

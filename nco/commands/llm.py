@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from nco.io import write
+from nco_core.io import write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from nco.api import solve
-from nco.io import read, write
+from nco_core.io import read, write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

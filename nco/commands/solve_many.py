@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from nco.batch.tasks import Recipe, Source
-from nco.io import read
+from nco_core.io import read
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

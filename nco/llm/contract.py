@@ -1,6 +1,6 @@
 """The generated program's result: ``instance.json`` and ``solution.json`` in nco's JSON format.
 
-Reading goes through :mod:`nco.io` (which validates the instance) and the routes are scored
+Reading goes through :mod:`nco_core.io` (which validates the instance) and the routes are scored
 again by the evaluator here, outside the sandbox: nothing the program claims about cost or
 feasibility is trusted.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from nco.instance import Instance
-from nco.io import InstanceFileError, read, read_solution
+from nco_core.instance import Instance
+from nco_core.io import InstanceFileError, read, read_solution
 from nco.llm.prompt import INSTANCE_FILE, SOLUTION_FILE
-from nco.solution import Solution  # read_solution scores routes with Solution.of
+from nco_core.solution import Solution  # read_solution scores routes with Solution.of
 
 __all__ = ["RESULT_FILES", "ResultError", "read_result"]
 
@@ -29,7 +29,7 @@ def read_result(files: dict[str, bytes]) -> tuple[Instance, Solution]:
     if missing:
         raise ResultError(
             f"the program did not write {' and '.join(missing)}; end it with "
-            f'nco.io.write(instance, "{INSTANCE_FILE}") and nco.io.write(solution, "{SOLUTION_FILE}")'
+            f'nco.write(instance, "{INSTANCE_FILE}") and nco.write(solution, "{SOLUTION_FILE}")'
         )
     with tempfile.TemporaryDirectory(prefix="nco-llm-result-") as folder:
         for name in RESULT_FILES:

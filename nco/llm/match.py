@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nco.instance import Instance
+from nco_core.instance import Instance
 
 __all__ = ["instance_differences"]
 

@@ -68,9 +68,8 @@ If a method raises "not supported by <method>: <feature>", use another method.
 The program runs in an empty directory without network access or access to other files, with
 limited time and memory. It must end with
 ```python
-import nco.io
-nco.io.write(instance, "{INSTANCE_FILE}")
-nco.io.write(solution, "{SOLUTION_FILE}")
+nco.write(instance, "{INSTANCE_FILE}")
+nco.write(solution, "{SOLUTION_FILE}")
 ```
 Reply with one complete program in a single ```python fenced block. Put every number from the
 task into the program itself. After each run you are told about errors, constraint violations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from nco.instance import Instance
+from nco_core.instance import Instance
 
 __all__ = ["check_against_text"]
 

@@ -25,7 +25,7 @@ import pyvrp
 import torch
 from torch import nn
 
-from nco.io import atomic_path
+from nco_core.io import atomic_path
 
 __all__ = ["NUM_FEATURES", "ArcScorer", "arc_features", "load_scorer", "save_scorer"]
 

@@ -19,7 +19,7 @@ from torch import nn
 from envs.convert import actions_to_routes
 from envs.env import RoutingEnv, augment, multistart
 from envs.fast import FastEnv
-from nco.instance import Instance
+from nco_core.instance import Instance
 from nco.policies.decoder import PointerDecoder
 from nco.policies.decoding import Strategy, select
 from nco.policies.encoders import AttentionEncoder, MatrixEncoder
@@ -31,7 +31,7 @@ from nco.policies.features import (
     encoder_inputs,
     state_features,
 )
-from nco.solution import Solution
+from nco_core.solution import Solution
 
 __all__ = ["Rollout", "RoutingPolicy"]
 

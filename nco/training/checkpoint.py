@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from nco.io import atomic_path
+from nco_core.io import atomic_path
 from nco.policies import RoutingPolicy
 
 __all__ = ["RESUME_WEIGHTS_ONLY", "check_resumable", "load_policy", "save_policy", "ship"]

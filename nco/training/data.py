@@ -17,7 +17,7 @@ from tensordict import TensorDict
 from envs.city import City
 from envs.env import RoutingEnv
 from envs.generators import Distribution, generate, to_instances
-from nco.instance import Instance
+from nco_core.instance import Instance
 
 __all__ = ["BatchStream", "DataSpec", "load_cities", "validation_instances"]
 

@@ -29,7 +29,7 @@ from tensordict import TensorDict
 
 from envs.convert import routes_to_actions
 from envs.env import RoutingEnv
-from nco.instance import Instance
+from nco_core.instance import Instance
 from nco.policies import RoutingPolicy
 from nco.policies.features import distance_row, distance_scale, encoder_inputs, state_features
 from nco.training.labels import Label

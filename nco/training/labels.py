@@ -45,8 +45,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from envs.generators import GENERATOR_VERSION, sample_instance
-from nco.instance import Instance
-from nco.io import atomic_path
+from nco_core.instance import Instance
+from nco_core.io import atomic_path
 
 __all__ = ["FORMAT_VERSION", "Label", "LabelJob", "read_shards", "rebuild_instance", "write_labels"]
 

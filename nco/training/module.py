@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from envs.env import RoutingEnv
-from nco.instance import Instance
+from nco_core.instance import Instance
 from nco.policies import RoutingPolicy
 from nco.policies.features import distance_scale
 from nco.training.baselines import RolloutBaseline, shared_advantage

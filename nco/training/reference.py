@@ -17,8 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from nco.api import solve
-from nco.instance import Instance
-from nco.io import atomic_path
+from nco_core.instance import Instance
+from nco_core.io import atomic_path
 
 __all__ = ["reference_costs"]
 

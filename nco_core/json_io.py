@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
-from nco.instance import Instance, InstanceError, InstanceFileError, VehicleType
-from nco.limits import check_memory
+from nco_core.instance import Instance, InstanceError, InstanceFileError, VehicleType
+from nco_core.limits import check_memory
 
 __all__ = ["JSON_FORMAT", "JSON_VERSION", "instance_from_json", "instance_to_json", "load_json", "solution_fields"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from nco.evaluate import Violation, evaluate, normalise_routes
-from nco.instance import Instance
+from nco_core.evaluate import Violation, evaluate, normalise_routes
+from nco_core.instance import Instance
 
 __all__ = ["Solution"]
 

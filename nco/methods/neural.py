@@ -22,15 +22,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from nco.instance import Instance
+from nco_core.instance import Instance
 from nco.policies.threads import one_thread
-from nco.solution import Solution
+from nco_core.solution import Solution
 from solvers.budget import Deadline, finish_reserve
-from solvers.errors import UnsupportedFeature, reject_options
+from nco_core.errors import UnsupportedFeature, reject_options
 
 __all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "prepare", "solve", "warmup"]
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
 
 PLANNED_SHARE = 0.9  # of the remaining budget planned for decoding: the cost model's error margin
 

@@ -22,7 +22,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from nco.instance import Instance
+from nco_core.instance import Instance
 
 __all__ = ["Evaluation", "Violation", "evaluate", "normalise_routes"]
 

@@ -3,8 +3,8 @@
 As in EARLI, the budget covers everything, from the call to its return: the policy's inference
 is charged first, and the refiner gets only what is left. The neural step is sized to at most
 ``NEURAL_SHARE`` of the budget from the policy's measured cost per rollout
-(:func:`solvers.neural_solver.plan`), and skipped when not even one rollout fits; loading the
-checkpoint and calibrating it (:func:`solvers.neural_solver.warmup`) is a one-time cost per
+(:func:`nco.methods.neural.plan`), and skipped when not even one rollout fits; loading the
+checkpoint and calibrating it (:func:`nco.methods.neural.warmup`) is a one-time cost per
 process and is not charged. The refiner is warm-started from the neural solutions (the genetic
 search takes all K of them as its initial population). The result is never worse than the best
 neural solution, and the evaluator has the last word on feasibility.
@@ -22,14 +22,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nco.instance import Instance
-from nco.solution import Solution
-from solvers import get_solver
+from nco_core.instance import Instance
+from nco_core.solution import Solution
+from nco.methods import get_solver
 from solvers.budget import Deadline, check_seed
-from solvers.errors import UnsupportedFeature, reject_options
+from nco_core.errors import UnsupportedFeature, reject_options
 from solvers.ga import refine
 from solvers.neighbours import ready
-from solvers.neural_solver import candidates, checkpoint_for, plan, prepare, warmup  # noqa: F401  (prepare: nco.solve's hook)
+from nco.methods.neural import candidates, checkpoint_for, plan, prepare, warmup  # noqa: F401  (prepare: nco.solve's hook)
 
 __all__ = ["DEFAULT_REFINER", "NEURAL_SHARE", "REFINERS", "solve"]
 

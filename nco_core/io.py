@@ -18,10 +18,10 @@ from typing import Any, Iterator
 import numpy as np
 import vrplib
 
-from nco.instance import Instance, InstanceError, InstanceFileError
-from nco.solution import Solution
-from nco.json_io import instance_from_json, instance_to_json, solution_fields
-from nco.vrplib_io import read_vrplib, solution_routes
+from nco_core.instance import Instance, InstanceError, InstanceFileError
+from nco_core.solution import Solution
+from nco_core.json_io import instance_from_json, instance_to_json, solution_fields
+from nco_core.vrplib_io import read_vrplib, solution_routes
 
 __all__ = ["InstanceFileError", "atomic_path", "read", "read_solution", "write"]
 
@@ -34,7 +34,7 @@ def read(path: str | os.PathLike[str], format: str | None = None, *, max_memory:
     ``best_known_cost``. Raises InstanceFileError (naming the file, the field or section and the
     problem) for malformed files, and UnsupportedFeature for a section nco cannot model.
     ``max_memory`` (bytes) bounds the estimated memory of the dense matrices, checked before they
-    are built (default: ``NCO_MAX_MEMORY_GB`` or half the machine's memory; see nco.limits).
+    are built (default: ``NCO_MAX_MEMORY_GB`` or half the machine's memory; see nco_core.limits).
     """
     path = Path(path)
     if not path.is_file():

@@ -3,7 +3,7 @@
 Parsing is the ``vrplib`` package's; this module decides what each key means for nco's model. Every
 key of a file is read into the model (heterogeneous fleets with fixed and unit costs, vehicle-client
 restrictions, route duration limits), known to carry nothing nco needs (NAME, COMMENT...), or refused
-with :class:`~solvers.errors.UnsupportedFeature` naming it (prizes, release times, reloads, client
+with :class:`~nco_core.errors.UnsupportedFeature` naming it (prizes, release times, reloads, client
 groups, several depots): nothing in a file is silently dropped. Every per-node section must have
 DIMENSION rows, so a file cut at a line boundary is an error, not a smaller instance.
 """
@@ -19,10 +19,10 @@ import vrplib
 from vrplib.parse import parse_solomon, parse_vrplib
 from vrplib.parse.parse_distances import parse_distances
 
-from nco.evaluate import evaluate
-from nco.instance import Instance, InstanceFileError, VehicleType
-from nco.limits import DENSE_COPIES, PARSED_ENTRY_BYTES, check_memory
-from solvers.errors import UnsupportedFeature
+from nco_core.evaluate import evaluate
+from nco_core.instance import Instance, InstanceFileError, VehicleType
+from nco_core.limits import DENSE_COPIES, PARSED_ENTRY_BYTES, check_memory
+from nco_core.errors import UnsupportedFeature
 
 __all__ = ["read_vrplib", "solution_routes"]
 

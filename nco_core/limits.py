@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from nco.instance import InstanceFileError
+from nco_core.instance import InstanceFileError
 
 __all__ = ["DENSE_COPIES", "check_memory", "memory_limit"]
 
