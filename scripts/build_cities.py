@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from envs.cities import load_city, shipped_dir  # noqa: E402
-from nco.io import atomic_path  # noqa: E402
+from nco_core.io import atomic_path  # noqa: E402
 from envs.osrm.pipeline import PoolRequest, build_pools, local_osrm  # noqa: E402
 from envs.osrm.pool import NoRoadsError  # noqa: E402
 from envs.osrm.sampling import dense_windows  # noqa: E402

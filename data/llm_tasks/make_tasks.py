@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from nco import Instance, VehicleType
-from nco.io import write
+from nco_core.io import write
 
 HERE = Path(__file__).resolve().parent
 
