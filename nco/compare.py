@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from nco.api import solve
+from nco.method_spec import parse_method
 from nco_core.instance import Instance
 from nco_core.io import atomic_path
 from nco_core.errors import UnsupportedFeature
@@ -132,22 +133,24 @@ def compare(
     out: str | os.PathLike[str] | None = None,
 ) -> ComparisonTable:
     """Run every method at every budget on every instance; a method that cannot model an instance
-    (``UnsupportedFeature``) gets an infeasible row whose note says why. ``"hybrid:ga"`` names the
-    hybrid with a given refiner.
+    (``UnsupportedFeature``) gets an infeasible row whose note says why. Methods are configurations
+    of :mod:`nco.method_spec`: ``"hybrid:ga"`` (the hybrid with a given refiner),
+    ``"pyvrp+neighbours=learned"`` (a method with options).
 
     ``workers`` (processes of an embedded Dask cluster) or ``scheduler`` (a running cluster's
     address) run the tasks in parallel through :func:`nco.batch.run_batch`, streaming rows to
     ``out`` (a re-run with the same ``out`` resumes; default: a temporary directory)."""
     instances = list(instances)
+    for method in methods:
+        parse_method(method)  # a typo costs no solver time
     if workers is not None or scheduler is not None:
         return _compare_on_cluster(instances, list(methods), list(time_limits), seed, progress, workers, scheduler, out)
     runs = [(instance, method, budget) for instance in instances for budget in time_limits for method in methods]
     rows = []
     for instance, method, budget in tqdm(runs, desc="compare", disable=not progress, unit="run"):
-        name, _, refiner = method.partition(":")  # "hybrid:ga" picks the hybrid's refiner
-        options = {"refiner": refiner} if refiner else {}
+        spec = parse_method(method)
         try:
-            solution = solve(instance, method=name, time_limit=budget, seed=seed, **options)
+            solution = solve(instance, method=spec.method, time_limit=budget, seed=seed, **spec.options)
         except UnsupportedFeature as error:
             rows.append(
                 ComparisonRow(instance.name, method, budget, math.inf, False, 0.0, supported=False, note=str(error))

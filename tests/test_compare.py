@@ -59,3 +59,21 @@ def test_cli_writes_csv_summary_and_plot(tmp_path: Path, capsys: pytest.CaptureF
 def test_cli_rejects_files_and_problem_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "x.json", "--problem", "acvrp"]) == 2
     assert "either instance files or --problem" in capsys.readouterr().err
+
+
+def test_configurations_are_named_with_their_options() -> None:
+    from nco.method_spec import MethodSpec, parse_method
+
+    assert parse_method("hybrid:ga+samples=4+neighbours=learned") == MethodSpec(
+        "hybrid", {"refiner": "ga", "samples": 4, "neighbours": "learned"}
+    )
+    assert parse_method("neural+augment=true") == MethodSpec("neural", {"augment": True})
+    for bad, message in (("pyvrpp", "unknown method"), ("pyvrp+neighbours", "OPTION=VALUE"), ("pyvrp+k=1+k=2", "twice")):
+        with pytest.raises(ValueError, match=message):
+            parse_method(bad)
+    instance = nco.sample_instance("acvrp", 20, city="oslo", seed=3)
+    with pytest.raises(ValueError, match="is not OPTION=VALUE"):
+        nco.compare([instance], methods=["pyvrp", "pyvrp+"], time_limits=[0.1], progress=False)
+    table = nco.compare([instance], methods=["pyvrp", "pyvrp+neighbours=learned"], time_limits=[0.2], progress=False)
+    assert [row.method for row in table.rows] == ["pyvrp", "pyvrp+neighbours=learned"]
+    assert all(row.feasible for row in table.rows)

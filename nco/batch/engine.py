@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from nco.batch.store import ResultStore
 from nco.batch.tasks import Recipe, Source, Task, run_task, solution_stem
+from nco.method_spec import parse_method
 from nco.methods import SOLVER_MODULES
 
 __all__ = ["BatchResult", "connect", "run_batch"]
@@ -151,7 +152,8 @@ class OneSolverPerCore(WorkerPlugin):
     should handle it (it cancels the tasks and closes the cluster)."""
 
     def __init__(self, methods: Sequence[str], embedded: bool) -> None:
-        names = {part for method in methods for part in method.split(":")}  # "hybrid:ga": hybrid and ga
+        specs = [parse_method(method) for method in methods]  # "hybrid:ga": hybrid and ga
+        names = {spec.method for spec in specs} | {str(spec.options.get("refiner", "")) for spec in specs}
         self.modules = sorted(SOLVER_MODULES[name] for name in names if name in SOLVER_MODULES)
         self.embedded = embedded
 

@@ -17,7 +17,7 @@ from typing import Any, Union
 
 from nco_core.instance import Instance
 from nco_core.solution import Solution
-from nco.methods import SOLVER_MODULES
+from nco.method_spec import parse_method
 from nco_core.errors import UnsupportedFeature
 
 __all__ = ["Recipe", "Task", "plan", "run_task", "solution_stem"]
@@ -48,7 +48,7 @@ Source = Union[Recipe, Instance]
 @dataclass(frozen=True)
 class Task:
     instance: str
-    method: str  # "hybrid:ga" names the hybrid with its refiner, as in ``nco compare``
+    method: str  # a configuration of nco.method_spec: "hybrid:ga", "pyvrp+neighbours=learned", ...
     budget: float
     seed: int = 0
 
@@ -61,8 +61,7 @@ def plan(sources: list[Source], methods: list[str], budgets: list[float], seed: 
     """Every method at every budget on every source, in ``nco compare``'s order; rejects unknown
     methods and duplicate instance names up front, so a typo costs no cluster time."""
     for method in methods:
-        if method.partition(":")[0] not in SOLVER_MODULES:
-            raise ValueError(f"unknown method {method!r}; choose from {sorted(SOLVER_MODULES)} (hybrid:REFINER for a refiner)")
+        parse_method(method)
     for budget in budgets:
         if not budget > 0:
             raise ValueError(f"time limit must be positive, got {budget}")
@@ -93,9 +92,8 @@ def run_task(source: Source, task: Task) -> tuple[dict[str, Any], Solution | Non
         row["best_known"] = instance.best_known_cost
         from nco.api import solve
 
-        name, _, refiner = task.method.partition(":")
-        options = {"refiner": refiner} if refiner else {}
-        solution = solve(instance, method=name, time_limit=task.budget, seed=task.seed, **options)
+        spec = parse_method(task.method)
+        solution = solve(instance, method=spec.method, time_limit=task.budget, seed=task.seed, **spec.options)
         row.update(status="ok", cost=solution.cost, feasible=solution.feasible, runtime=solution.runtime)
         row["neural_time"] = float(solution.info.get("neural_time", 0.0))
         row["violations"] = "; ".join(v.message for v in solution.violations[:3])

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Give instance files, or --problem/--size to sample instances from city pools.",
     )
     add_instance_arguments(parser, default_instances=8)
-    parser.add_argument("--methods", default="pyvrp,ortools,vroom", help="comma-separated methods; hybrid:REFINER picks the refiner (pyvrp, ga, ortools, vroom)")
+    parser.add_argument("--methods", default="pyvrp,ortools,vroom", help="comma-separated configurations METHOD[:REFINER][+OPTION=VALUE...]: hybrid:ga picks the refiner (pyvrp, ga, ortools, vroom), pyvrp+neighbours=learned sets an option")
     parser.add_argument("--time-limits", default="1", help="comma-separated budgets in seconds (default 1)")
     add_cluster_arguments(parser)
     parser.add_argument("--out", default="results", help="output directory (default results/)")

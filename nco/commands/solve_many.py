@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "0 all tasks have a row, 1 some task recorded an error, 130 interrupted (the same command resumes).",
     )
     add_instance_arguments(parser, default_instances=100)
-    parser.add_argument("--method", default="pyvrp", help="method, or comma-separated methods (hybrid:REFINER picks the refiner)")
+    parser.add_argument("--method", default="pyvrp", help="method, or comma-separated configurations METHOD[:REFINER][+OPTION=VALUE...] (as in nco compare)")
     parser.add_argument("--time-limit", default="1", metavar="S", help="budget in seconds, or comma-separated budgets (default 1)")
     add_cluster_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory; re-running with the same one resumes")
