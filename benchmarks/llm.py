@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nco
 from nco_core.io import atomic_path
+from nco_core.paths import shipped_data
 from nco.llm.client import ChatError, client_from_settings
 from nco.llm.loop import formulate
 from nco.llm.match import instance_differences
@@ -37,7 +38,7 @@ from nco.llm.sandbox import SandboxLimits, network_isolation
 from nco_core import UnsupportedFeature
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS = ROOT / "data" / "llm_tasks"
+TASKS = shipped_data("llm_tasks")
 RESULTS = ROOT / "benchmarks" / "results"
 
 

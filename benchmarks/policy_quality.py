@@ -31,11 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import ROOT, describe, publish  # noqa: E402
 
 from nco_core.io import atomic_path  # noqa: E402
+from nco_core.paths import shipped_data  # noqa: E402
 from nco.training.checkpoint import load_policy  # noqa: E402
 from nco.training.data import DataSpec, load_cities, validation_instances  # noqa: E402
 from nco.training.reference import reference_costs  # noqa: E402
 
-CHECKPOINTS = ROOT / "data" / "checkpoints"
+CHECKPOINTS = shipped_data("checkpoints")
 RESULTS = ROOT / "benchmarks" / "results"
 DECODINGS = {"greedy_pomo": {}, "pomo_augment8": {"augment": True}, "pomo_plus_128_samples": {"samples": 128}}
 

@@ -18,6 +18,7 @@ import numpy as np
 from envs.city import City
 from envs.osrm.paths import data_dir
 from nco_core.io import atomic_path
+from nco_core.paths import shipped_data
 
 __all__ = ["CityInfo", "city_infos", "list_cities", "load_city", "save_city", "shadowed", "shipped_dir",
            "user_dir"]
@@ -27,7 +28,7 @@ ATTRIBUTION = "(c) OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetm
 
 
 def shipped_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "cities"
+    return shipped_data("cities")
 
 
 def user_dir() -> Path:

@@ -9,8 +9,9 @@ import pytest
 
 import nco
 from nco.cli import main
+from nco_core.paths import shipped_data
 
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "instances" / "oslo-acvrptw-50.json"
+SHIPPED = shipped_data("instances", "oslo-acvrptw-50.json")
 
 
 @pytest.mark.parametrize("method", ["pyvrp", "ortools", "vroom"])

@@ -25,7 +25,7 @@ from envs.osrm.sampling import dense_windows, node_seeds, parse_bbox, road_nodes
 from envs.osrm.testdata import monaco_pbf
 from nco.cli import main as cli
 
-SHARED_MONACO = Path("/work/shared/osm/monaco_monaco.osm.pbf")
+SHARED_MONACO = Path(__file__).resolve().parents[2] / "shared" / "osm" / "monaco_monaco.osm.pbf"
 SEA = (7.45, 43.69, 7.47, 43.70)  # Mediterranean south of Monaco: no road
 
 
@@ -256,7 +256,7 @@ def test_mutually_reachable_keeps_the_largest_strong_component():
     np.testing.assert_array_equal(_distinct(distance, distance), [True, True, True, False])
 
 
-HELSINKI = Path("/work/shared/osm/helsinki_finland.osm.pbf")
+HELSINKI = Path(__file__).resolve().parents[2] / "shared" / "osm" / "helsinki_finland.osm.pbf"
 
 
 @pytest.mark.skipif(not HELSINKI.is_file(), reason=f"{HELSINKI} absent")

@@ -16,7 +16,7 @@ from nco_core import UnsupportedFeature
 from solvers.scaling import UINT32_MAX, choose_scale, integer_data
 from strategies import VARIANTS, instances
 
-BENCHMARKS = Path("/work/shared/benchmarks")
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 BACKENDS = ("pyvrp", "ortools", "vroom")
 
 # (backend, variant) pairs that must raise UnsupportedFeature before solving, with the feature named

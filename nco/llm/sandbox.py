@@ -134,7 +134,7 @@ def _read_roots() -> tuple[str, ...]:
     same paths, and the audit hook's allowance for reads."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     roots.update(sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib", "platstdlib"))
-    for package in ("nco_core", "nco", "solvers", "envs"):
+    for package in ("nco_core", "nco", "solvers", "envs", "nco_data"):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:
             roots.update(spec.submodule_search_locations)

@@ -22,7 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nco_core import features as feature_table
 from nco_core.instance import Instance
+from nco_core.paths import shipped_data
 from nco.policies.threads import one_thread
 from nco_core.solution import Solution
 from solvers.budget import Deadline, finish_reserve
@@ -30,29 +32,9 @@ from nco_core.errors import UnsupportedFeature, reject_options
 
 __all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "prepare", "solve", "warmup"]
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
+CHECKPOINT_DIR = shipped_data("checkpoints")
 
 PLANNED_SHARE = 0.9  # of the remaining budget planned for decoding: the cost model's error margin
-
-# Variant flag (envs/presets.py) -> whether an instance uses it (Instance.features()).
-_MATCHED = {
-    "capacity": lambda f: f["capacity"],
-    "time_windows": lambda f: f["time_windows"],
-    "backhaul": lambda f: f["backhaul"],
-    "open_routes": lambda f: f["open_routes"],
-    "max_duration": lambda f: f["max_duration"],
-    "num_profiles": lambda f: f["multiple_profiles"] or f["allowed"] or f["preference"],
-}
-
-
-def _fits(flags: dict[str, float], features: dict[str, bool]) -> bool:
-    """A flag trained at probability 1 needs the feature, at 0 forbids it, in between allows both."""
-    for flag, used in _MATCHED.items():
-        p = float(flags.get(flag, 0))
-        if (p >= 1 and not used(features)) or (p <= 0 and used(features)):
-            return False
-    return True
-
 
 def _cards(directory: Path) -> list[dict[str, Any]]:
     """The cards in ``directory``, parsed once per version of the files (every hybrid call asks,
@@ -76,7 +58,10 @@ def checkpoint_for(instance: Instance, directory: Path = CHECKPOINT_DIR) -> str:
     """Path of the shipped checkpoint for ``instance`` (variant match, then nearest size)."""
     cards = _cards(directory)
     features = instance.features()
-    fitting = [card for card in cards if _fits(card["flags"], features)]
+    refused = feature_table.unsupported_by_env(features)
+    if refused:
+        raise UnsupportedFeature("neural", ", ".join(refused))
+    fitting = [card for card in cards if feature_table.fits(card["flags"], features)]
     if not fitting:
         used = [name for name, on in features.items() if on] or ["none"]
         shipped = ", ".join(f"{card['checkpoint']} ({card['problem']}, n={card['size']})" for card in cards) or "none"
