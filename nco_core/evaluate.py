@@ -5,10 +5,12 @@ here and nowhere else, on the instance's own float matrices.
 
 Objective (the same one every solver is given):
     sum over used routes of  fixed_cost + unit_distance_cost * distance + unit_duration_cost * duration
-    minus the preference of each served customer for the vehicle type serving it.
-A route's duration is the shortest possible time from leaving the depot to finishing (returning
-to the depot, or the last service for open routes), including service and unavoidable waiting:
-departure is delayed as far as that helps, as PyVRP does.
+    minus the preference of each served customer for the vehicle type serving it,
+    plus the prize of every optional client left out (PyVRP's prize-collecting objective).
+A route runs from its vehicle type's start depot to its end depot (or ends after its last
+client's service when the type ends open). Its duration is the shortest possible time from
+leaving to finishing, including service and unavoidable waiting: departure is delayed as far as
+that helps, as PyVRP does. The vehicle's shift bounds the departure and the finish.
 
 Nothing here raises on bad routes or extreme data: a route whose sums of finite entries overflow
 (distances near 1e308) gets an ``overflow`` violation and an infinite cost, never a wrong number.
@@ -39,6 +41,9 @@ ViolationKind = Literal[
     "backhaul_order",
     "time_window",
     "max_duration",
+    "shift",
+    "max_tasks",
+    "max_distance",
 ]
 
 
@@ -63,6 +68,8 @@ class Evaluation:
     duration: float
     num_routes: int
     violations: tuple[Violation, ...] = field(default=())
+    unassigned: tuple[int, ...] = field(default=())  # optional clients left out (not violations)
+    uncollected: float = 0.0  # their prizes, included in ``cost``
 
     @property
     def feasible(self) -> bool:
@@ -92,23 +99,28 @@ def normalise_routes(
 def evaluate(
     instance: Instance, routes: Sequence[Sequence[int]], vehicle_types: Sequence[int] | None = None
 ) -> Evaluation:
-    """Score ``routes`` (customer indices, depot implicit) on ``instance``; never raises on bad routes."""
+    """Score ``routes`` (client indices; the vehicle type's depots are implicit) on ``instance``;
+    never raises on bad routes."""
     routes, types = normalise_routes(instance, routes, vehicle_types)
     violations: list[Violation] = []
-    violations += _coverage(instance, routes)
+    coverage, unassigned = _coverage(instance, routes)
+    violations += coverage
     violations += _fleet(instance, routes, types)
     valid = [
         (r, route, k)
         for r, (route, k) in enumerate(zip(routes, types))
-        if 0 <= k < len(instance.vehicle_types) and all(1 <= node < instance.num_nodes for node in route)
+        if 0 <= k < len(instance.vehicle_types)
+        and all(instance.num_depots <= node < instance.num_nodes for node in route)
     ]
-    total_cost = total_distance = total_duration = 0.0
+    uncollected = float(instance.prizes[unassigned].sum())
+    total_cost, total_distance, total_duration = uncollected, 0.0, 0.0
     for r, route, k in valid:
         vehicle = instance.vehicle_types[k]
-        path = np.array([0, *route] if instance.open_routes else [0, *route, 0])
+        end = [] if vehicle.end_depot is None else [vehicle.end_depot]
+        path = np.array([vehicle.start_depot, *route, *end])
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, not warned
             distance = float(instance.distance_matrix(vehicle.profile)[path[:-1], path[1:]].sum())
-            duration, time_violations = _schedule(instance, r, route, vehicle.profile)
+            duration, time_violations = _schedule(instance, r, route, k)
             violations += time_violations
             violations += _route_constraints(instance, r, route, k, path, distance, duration)
         preference = 0.0 if instance.preference is None else float(instance.preference[k, route].sum())
@@ -127,7 +139,8 @@ def evaluate(
         total_duration += duration if math.isfinite(duration) else math.inf
     if len(valid) < len(routes):
         total_cost = total_distance = total_duration = math.inf
-    return Evaluation(total_cost, total_distance, total_duration, len(routes), tuple(violations))
+    return Evaluation(total_cost, total_distance, total_duration, len(routes), tuple(violations),
+                      tuple(int(node) for node in unassigned), uncollected)
 
 
 def _overflow(instance: Instance, r: int, path: np.ndarray, profile: int, cost: float) -> Violation | None:
@@ -149,16 +162,19 @@ def _weighted(unit_cost: float, amount: float) -> float:
     return unit_cost * amount if unit_cost else 0.0
 
 
-def _coverage(instance: Instance, routes: list[list[int]]) -> list[Violation]:
+def _coverage(instance: Instance, routes: list[list[int]]) -> tuple[list[Violation], np.ndarray]:
+    """Violations of "every required client exactly once", and the optional clients left out."""
     found: list[Violation] = []
+    depots = instance.num_depots
     seen = np.zeros(instance.num_nodes, dtype=np.int64)
     for r, route in enumerate(routes):
         for node in route:
-            if not 1 <= node < instance.num_nodes:
+            if not depots <= node < instance.num_nodes:
+                what = "a depot, not a client" if 0 <= node < depots else "not a client"
                 found.append(
                     Violation(
                         "invalid_node",
-                        f"route {r}: node {node} is not a customer (valid: 1..{instance.num_customers})",
+                        f"route {r}: node {node} is {what} (valid: {depots}..{instance.num_nodes - 1})",
                         r,
                         node,
                     )
@@ -167,9 +183,11 @@ def _coverage(instance: Instance, routes: list[list[int]]) -> list[Violation]:
                 seen[node] += 1
     for node in np.flatnonzero(seen > 1):
         found.append(Violation("duplicate", f"node {node} is visited {seen[node]} times", None, int(node)))
-    for node in np.flatnonzero(seen[1:] == 0) + 1:
+    missing = np.flatnonzero(seen[depots:] == 0) + depots
+    required = instance.is_required[missing]
+    for node in missing[required]:
         found.append(Violation("unvisited", f"node {node} is not visited", None, int(node)))
-    return found
+    return found, missing[~required]
 
 
 def _fleet(instance: Instance, routes: list[list[int]], types: list[int]) -> list[Violation]:
@@ -229,6 +247,24 @@ def _route_constraints(
             found.append(
                 Violation("backhaul_order", f"route {r}: linehaul node {node} comes after a backhaul", r, node)
             )
+    if vehicle.max_tasks is not None and len(route) > vehicle.max_tasks:
+        found.append(
+            Violation(
+                "max_tasks",
+                f"route {r}: {len(route)} clients, more than vehicle type {k}'s maximum of {vehicle.max_tasks}",
+                r,
+                amount=float(len(route) - vehicle.max_tasks),
+            )
+        )
+    if distance > vehicle.max_distance + 1e-9:
+        found.append(
+            Violation(
+                "max_distance",
+                f"route {r}: distance {distance:g} exceeds vehicle type {k}'s maximum {vehicle.max_distance:g}",
+                r,
+                amount=distance - vehicle.max_distance,
+            )
+        )
     if duration > vehicle.max_duration + 1e-9:
         found.append(
             Violation(
@@ -241,29 +277,34 @@ def _route_constraints(
     return found
 
 
-def _schedule(instance: Instance, r: int, route: list[int], profile: int) -> tuple[float, list[Violation]]:
+def _schedule(instance: Instance, r: int, route: list[int], k: int) -> tuple[float, list[Violation]]:
     """Shortest route duration, and the nodes reached too late when leaving as early as possible.
 
-    Leaving the depot at its earliest time gives every node its earliest possible arrival, so
-    lateness in that forward pass is exactly time-window infeasibility. The duration uses the
-    latest departure that does not make the route finish later: delaying the start by x shortens
-    the route by x while x is at most the total waiting and no node becomes late.
+    Leaving the start depot at its earliest time (its opening, or the shift's start if later)
+    gives every node its earliest possible arrival, so lateness in that forward pass is exactly
+    time-window (and shift) infeasibility. The duration uses the latest departure that does not
+    make the route finish later: delaying the start by x shortens the route by x while x is at
+    most the total waiting and no node becomes late. The finish (arrival at the end depot, or the
+    end of the last service on an open route) must also be within the shift.
     """
-    travel = instance.duration_matrix(profile)
+    vehicle = instance.vehicle_types[k]
+    travel = instance.duration_matrix(vehicle.profile)
     service = instance.service
     windows = instance.time_windows
-    stops = route if instance.open_routes else [*route, 0]
+    depots = instance.num_depots
+    shift_start, shift_end = vehicle.time_window or (0.0, math.inf)
+    stops = route if vehicle.end_depot is None else [*route, vehicle.end_depot]
     found: list[Violation] = []
-    start = 0.0 if windows is None else float(windows[0, 0])
+    start = max(0.0 if windows is None else float(windows[vehicle.start_depot, 0]), shift_start)
     time = start
-    previous = 0
+    previous = vehicle.start_depot
     slack = math.inf  # how much later we could have left without being late anywhere
     waited = 0.0
     for node in stops:
         arrival = time + float(travel[previous, node])
         early, late = (0.0, math.inf) if windows is None else (float(windows[node, 0]), float(windows[node, 1]))
         if arrival > late + 1e-9:
-            where = "the depot" if node == 0 else f"node {node}"
+            where = f"depot {node}" if node < depots else f"node {node}"
             found.append(
                 Violation(
                     "time_window",
@@ -278,8 +319,18 @@ def _schedule(instance: Instance, r: int, route: list[int], profile: int) -> tup
         # node met so far stays within its window.
         slack = min(slack, late - arrival + waited)
         waited += wait
-        time = arrival + wait + (float(service[node]) if node != 0 else 0.0)
+        time = arrival + wait + (float(service[node]) if node >= depots else 0.0)
         previous = node
+    if time > shift_end + 1e-9:
+        found.append(
+            Violation(
+                "shift",
+                f"route {r}: finishes at {time:g}, after vehicle type {k}'s shift ends at {shift_end:g}",
+                r,
+                amount=time - shift_end,
+            )
+        )
+    slack = min(slack, shift_end - time + waited)
     shift = max(min(slack, waited), 0.0)
     duration = time - start - shift
     return (math.inf if math.isnan(duration) else duration), found  # inf - inf: overflowed times

@@ -2,13 +2,14 @@
 
 Variants are data, not classes: an ACVRPTW is an instance whose ``time_windows`` field is set; a
 profiled VRP (CAMP) is one with several vehicle types, per-profile matrices and ``allowed`` /
-``preference`` matrices. Node 0 is always the depot; nodes 1..n are customers.
+``preference`` matrices. Nodes ``0 .. num_depots - 1`` are depots (one by default), the rest
+are clients; each vehicle type starts and ends at depots of its own (or ends open).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 import numpy as np
@@ -31,6 +32,11 @@ class VehicleType:
     ``profile`` selects which distance/duration matrix the vehicles drive on (a car and a bike
     see different roads). Costs follow PyVRP's model so that every solver optimises the same
     objective: ``fixed_cost`` per used vehicle plus unit costs per distance and per duration.
+
+    Routes leave ``start_depot`` and return to ``end_depot`` (``None``: the route ends after its
+    last client's service, an open route). ``time_window`` is the shift: leave no earlier than
+    its start, finish (arrive at the end depot, or end the last service) no later than its end.
+    ``max_tasks`` caps the clients per route, ``max_distance`` the route's distance.
     """
 
     count: int
@@ -40,6 +46,11 @@ class VehicleType:
     max_duration: float = math.inf
     unit_distance_cost: float = 1.0
     unit_duration_cost: float = 0.0
+    start_depot: int = 0
+    end_depot: int | None = 0
+    time_window: tuple[float, float] | None = None
+    max_tasks: int | None = None
+    max_distance: float = math.inf
 
 
 def _fail(name: str, message: str) -> InstanceError:
@@ -61,6 +72,13 @@ class Instance:
     capacity, ``"strict"`` requires every linehaul customer of a route before its backhauls.
     ``allowed[k, i]`` (vehicle type x node) forbids serving node ``i`` with type ``k``;
     ``preference[k, i]`` is subtracted from the cost when type ``k`` serves ``i``.
+
+    ``num_depots`` depots come first (their ``time_windows`` rows are opening hours; they have
+    no demand, pickup, service or prize). Clients with ``required[i] = False`` are optional:
+    leaving one out costs its ``prize[i]`` (PyVRP's prize-collecting objective), so serving it
+    pays when the detour is cheaper. ``open_routes=True`` is the shorthand for "every vehicle
+    type ends open" (it overrides ``end_depot``); afterwards ``open_routes`` is True exactly
+    when every vehicle type ends open, so there is one meaning however it was given.
     """
 
     distance: np.ndarray
@@ -81,6 +99,9 @@ class Instance:
     preference: np.ndarray | None = None
     name: str = "instance"
     best_known_cost: float | None = None
+    num_depots: int = 1
+    prize: np.ndarray | None = None
+    required: np.ndarray | None = None
     _vehicle_types: tuple[VehicleType, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,8 +110,11 @@ class Instance:
         distance = _matrix(name, "distance", self.distance)
         set_("distance", distance)
         size = distance.shape[-1]
-        if size < 2:
-            raise _fail(name, f"distance: need a depot and at least one customer, got {size} node(s)")
+        _typed(name, "num_depots", self.num_depots, int)
+        if self.num_depots < 1:
+            raise _fail(name, f"num_depots must be >= 1, got {self.num_depots}")
+        if size < self.num_depots + 1:
+            raise _fail(name, f"distance: need {self.num_depots} depot(s) and at least one customer, got {size} node(s)")
         if self.duration is not None:
             duration = _matrix(name, "duration", self.duration)
             if duration.shape != distance.shape:
@@ -102,10 +126,13 @@ class Instance:
             set_("coordinates", _array(name, "coordinates", self.coordinates, (size, 2), allow_negative=True))
             if self.coordinate_system not in ("xy", "latlon"):
                 raise _fail(name, f"coordinate_system: expected 'xy' or 'latlon', got {self.coordinate_system!r}")
-        for key in ("demand", "pickup", "service_time"):
+        for key in ("demand", "pickup", "service_time", "prize"):
             value = getattr(self, key)
             if value is not None:
                 set_(key, _array(name, key, value, (size,)))
+        if self.required is not None:
+            set_("required", _array(name, "required", self.required, (size,), dtype=bool))
+        self._check_depot_rows()
         if self.time_windows is not None:
             windows = _array(name, "time_windows", self.time_windows, (size, 2))
             empty = np.flatnonzero(windows[:, 0] > windows[:, 1])
@@ -122,12 +149,19 @@ class Instance:
         if self.max_route_duration is not None and not self.max_route_duration > 0:
             raise _fail(name, f"max_route_duration must be positive, got {self.max_route_duration}")
 
-        vehicle_types = self._build_fleet(size - 1)
+        vehicle_types = self._build_fleet(size - self.num_depots)
+        if self.open_routes:
+            vehicle_types = tuple(replace(vehicle, end_depot=None) for vehicle in vehicle_types)
         set_("_vehicle_types", vehicle_types)
+        set_("open_routes", all(vehicle.end_depot is None for vehicle in vehicle_types))
         num_profiles = 1 if distance.ndim == 2 else distance.shape[0]
         for k, vehicle in enumerate(vehicle_types):
             if not 0 <= vehicle.profile < num_profiles:
                 raise _fail(name, f"fleet[{k}].profile = {vehicle.profile} but only {num_profiles} profile(s) exist")
+            for attr in ("start_depot", "end_depot"):
+                depot = getattr(vehicle, attr)
+                if depot is not None and not 0 <= depot < self.num_depots:
+                    raise _fail(name, f"fleet[{k}].{attr} = {depot} is not a depot (valid: 0..{self.num_depots - 1})")
         for key in ("allowed", "preference"):
             value = getattr(self, key)
             if value is not None:
@@ -149,15 +183,23 @@ class Instance:
                     raise _fail(name, f"fleet[{k}]: expected a VehicleType, got {type(vehicle).__name__}")
                 _typed(name, f"fleet[{k}].count", vehicle.count, int)
                 _typed(name, f"fleet[{k}].profile", vehicle.profile, int)
-                for attr in ("capacity", "fixed_cost", "max_duration", "unit_distance_cost", "unit_duration_cost"):
+                _typed(name, f"fleet[{k}].start_depot", vehicle.start_depot, int)
+                _typed(name, f"fleet[{k}].end_depot", vehicle.end_depot, int, optional=True)
+                _typed(name, f"fleet[{k}].max_tasks", vehicle.max_tasks, int, optional=True)
+                numbers = ("capacity", "fixed_cost", "max_duration", "unit_distance_cost", "unit_duration_cost",
+                           "max_distance")
+                for attr in numbers:
                     _typed(name, f"fleet[{k}].{attr}", getattr(vehicle, attr), float)
                 if vehicle.count < 1:
                     raise _fail(name, f"fleet[{k}].count must be >= 1, got {vehicle.count}")
-                for attr in ("capacity", "fixed_cost", "max_duration", "unit_distance_cost", "unit_duration_cost"):
+                for attr in numbers:
                     value = getattr(vehicle, attr)
                     if math.isnan(value) or value < 0:
                         raise _fail(name, f"fleet[{k}].{attr} must be a non-negative number, got {value}")
-            fleet = tuple(self.fleet)
+                if vehicle.max_tasks is not None and vehicle.max_tasks < 1:
+                    raise _fail(name, f"fleet[{k}].max_tasks must be >= 1, got {vehicle.max_tasks}")
+                _shift(name, k, vehicle.time_window)
+            fleet = tuple(_normal_shift(vehicle) for vehicle in self.fleet)
             object.__setattr__(self, "fleet", fleet)
             return fleet
         if self.capacity is not None and not self.capacity > 0:
@@ -172,14 +214,34 @@ class Instance:
             ),
         )
 
+    def _check_depot_rows(self) -> None:
+        """Depots have no demand, pickup or prize (a service time at a depot is ignored, as it
+        always was); a prize only means something for an optional client (a required one is
+        served anyway)."""
+        depots = self.num_depots
+        for key in ("demand", "pickup", "prize"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            loaded = np.flatnonzero(value[:depots] != 0)
+            if loaded.size:
+                d = int(loaded[0])
+                raise _fail(self.name, f"{key}[{d}] = {value[d]}: the depot (node {d}) has no {key}")
+        if self.prize is not None:
+            required = np.ones(self.num_nodes, dtype=bool) if self.required is None else self.required
+            wasted = np.flatnonzero((self.prize > 0) & required)
+            wasted = wasted[wasted >= depots]
+            if wasted.size:
+                i = int(wasted[0])
+                raise _fail(self.name, f"prize[{i}] = {self.prize[i]} but client {i} is required "
+                                       f"(set required[{i}] = False to make it optional)")
+
     def _check_demands_fit(self) -> None:
         largest = max(vehicle.capacity for vehicle in self._vehicle_types)
         for key in ("demand", "pickup"):
             value = getattr(self, key)
             if value is None:
                 continue
-            if value[0] != 0:
-                raise _fail(self.name, f"{key}[0] = {value[0]}: the depot (node 0) has no {key}")
             too_big = np.flatnonzero(value > largest)
             if too_big.size:
                 i = int(too_big[0])
@@ -188,19 +250,34 @@ class Instance:
     def _check_allowed_cover(self) -> None:
         if self.allowed is None:
             return
-        nobody = np.flatnonzero(~self.allowed[:, 1:].any(axis=0)) + 1
+        nobody = np.flatnonzero(~self.allowed[:, self.num_depots:].any(axis=0)) + self.num_depots
         if nobody.size:
             raise _fail(self.name, f"allowed[:, {int(nobody[0])}]: no vehicle type may serve node {int(nobody[0])}")
 
     # ----------------------------------------------------------------------------------------
     @property
     def num_nodes(self) -> int:
-        """Depot plus customers."""
+        """Depots plus clients."""
         return int(self.distance.shape[-1])
 
     @property
     def num_customers(self) -> int:
-        return self.num_nodes - 1
+        return self.num_nodes - self.num_depots
+
+    @property
+    def clients(self) -> np.ndarray:
+        """Node indices of the clients (every node after the depots)."""
+        return np.arange(self.num_depots, self.num_nodes)
+
+    @property
+    def is_required(self) -> np.ndarray:
+        """``(N,)`` bool: which clients must be served (depots read True)."""
+        return np.ones(self.num_nodes, dtype=bool) if self.required is None else self.required | (
+            np.arange(self.num_nodes) < self.num_depots)
+
+    @property
+    def prizes(self) -> np.ndarray:
+        return self.prize if self.prize is not None else np.zeros(self.num_nodes)
 
     @property
     def num_profiles(self) -> int:
@@ -237,23 +314,11 @@ class Instance:
         return not np.allclose(matrix, np.swapaxes(matrix, -1, -2))
 
     def features(self) -> dict[str, bool]:
-        """Which variant attributes this instance uses (the flags solvers and envs dispatch on)."""
-        types = self._vehicle_types
-        return {
-            "capacity": any(math.isfinite(v.capacity) for v in types),
-            "time_windows": self.time_windows is not None,
-            "service_time": self.service_time is not None and bool(np.any(self.service_time > 0)),
-            "backhaul": self.pickup is not None and bool(np.any(self.pickup > 0)),
-            "strict_backhaul": self.backhaul_mode == "strict" and self.pickup is not None,
-            "open_routes": self.open_routes,
-            "max_duration": any(math.isfinite(v.max_duration) for v in types),
-            "heterogeneous_fleet": len(types) > 1,
-            "fixed_cost": any(v.fixed_cost > 0 for v in types),
-            "duration_cost": any(v.unit_duration_cost > 0 for v in types),
-            "multiple_profiles": self.num_profiles > 1,
-            "allowed": self.allowed is not None and not bool(self.allowed.all()),
-            "preference": self.preference is not None and bool(np.any(self.preference != 0)),
-        }
+        """Which variant features this instance uses, by the names of ``nco_core.features`` (the
+        one vocabulary solvers, envs, presets and checkpoint cards dispatch on)."""
+        from nco_core import features
+
+        return features.of(self)
 
     def replace(self, **changes: object) -> "Instance":
         """A validated copy with some fields changed."""
@@ -280,6 +345,28 @@ def _typed(name: str, key: str, value: object, kind: type, *, optional: bool = F
     if not ok:
         expected = {bool: "true or false", int: "an integer", float: "a number"}[kind]
         raise _fail(name, f"{key}: expected {expected}, got {value!r}")
+
+
+def _shift(name: str, k: int, window: object) -> None:
+    if window is None:
+        return
+    key = f"fleet[{k}].time_window"
+    if not isinstance(window, (tuple, list, np.ndarray)) or len(window) != 2:
+        raise _fail(name, f"{key}: expected a pair (start, end) or None, got {window!r}")
+    for bound in window:
+        _typed(name, key, bound, float)
+    start, end = (float(x) for x in window)
+    if math.isnan(start) or math.isnan(end) or start < 0 or not math.isfinite(start):
+        raise _fail(name, f"{key} = {window!r}: the start must be a finite non-negative number")
+    if start > end:
+        raise _fail(name, f"{key} = [{start}, {end}] is empty (start > end)")
+
+
+def _normal_shift(vehicle: VehicleType) -> VehicleType:
+    """The shift as a tuple of floats (a list or numpy pair from a reader compares equal)."""
+    if vehicle.time_window is None:
+        return vehicle
+    return replace(vehicle, time_window=(float(vehicle.time_window[0]), float(vehicle.time_window[1])))
 
 
 def _numeric(name: str, key: str, value: object, dtype: type) -> np.ndarray:

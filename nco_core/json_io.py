@@ -57,6 +57,11 @@ class _Vehicle(_Strict):
     max_duration: Annotated[float, Field(ge=0)] = math.inf
     unit_distance_cost: NonNegative = 1.0
     unit_duration_cost: NonNegative = 0.0
+    start_depot: Annotated[int, Field(ge=0)] = 0
+    end_depot: Optional[Annotated[int, Field(ge=0)]] = 0  # null: the route ends at its last client
+    time_window: Optional[Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_length=2)]] = None
+    max_tasks: Optional[Annotated[int, Field(ge=1)]] = None
+    max_distance: Annotated[float, Field(ge=0)] = math.inf
 
 
 class _InstanceFile(_Strict):
@@ -80,6 +85,9 @@ class _InstanceFile(_Strict):
     preference: Optional[list[list[Finite]]] = None
     name: str = "instance"
     best_known_cost: Optional[Finite] = None
+    num_depots: Annotated[int, Field(ge=1)] = 1
+    prize: Optional[list[NonNegative]] = None
+    required: Optional[list[bool]] = None
 
 
 class _SolutionFile(BaseModel):

@@ -13,10 +13,12 @@ __all__ = ["Solution"]
 
 @dataclass(frozen=True)
 class Solution:
-    """Routes of customer indices (the depot, node 0, is implicit at both ends).
+    """Routes of client indices (each vehicle type's start and end depots are implicit).
 
     Build one with :meth:`Solution.of`, which scores the routes with the evaluator, so that
-    ``cost`` and ``feasible`` can never disagree with what the routes really do.
+    ``cost`` and ``feasible`` can never disagree with what the routes really do. ``unassigned``
+    lists the optional clients left out (their prizes, ``uncollected``, are part of ``cost``);
+    a required client left out is a violation instead.
     """
 
     routes: list[list[int]]
@@ -28,6 +30,8 @@ class Solution:
     method: str = ""
     runtime: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    unassigned: list[int] = field(default_factory=list)
+    uncollected: float = 0.0
 
     @classmethod
     def of(
@@ -52,6 +56,8 @@ class Solution:
             method=method,
             runtime=runtime,
             info=dict(info or {}),
+            unassigned=list(result.unassigned),
+            uncollected=result.uncollected,
         )
 
     @property
@@ -71,6 +77,8 @@ class Solution:
             "duration": self.duration,
             "feasible": self.feasible,
             "violations": [v.message for v in self.violations],
+            "unassigned": self.unassigned,
+            "uncollected": self.uncollected,
             "method": self.method,
             "runtime": self.runtime,
             "info": self.info,
@@ -79,4 +87,6 @@ class Solution:
     def __str__(self) -> str:
         status = "feasible" if self.feasible else f"INFEASIBLE ({len(self.violations)} violations)"
         head = f"{self.method or 'solution'}: cost {self.cost:.6g}, {self.num_routes} routes, {status}"
+        if self.unassigned:
+            head += f", {len(self.unassigned)} optional clients left out (prizes {self.uncollected:.6g})"
         return "\n".join([head, *(f"  {v.message}" for v in self.violations[:10])])
