@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from envs.generators import InstanceBatch
+from nco_core.errors import UnsupportedFeature
+from nco_core.features import unsupported_by_env
 from nco_core.instance import Instance
 
 __all__ = ["actions_to_routes", "instances_to_batch", "routes_to_actions"]
@@ -24,6 +26,10 @@ def instances_to_batch(instances: Sequence[Instance]) -> InstanceBatch:
     """Stack instances of the same size; fewer vehicle types or profiles are padded (count 0)."""
     if not instances:
         raise ValueError("instances: need at least one instance")
+    for instance in instances:
+        refused = unsupported_by_env(instance.features())
+        if refused:  # the batch has no field for them: refuse rather than drop them
+            raise UnsupportedFeature("neural", f"{', '.join(refused)} (instance {instance.name!r})")
     n = instances[0].num_nodes
     for instance in instances:
         if instance.num_nodes != n:

@@ -1,11 +1,13 @@
 """Reference costs for the validation gap: PyVRP with a short time limit, computed once and cached.
 
-The cache is a JSON file keyed by a hash of each instance's data and the time limit, so a resumed
-run (or a second run on the same validation set) does not solve the references again.
+The cache is a JSON file keyed by a hash of all of each instance's data (every field but its name)
+and the time limit, so a resumed run (or a second run on the same validation set) does not solve
+the references again, and an instance that differs in any field (zones, preferences, ...) does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,12 +25,26 @@ from nco_core.io import atomic_path
 __all__ = ["reference_costs"]
 
 
+# Fields that name or describe an instance without changing what a solver finds.
+_NOT_DATA = frozenset({"name", "best_known_cost"})
+
+
 def _key(instance: Instance, method: str, time_limit: float) -> str:
+    """Hash of every field of the instance (arrays by dtype, shape and bytes; the normalised
+    fleet and scalars by repr), each under its name, so a field added to ``Instance`` is in the
+    key without anyone listing it here."""
     digest = hashlib.sha1()
-    for value in (instance.distance, instance.duration, instance.demand, instance.pickup, instance.time_windows, instance.service_time):
-        if value is not None:
+    for field in dataclasses.fields(instance):
+        if field.name in _NOT_DATA:
+            continue
+        value = getattr(instance, field.name)
+        digest.update(f"{field.name}=".encode())
+        if isinstance(value, np.ndarray):
+            digest.update(f"{value.dtype.str}{value.shape}".encode())
             digest.update(np.ascontiguousarray(value).tobytes())
-    digest.update(repr((instance.vehicle_types, instance.open_routes, instance.backhaul_mode)).encode())
+        else:
+            digest.update(repr(value).encode())
+        digest.update(b";")
     return f"{method}:{time_limit}:{digest.hexdigest()}"
 
 
