@@ -1,0 +1,278 @@
+"""A user's stops and fleet (read from VROOM JSON or CSV) and the ``Instance`` they become.
+
+Both readers produce one :class:`Problem`: jobs and vehicles with the user's own ids, their locations
+as (lat, lon) and/or indices into given matrices. Matrices come from the file (VROOM ``matrices``) or
+from OSRM (``envs.osrm.stops``); :meth:`Problem.instance` then builds the validated ``Instance``.
+
+Units stay the user's: seconds and metres (VROOM's and OSRM's), with no conversion at all, so a
+VROOM file's integers go in and come back out unchanged. Costs follow VROOM: ``per_hour`` per hour of
+driving and ``per_km`` per kilometre become ``unit_duration_cost = per_hour / 3600`` (per second) and
+``unit_distance_cost = per_km / 1000`` (per metre); VROOM's default (3600 per hour, 0 per km) is one
+cost unit per second. nco charges a route's whole duration (driving, service and waiting), VROOM its
+driving time, so the two objectives differ by the waiting time (service is the same for any plan).
+
+Every mistake is an error naming the job or vehicle id: duplicate ids, coordinates out of range
+(latitude outside [-90, 90] usually means lat and lon were swapped), a skill no vehicle has, a job no
+vehicle can carry. What the model cannot express (shipments, several time windows per job, breaks,
+several-dimensional amounts, ...) raises ``UnsupportedFeature`` naming it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal, Union
+
+import numpy as np
+
+from nco_core.errors import UnsupportedFeature
+from nco_core.instance import Instance, InstanceError, VehicleType
+
+__all__ = ["Job", "Problem", "StopsError", "Vehicle"]
+
+Id = Union[int, str]
+Window = tuple[float, float]
+
+
+class StopsError(InstanceError):
+    """A stop or vehicle is wrong; the message names its id (and the file, when read from one)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One stop to serve; ``location`` indexes :attr:`Problem.coordinates` / the matrices."""
+
+    id: Id
+    location: int
+    delivery: float = 0.0
+    pickup: float = 0.0
+    service: float = 0.0  # seconds, setup included
+    time_window: Window | None = None
+    skills: frozenset[Id] = frozenset()
+    priority: int = 0
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """One vehicle: where it starts and ends (location indices), its capacity, shift and costs."""
+
+    id: Id
+    start: int
+    end: int | None  # None: the route ends at its last job
+    capacity: float = math.inf
+    skills: frozenset[Id] = frozenset()
+    time_window: Window | None = None
+    fixed: float = 0.0
+    per_hour: float = 3600.0
+    per_km: float = 0.0
+    profile: str = "car"
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Matrices:
+    """Travel over the locations of one profile: seconds, and metres when known."""
+
+    duration: np.ndarray
+    distance: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Jobs and vehicles with the user's ids; ``source`` says which file format they came from.
+
+    ``coordinates`` is ``(L, 2)`` (lat, lon) per location, or None when the file gave only matrix
+    indices; ``matrices`` maps a vehicle profile to its :class:`Matrices`, or is None until OSRM
+    provides them. Nodes of the instance: 0 is the depot, job ``j`` is node ``j + 1``.
+    """
+
+    jobs: tuple[Job, ...]
+    vehicles: tuple[Vehicle, ...]
+    coordinates: np.ndarray | None = None
+    matrices: dict[str, Matrices] | None = None
+    source: Literal["vroom", "csv"] = "vroom"
+    name: str = "stops"
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    # -- what the instance's indices mean ---------------------------------------------------------
+    @property
+    def num_locations(self) -> int:
+        used = [j.location for j in self.jobs] + [v.start for v in self.vehicles] + [
+            v.end for v in self.vehicles if v.end is not None]
+        return max(used) + 1
+
+    @cached_property
+    def vehicle_groups(self) -> list[list[int]]:
+        """Vehicle indices per vehicle type: identical vehicles (all but the id) share one type."""
+        groups: dict[tuple, list[int]] = {}
+        for v, vehicle in enumerate(self.vehicles):
+            key = (vehicle.start, vehicle.end, vehicle.capacity, vehicle.skills, vehicle.time_window,
+                   vehicle.fixed, vehicle.per_hour, vehicle.per_km, vehicle.profile)
+            groups.setdefault(key, []).append(v)
+        return list(groups.values())
+
+    @property
+    def depot_location(self) -> int:
+        return self.vehicles[0].start
+
+    @property
+    def node_locations(self) -> np.ndarray:
+        """Location index of every node: the depot, then the jobs in file order."""
+        return np.array([self.depot_location, *(job.location for job in self.jobs)])
+
+    def with_matrices(self, matrices: dict[str, Matrices], coordinates: np.ndarray | None = None) -> "Problem":
+        """The same problem with road matrices (and, optionally, the snapped coordinates)."""
+        return Problem(self.jobs, self.vehicles, self.coordinates if coordinates is None else coordinates,
+                       matrices, self.source, self.name)
+
+    @cached_property
+    def instance(self) -> Instance:
+        """The validated Instance (needs matrices: from the file, or ``envs.osrm.stops``)."""
+        if self.matrices is None:
+            raise StopsError(f"{self.name}: no matrices: give the file a 'matrices' entry, or route the stops "
+                             "with OSRM (nco solve FILE --osrm-url URL | --pbf EXTRACT)")
+        return _instance(self)
+
+
+# -- checks --------------------------------------------------------------------------------------
+def _fail(problem: Problem, message: str) -> StopsError:
+    return StopsError(f"{problem.name}: {message}")
+
+
+def _check(problem: Problem) -> None:
+    if not problem.jobs:
+        raise _fail(problem, "no jobs")
+    if not problem.vehicles:
+        raise _fail(problem, "no vehicles")
+    for what, items in (("job", problem.jobs), ("vehicle", problem.vehicles)):
+        seen: set[Id] = set()
+        for item in items:
+            if item.id in seen:
+                raise _fail(problem, f"{what} id {item.id!r} appears twice")
+            seen.add(item.id)
+    if problem.coordinates is not None:
+        _check_coordinates(problem)
+    if len({(v.start, v.end) for v in problem.vehicles}) > 1 or any(v.end not in (None, v.start)
+                                                                    for v in problem.vehicles):
+        raise UnsupportedFeature("nco's stops reader", "vehicles with different start or end locations "
+                                 "(several depots)")
+    if len({v.end is None for v in problem.vehicles}) > 1:
+        raise UnsupportedFeature("nco's stops reader", "a fleet mixing open and closed routes")
+    if len({v.time_window for v in problem.vehicles}) > 1:
+        raise UnsupportedFeature("nco's stops reader", "vehicles with different shifts (time_window)")
+    held = set().union(*(v.skills for v in problem.vehicles))
+    for job in problem.jobs:
+        missing = sorted(map(str, job.skills - held))
+        if missing:
+            raise _fail(problem, f"job {job.id!r}: skill {missing[0]} is held by no vehicle")
+        able = [v for v in problem.vehicles if job.skills <= v.skills]
+        if not any(max(job.delivery, job.pickup) <= v.capacity for v in able):
+            raise _fail(problem, f"job {job.id!r}: no vehicle can carry it (delivery {job.delivery:g}, pickup "
+                        f"{job.pickup:g}; largest capacity among vehicles with its skills "
+                        f"{max(v.capacity for v in able):g})")
+        if job.time_window is not None and job.time_window[0] > job.time_window[1]:
+            raise _fail(problem, f"job {job.id!r}: time window {list(job.time_window)} is empty (start > end)")
+    for vehicle in problem.vehicles:
+        window = vehicle.time_window
+        if window is not None and window[0] > window[1]:
+            raise _fail(problem, f"vehicle {vehicle.id!r}: time window {list(window)} is empty (start > end)")
+    shift = problem.vehicles[0].time_window
+    if shift is not None:
+        for job in problem.jobs:
+            if job.time_window is not None and (job.time_window[1] < shift[0] or job.time_window[0] > shift[1]):
+                raise _fail(problem, f"job {job.id!r}: time window {list(job.time_window)} lies outside every "
+                            f"vehicle's shift {list(shift)}")
+
+
+def _check_coordinates(problem: Problem) -> None:
+    coordinates = problem.coordinates
+    assert coordinates is not None
+    owners = {job.location: f"job {job.id!r}" for job in problem.jobs}
+    owners.update({v.start: f"vehicle {v.id!r} start" for v in problem.vehicles})
+    owners.update({v.end: f"vehicle {v.id!r} end" for v in problem.vehicles if v.end is not None})
+    for location, owner in sorted(owners.items()):
+        lat, lon = coordinates[location]
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise _fail(problem, f"{owner}: coordinates ({lat}, {lon}) are missing or not numbers")
+        if not -90 <= lat <= 90:
+            raise _fail(problem, f"{owner}: latitude {lat:g} is outside [-90, 90] (longitude {lon:g}): "
+                        "are latitude and longitude swapped?")
+        if not -180 <= lon <= 180:
+            raise _fail(problem, f"{owner}: longitude {lon:g} is outside [-180, 180]")
+
+
+# -- the Instance ---------------------------------------------------------------------------------
+def _instance(problem: Problem) -> Instance:
+    matrices = problem.matrices
+    assert matrices is not None
+    profiles = sorted({v.profile for v in problem.vehicles})
+    missing = [p for p in profiles if p not in matrices]
+    if missing:
+        raise _fail(problem, f"matrices: no matrix for vehicle profile {missing[0]!r} (have {sorted(matrices)})")
+    nodes = problem.node_locations
+    size = problem.num_locations
+    for p in profiles:
+        for key in ("duration", "distance"):
+            matrix = getattr(matrices[p], key)
+            if matrix is not None and matrix.shape[-1] < size:
+                raise _fail(problem, f"matrices[{p!r}].{key}s: {matrix.shape[-1]} locations, but location index "
+                            f"{size - 1} is used")
+    pick = lambda matrix: np.asarray(matrix, dtype=np.float64)[np.ix_(nodes, nodes)]  # noqa: E731
+    duration = np.stack([pick(matrices[p].duration) for p in profiles])
+    known = all(matrices[p].distance is not None for p in profiles)
+    distance = np.stack([pick(matrices[p].distance) for p in profiles]) if known else duration
+    jobs = problem.jobs
+    fleet = []
+    for group in problem.vehicle_groups:
+        v = problem.vehicles[group[0]]
+        if not known and v.per_km:
+            raise _fail(problem, f"vehicle {v.id!r}: per_km cost {v.per_km:g} but the matrices have no distances")
+        fleet.append(VehicleType(count=len(group), capacity=float(v.capacity), fixed_cost=float(v.fixed),
+                                 profile=profiles.index(v.profile), unit_distance_cost=v.per_km / 1000 if known else 0.0,
+                                 unit_duration_cost=v.per_hour / 3600))
+    allowed = None
+    if any(job.skills for job in jobs):
+        allowed = np.ones((len(fleet), len(nodes)), dtype=bool)
+        for k, group in enumerate(problem.vehicle_groups):
+            skills = problem.vehicles[group[0]].skills
+            allowed[k, 1:] = [job.skills <= skills for job in jobs]
+    delivery = np.array([0.0, *(job.delivery for job in jobs)])
+    pickup = np.array([0.0, *(job.pickup for job in jobs)])
+    service = np.array([0.0, *(job.service for job in jobs)])
+    shift = problem.vehicles[0].time_window
+    windows = None
+    if shift is not None or any(job.time_window is not None for job in jobs):
+        windows = _time_windows(problem, duration, service, shift)
+    try:
+        return Instance(
+            distance=distance[0] if len(profiles) == 1 else distance,
+            duration=duration[0] if len(profiles) == 1 else duration,
+            coordinates=None if problem.coordinates is None else problem.coordinates[nodes],
+            coordinate_system="latlon",
+            demand=delivery if delivery.any() else None,
+            pickup=pickup if pickup.any() else None,
+            fleet=tuple(fleet),
+            time_windows=windows,
+            service_time=service if service.any() else None,
+            open_routes=problem.vehicles[0].end is None,
+            allowed=allowed,
+            name=problem.name,
+        )
+    except InstanceError as error:  # node indices mean nothing to the user: name the job
+        raise _fail(problem, f"{error} (node i is job number i in the file, node 0 the depot)") from None
+
+
+def _time_windows(problem: Problem, duration: np.ndarray, service: np.ndarray, shift: Window | None) -> np.ndarray:
+    """Rows for every node; a job without a window gets the whole horizon. VROOM's windows are unbounded
+    by default, so the horizon is a time no route can reach: the latest window or shift bound plus all
+    service plus the longest leg out of every node."""
+    given = [b for job in problem.jobs if job.time_window is not None for b in job.time_window]
+    finite = np.where(np.isfinite(duration), duration, 0.0)
+    horizon = max(given + list(shift or ())) + float(service.sum()) + float(finite.max(axis=(0, 2)).sum())
+    start, end = (0.0, horizon) if shift is None else (float(shift[0]), min(float(shift[1]), horizon))
+    rows = [(start, end), *((job.time_window if job.time_window is not None else (start, end)) for job in problem.jobs)]
+    return np.array(rows, dtype=np.float64)
