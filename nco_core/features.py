@@ -12,8 +12,9 @@ neural method to refuse such instances by name (:func:`unsupported_by_env`) inst
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,11 +44,11 @@ class Feature:
 
     name: str
     meaning: str
-    read: Callable[["Instance"], bool]
+    read: Callable[[Instance], bool]
     neural: bool = True
 
 
-def _types(instance: "Instance"):
+def _types(instance: Instance):
     return instance.vehicle_types
 
 
@@ -98,12 +99,12 @@ if len(_BY_NAME) != len(FEATURES):
     raise AssertionError("nco_core.features: duplicate feature names")
 
 
-def of(instance: "Instance") -> dict[str, bool]:
+def of(instance: Instance) -> dict[str, bool]:
     """Every feature name and whether ``instance`` uses it, in :data:`NAMES` order."""
     return {feature.name: feature.read(instance) for feature in FEATURES}
 
 
-def used(instance: "Instance") -> list[str]:
+def used(instance: Instance) -> list[str]:
     """The names of the features ``instance`` uses."""
     return [name for name, on in of(instance).items() if on]
 
@@ -157,11 +158,15 @@ class Knob:
     """A ``Variant`` field. An instance "has" the knob when it uses any of ``features``.
     ``matched``: a card's value constrains which instances its checkpoint fits. A fleet size does
     not (the env models any fleet), nor does ``strict_backhaul``, a conditional share (of the
-    backhaul instances) that cards made before this table never matched on."""
+    backhaul instances) that cards made before this table never matched on, nor the knobs that
+    only shape a distribution. ``forbids``: a value of 0 rules the feature out; CAMP's ``zones``
+    and ``preferences`` do not (at 0 the generic profiled VRP still draws random zones and
+    preferences), they only require theirs at 1."""
 
     name: str
     features: tuple[str, ...]
     matched: bool = True
+    forbids: bool = True
 
 
 KNOBS: tuple[Knob, ...] = (
@@ -174,6 +179,10 @@ KNOBS: tuple[Knob, ...] = (
     # a count: > 0 makes a profiled VRP (several types on their own matrices, zones, preferences)
     Knob("num_profiles", ("multiple_profiles", "allowed", "preference")),
     Knob("fleet_size", (), matched=False),
+    Knob("min_profiles", (), matched=False),
+    Knob("zones", ("allowed",), forbids=False),
+    Knob("preferences", ("preference",), forbids=False),
+    Knob("preference_weight", (), matched=False),
 )
 
 
@@ -186,6 +195,6 @@ def fits(flags: Mapping[str, float], features: Mapping[str, bool]) -> bool:
             continue
         has = any(features[name] for name in knob.features)
         p = float(flags.get(knob.name, 0))
-        if (p >= 1 and not has) or (p <= 0 and has):
+        if (p >= 1 and not has) or (p <= 0 and has and knob.forbids):
             return False
     return True
