@@ -29,13 +29,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import nco
-from nco_core.io import atomic_path
-from nco_core.paths import shipped_data
 from nco.llm.client import ChatError, client_from_settings
 from nco.llm.loop import formulate
 from nco.llm.match import instance_differences
 from nco.llm.sandbox import SandboxLimits, network_isolation
 from nco_core import UnsupportedFeature
+from nco_core.io import atomic_path
+from nco_core.paths import shipped_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = shipped_data("llm_tasks")

@@ -30,11 +30,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import ROOT, describe, publish  # noqa: E402
 
-from nco_core.io import atomic_path  # noqa: E402
-from nco_core.paths import shipped_data  # noqa: E402
 from nco.training.checkpoint import load_policy  # noqa: E402
 from nco.training.data import DataSpec, load_cities, validation_instances  # noqa: E402
 from nco.training.reference import reference_costs  # noqa: E402
+from nco_core.io import atomic_path  # noqa: E402
+from nco_core.paths import shipped_data  # noqa: E402
 
 CHECKPOINTS = shipped_data("checkpoints")
 RESULTS = ROOT / "benchmarks" / "results"

@@ -9,7 +9,7 @@ count is used up, otherwise with a skip).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -365,7 +365,7 @@ class FastEnv:
             self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np, self.penalty_np,
         )  # fmt: skip
 
-    def repeat(self, times: int) -> "FastEnv":
+    def repeat(self, times: int) -> FastEnv:
         """``times`` copies of every row, as rows ``t * rows + row`` (the env's replica order)."""
         clone = object.__new__(FastEnv)
         clone.static = self.static
@@ -378,7 +378,7 @@ class FastEnv:
         clone._all_done = self._all_done
         return clone
 
-    def pomo_starts(self, num_starts: int, first_start: int = 0) -> tuple["FastEnv", torch.Tensor]:
+    def pomo_starts(self, num_starts: int, first_start: int = 0) -> tuple[FastEnv, torch.Tensor]:
         """``envs.env.multistart``: ``num_starts`` copies of each row (row ``s * rows + row``),
         each forced to begin with a different allowed first action, cycling when fewer are
         allowed; ``first_start`` skips that many. Returns the stepped copy and the actions."""

@@ -21,9 +21,9 @@ from tqdm import tqdm
 
 from nco.api import solve
 from nco.method_spec import parse_method
+from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
 from nco_core.io import atomic_path
-from nco_core.errors import UnsupportedFeature
 
 __all__ = ["ComparisonRow", "ComparisonTable", "compare", "table_from_batch"]
 

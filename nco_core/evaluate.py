@@ -19,8 +19,9 @@ Nothing here raises on bad routes or extreme data: a route whose sums of finite 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 

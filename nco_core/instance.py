@@ -320,7 +320,7 @@ class Instance:
 
         return features.of(self)
 
-    def replace(self, **changes: object) -> "Instance":
+    def replace(self, **changes: object) -> Instance:
         """A validated copy with some fields changed."""
         current = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
         current.update(changes)

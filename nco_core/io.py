@@ -11,16 +11,17 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import vrplib
 
 from nco_core.instance import Instance, InstanceError, InstanceFileError
-from nco_core.solution import Solution
 from nco_core.json_io import instance_from_json, instance_to_json, solution_fields
+from nco_core.solution import Solution
 from nco_core.vrplib_io import read_vrplib, solution_routes
 
 __all__ = ["InstanceFileError", "atomic_path", "read", "read_solution", "write"]

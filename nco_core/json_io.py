@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
@@ -39,7 +39,7 @@ def _depth(value: Any) -> str:
 
 
 Matrix = Annotated[
-    Union[Annotated[list[list[Travel]], Tag("matrix")], Annotated[list[list[list[Travel]]], Tag("profiles")]],
+    Annotated[list[list[Travel]], Tag("matrix")] | Annotated[list[list[list[Travel]]], Tag("profiles")],
     Discriminator(_depth),
 ]
 TAGS = {"matrix", "profiles"}
@@ -58,9 +58,9 @@ class _Vehicle(_Strict):
     unit_distance_cost: NonNegative = 1.0
     unit_duration_cost: NonNegative = 0.0
     start_depot: Annotated[int, Field(ge=0)] = 0
-    end_depot: Optional[Annotated[int, Field(ge=0)]] = 0  # null: the route ends at its last client
-    time_window: Optional[Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_length=2)]] = None
-    max_tasks: Optional[Annotated[int, Field(ge=1)]] = None
+    end_depot: Annotated[int, Field(ge=0)] | None = 0  # null: the route ends at its last client
+    time_window: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=2, max_length=2)] | None = None
+    max_tasks: Annotated[int, Field(ge=1)] | None = None
     max_distance: Annotated[float, Field(ge=0)] = math.inf
 
 
@@ -68,32 +68,32 @@ class _InstanceFile(_Strict):
     """Every init field of :class:`nco.Instance`, typed and ranged."""
 
     distance: Matrix
-    duration: Optional[Matrix] = None
-    coordinates: Optional[list[Annotated[list[Finite], Field(min_length=2, max_length=2)]]] = None
+    duration: Matrix | None = None
+    coordinates: list[Annotated[list[Finite], Field(min_length=2, max_length=2)]] | None = None
     coordinate_system: Literal["xy", "latlon"] = "xy"
-    demand: Optional[list[NonNegative]] = None
-    pickup: Optional[list[NonNegative]] = None
-    capacity: Optional[Annotated[float, Field(gt=0)]] = None
-    num_vehicles: Optional[Annotated[int, Field(ge=1)]] = None
-    fleet: Optional[Annotated[list[_Vehicle], Field(min_length=1)]] = None
-    time_windows: Optional[list[Pair]] = None
-    service_time: Optional[list[NonNegative]] = None
-    max_route_duration: Optional[Annotated[float, Field(gt=0)]] = None
+    demand: list[NonNegative] | None = None
+    pickup: list[NonNegative] | None = None
+    capacity: Annotated[float, Field(gt=0)] | None = None
+    num_vehicles: Annotated[int, Field(ge=1)] | None = None
+    fleet: Annotated[list[_Vehicle], Field(min_length=1)] | None = None
+    time_windows: list[Pair] | None = None
+    service_time: list[NonNegative] | None = None
+    max_route_duration: Annotated[float, Field(gt=0)] | None = None
     open_routes: bool = False
     backhaul_mode: Literal["mixed", "strict"] = "mixed"
-    allowed: Optional[list[list[bool]]] = None
-    preference: Optional[list[list[Finite]]] = None
+    allowed: list[list[bool]] | None = None
+    preference: list[list[Finite]] | None = None
     name: str = "instance"
-    best_known_cost: Optional[Finite] = None
+    best_known_cost: Finite | None = None
     num_depots: Annotated[int, Field(ge=1)] = 1
-    prize: Optional[list[NonNegative]] = None
-    required: Optional[list[bool]] = None
+    prize: list[NonNegative] | None = None
+    required: list[bool] | None = None
 
 
 class _SolutionFile(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")  # cost, violations...: recomputed, never trusted
     routes: list[list[Annotated[int, Field(ge=0)]]]
-    vehicle_types: Optional[list[Annotated[int, Field(ge=0)]]] = None
+    vehicle_types: list[Annotated[int, Field(ge=0)]] | None = None
     method: str = ""
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from nco_core.evaluate import Violation, evaluate, normalise_routes
 from nco_core.instance import Instance
@@ -43,7 +44,7 @@ class Solution:
         method: str = "",
         runtime: float = 0.0,
         info: dict[str, Any] | None = None,
-    ) -> "Solution":
+    ) -> Solution:
         routes, types = normalise_routes(instance, routes, vehicle_types)
         result = evaluate(instance, routes, types)
         return cls(

@@ -124,7 +124,7 @@ class Problem:
         """Location index of every node: the depot, then the jobs in file order."""
         return np.array([self.depot_location, *(job.location for job in self.jobs)])
 
-    def with_matrices(self, matrices: dict[str, Matrices], coordinates: np.ndarray | None = None) -> "Problem":
+    def with_matrices(self, matrices: dict[str, Matrices], coordinates: np.ndarray | None = None) -> Problem:
         """The same problem with road matrices (and, optionally, the snapped coordinates)."""
         return Problem(self.jobs, self.vehicles, self.coordinates if coordinates is None else coordinates,
                        matrices, self.source, self.name)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional, Sequence
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -47,9 +48,9 @@ class _Model(BaseModel):
 
 class _Job(_Model):
     id: VroomId
-    description: Optional[str] = None
-    location: Optional[Location] = None
-    location_index: Optional[Index] = None
+    description: str | None = None
+    location: Location | None = None
+    location_index: Index | None = None
     setup: Seconds = 0
     service: Seconds = 0
     delivery: list[Amount] = []
@@ -69,34 +70,34 @@ class _Costs(_Model):
 class _Vehicle(_Model):
     id: VroomId
     profile: str = "car"
-    description: Optional[str] = None
-    start: Optional[Location] = None
-    start_index: Optional[Index] = None
-    end: Optional[Location] = None
-    end_index: Optional[Index] = None
-    capacity: Optional[list[Amount]] = None
+    description: str | None = None
+    start: Location | None = None
+    start_index: Index | None = None
+    end: Location | None = None
+    end_index: Index | None = None
+    capacity: list[Amount] | None = None
     costs: _Costs = _Costs()
     skills: list[Skill] = []
-    time_window: Optional[Window] = None
+    time_window: Window | None = None
     breaks: list[dict[str, Any]] = []
     speed_factor: Annotated[float, Field(gt=0, le=5)] = 1.0
-    max_tasks: Optional[Annotated[int, Field(ge=0)]] = None
-    max_travel_time: Optional[Seconds] = None
-    max_distance: Optional[Amount] = None
+    max_tasks: Annotated[int, Field(ge=0)] | None = None
+    max_travel_time: Seconds | None = None
+    max_distance: Amount | None = None
     steps: list[dict[str, Any]] = []
 
 
 class _Matrix(_Model):
     durations: list[list[Seconds]]
-    distances: Optional[list[list[Amount]]] = None
-    costs: Optional[list[list[Amount]]] = None
+    distances: list[list[Amount]] | None = None
+    costs: list[list[Amount]] | None = None
 
 
 class _Problem(_Model):
     jobs: list[_Job] = []
     shipments: list[dict[str, Any]] = []
     vehicles: Annotated[list[_Vehicle], Field(min_length=1)]
-    matrices: Optional[dict[str, _Matrix]] = None
+    matrices: dict[str, _Matrix] | None = None
     options: dict[str, Any] = {}  # VROOM's own run options (e.g. "g"): nothing to model
 
 
@@ -154,7 +155,7 @@ def _unsupported(model: _Problem) -> None:
 def _problem(model: _Problem, path: Path) -> Problem:
     _unsupported(model)
     name = path.stem
-    places: list[tuple[str, Optional[list[float]], Optional[int]]] = []  # (owner, [lon, lat], index)
+    places: list[tuple[str, list[float] | None, int | None]] = []  # (owner, [lon, lat], index)
     for job in model.jobs:
         places.append((f"job {job.id}", job.location, job.location_index))
     for v in model.vehicles:

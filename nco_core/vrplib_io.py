@@ -19,10 +19,10 @@ import vrplib
 from vrplib.parse import parse_solomon, parse_vrplib
 from vrplib.parse.parse_distances import parse_distances
 
+from nco_core.errors import UnsupportedFeature
 from nco_core.evaluate import evaluate
 from nco_core.instance import Instance, InstanceFileError, VehicleType
 from nco_core.limits import DENSE_COPIES, PARSED_ENTRY_BYTES, check_memory
-from nco_core.errors import UnsupportedFeature
 
 __all__ = ["read_vrplib", "solution_routes"]
 

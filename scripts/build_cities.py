@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from envs.cities import load_city, shipped_dir  # noqa: E402
-from nco_core.io import atomic_path  # noqa: E402
 from envs.osrm.pipeline import PoolRequest, build_pools, local_osrm  # noqa: E402
 from envs.osrm.pool import NoRoadsError  # noqa: E402
 from envs.osrm.sampling import dense_windows  # noqa: E402
+from nco_core.io import atomic_path  # noqa: E402
 
 # (extract stem, place key, continent, split, points per pool: one pool per densest disjoint window)
 # Places, not windows, are split: every window of a test place is a test pool. Class A extracts of

@@ -69,7 +69,7 @@ class ScriptedChatServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def __enter__(self) -> "ScriptedChatServer":
+    def __enter__(self) -> ScriptedChatServer:
         self._thread.start()
         return self
 

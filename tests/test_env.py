@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.convert import actions_to_routes, instances_to_batch, routes_to_actions
+from envs.convert import actions_to_routes, routes_to_actions
 from envs.env import RoutingEnv, augment, multistart, random_action
 from envs.generators import generate, sample_instance, to_instances
 from envs.presets import PRESETS

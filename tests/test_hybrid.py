@@ -7,11 +7,11 @@ import torch
 
 import nco
 from envs.generators import sample_instance
+from nco.methods.hybrid import NEURAL_SHARE, REFINERS
+from nco.methods.neural import candidates
 from nco.policies import RoutingPolicy
 from nco.training.checkpoint import save_policy
 from nco_core.errors import UnsupportedFeature
-from nco.methods.hybrid import NEURAL_SHARE, REFINERS
-from nco.methods.neural import candidates
 
 
 @pytest.fixture(scope="module")

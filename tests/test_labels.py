@@ -9,8 +9,8 @@ import pytest
 
 from envs.generators import GENERATOR_VERSION, sample_instance
 from nco.cli import main
-from nco_core.solution import Solution
 from nco.training.labels import read_shards, rebuild_instance
+from nco_core.solution import Solution
 
 OPTIONS = {"--problem": "acvrp", "--size": "10", "--cities": "andorra,bangor", "--num-instances": "5",
            "--time-limit": "0.05", "--shard-size": "2"}

@@ -18,10 +18,10 @@ from envs.cities import load_city
 from envs.osrm.binaries import OSRMUnavailable, find_tools
 from envs.osrm.build import OSRMBuildError, build_dataset
 from envs.osrm.client import OSRMClient, OSRMError
-from envs.osrm.pool import NoRoadsError, sample_pool
-from envs.osrm.server import serve
 from envs.osrm.pipeline import PoolRequest, build_pools
+from envs.osrm.pool import NoRoadsError, sample_pool
 from envs.osrm.sampling import dense_windows, node_seeds, parse_bbox, road_nodes, uniform_seeds
+from envs.osrm.server import serve
 from envs.osrm.testdata import monaco_pbf
 from nco.cli import main as cli
 

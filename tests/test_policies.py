@@ -12,11 +12,11 @@ import nco
 from envs.env import RoutingEnv
 from envs.generators import generate, sample_instance, to_instances
 from envs.presets import PRESETS
+from nco.methods.neural import CHECKPOINT_DIR, checkpoint_for
 from nco.policies import RoutingPolicy
 from nco.policies.encoders import AttentionEncoder, MatrixEncoder
 from nco.training.checkpoint import load_policy, save_policy
 from nco_core.errors import UnsupportedFeature
-from nco.methods.neural import CHECKPOINT_DIR, checkpoint_for
 
 torch.manual_seed(0)
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import nco
 from nco import Instance, InstanceFileError, VehicleType
-from nco_core.json_io import instance_to_json
 from nco_core.errors import UnsupportedFeature
+from nco_core.json_io import instance_to_json
 
 TOKENS = ["", "x", "-1", "0", "1", "2", "1.5", "1e308", "-1e308", "nan", "inf", "-inf", "999999", "true", "null",
           '"s"', "[]", "{}", "[", "]", ",", ":", "EOF", "DEMAND_SECTION", "NAME: y", "\"open_routes\": \"false\""]

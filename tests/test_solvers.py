@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from strategies import VARIANTS, instances
 
 import nco
 from nco import Instance, Solution, evaluate
 from nco.methods import get_solver
 from nco_core import UnsupportedFeature
 from solvers.scaling import UINT32_MAX, choose_scale, integer_data
-from strategies import VARIANTS, instances
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 BACKENDS = ("pyvrp", "ortools", "vroom")

@@ -9,11 +9,10 @@ that the text and the expected instance cannot drift apart. Run from the reposit
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -33,7 +33,7 @@ class PoolRequest:
 
 
 def _stamp() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 @contextmanager

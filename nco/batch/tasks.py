@@ -15,10 +15,10 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Union
 
-from nco_core.instance import Instance
-from nco_core.solution import Solution
 from nco.method_spec import parse_method
 from nco_core.errors import UnsupportedFeature
+from nco_core.instance import Instance
+from nco_core.solution import Solution
 
 __all__ = ["Recipe", "Task", "plan", "run_task", "solution_stem"]
 

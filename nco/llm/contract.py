@@ -10,9 +10,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from nco.llm.prompt import INSTANCE_FILE, SOLUTION_FILE
 from nco_core.instance import Instance
 from nco_core.io import InstanceFileError, read, read_solution
-from nco.llm.prompt import INSTANCE_FILE, SOLUTION_FILE
 from nco_core.solution import Solution  # read_solution scores routes with Solution.of
 
 __all__ = ["RESULT_FILES", "ResultError", "read_result"]

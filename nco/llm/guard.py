@@ -14,14 +14,13 @@ exactly that and checks that the kernel still contains the program. Standard lib
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-
 # Imported before the hook so that their one-time native set-up (ctypes opens the process
 # itself) is not mistaken for the program's doing; afterwards ctypes is unusable.
 import ctypes  # noqa: F401
+import json
+import os
 import runpy
+import sys
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 

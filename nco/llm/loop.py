@@ -10,15 +10,15 @@ only when a round produces none of them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from nco_core.instance import Instance
 from nco.llm.client import ChatClient, client_from_settings
 from nco.llm.contract import RESULT_FILES, ResultError, read_result
 from nco.llm.prompt import SYSTEM_PROMPT, extract_code, feedback_message, task_message
 from nco.llm.sandbox import SandboxLimits, SandboxRun, run_python
 from nco.llm.textcheck import check_against_text
+from nco_core.instance import Instance
 from nco_core.solution import Solution
 
 __all__ = ["Formulation", "Round", "formulate"]

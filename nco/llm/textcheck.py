@@ -11,7 +11,7 @@ the model.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from nco_core.instance import Instance
 

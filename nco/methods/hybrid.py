@@ -22,14 +22,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from nco.methods import get_solver
+from nco.methods.neural import candidates, checkpoint_for, plan, prepare, warmup  # noqa: F401  (prepare: nco.solve's hook)
+from nco_core.errors import UnsupportedFeature, reject_options
 from nco_core.instance import Instance
 from nco_core.solution import Solution
-from nco.methods import get_solver
 from solvers.budget import Deadline, check_seed
-from nco_core.errors import UnsupportedFeature, reject_options
 from solvers.ga import refine
 from solvers.neighbours import ready
-from nco.methods.neural import candidates, checkpoint_for, plan, prepare, warmup  # noqa: F401  (prepare: nco.solve's hook)
 
 __all__ = ["DEFAULT_REFINER", "NEURAL_SHARE", "REFINERS", "solve"]
 

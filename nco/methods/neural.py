@@ -22,13 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nco.policies.threads import one_thread
 from nco_core import features as feature_table
+from nco_core.errors import UnsupportedFeature, reject_options
 from nco_core.instance import Instance
 from nco_core.paths import shipped_data
-from nco.policies.threads import one_thread
 from nco_core.solution import Solution
 from solvers.budget import Deadline, finish_reserve
-from nco_core.errors import UnsupportedFeature, reject_options
 
 __all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "prepare", "solve", "warmup"]
 

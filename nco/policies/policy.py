@@ -8,8 +8,9 @@ groups every replica of instance ``b`` in column ``b``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -19,7 +20,6 @@ from torch import nn
 from envs.convert import actions_to_routes
 from envs.env import RoutingEnv, augment, multistart
 from envs.fast import FastEnv
-from nco_core.instance import Instance
 from nco.policies.decoder import PointerDecoder
 from nco.policies.decoding import Strategy, select
 from nco.policies.encoders import AttentionEncoder, MatrixEncoder
@@ -31,6 +31,7 @@ from nco.policies.features import (
     encoder_inputs,
     state_features,
 )
+from nco_core.instance import Instance
 from nco_core.solution import Solution
 
 __all__ = ["Rollout", "RoutingPolicy"]

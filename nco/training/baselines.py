@@ -31,7 +31,7 @@ class RolloutBaseline(nn.Module):
         super().__init__()
         self.policy = copy.deepcopy(policy).eval().requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "RolloutBaseline":
+    def train(self, mode: bool = True) -> RolloutBaseline:
         super().train(mode)
         self.policy.eval()  # always greedy and deterministic
         return self

@@ -21,7 +21,8 @@ share of such rows is logged as ``train/derailed``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,11 +30,11 @@ from tensordict import TensorDict
 
 from envs.convert import routes_to_actions
 from envs.env import RoutingEnv
-from nco_core.instance import Instance
 from nco.policies import RoutingPolicy
 from nco.policies.features import distance_row, distance_scale, encoder_inputs, state_features
 from nco.training.labels import Label
 from nco.training.module import RoutingModule
+from nco_core.instance import Instance
 
 __all__ = ["ImitationModule", "LabelStream", "orderings", "teacher_forcing"]
 

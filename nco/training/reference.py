@@ -11,10 +11,10 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import repeat
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
