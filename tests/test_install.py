@@ -33,7 +33,7 @@ def test_a_wheel_install_solves_with_the_shipped_checkpoint(tmp_path: Path) -> N
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for top in {name.split(".")[0] for name in SETUPTOOLS["packages"]} - set(SETUPTOOLS["package-dir"]):
         shutil.copytree(REPO / top, source / top, ignore=ignore)
-    for package, folder in SETUPTOOLS["package-dir"].items():
+    for folder in SETUPTOOLS["package-dir"].values():
         shutil.copytree(REPO / folder, source / folder, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
