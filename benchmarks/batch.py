@@ -134,7 +134,7 @@ def main() -> None:
     if args.plain_decodes:
         print(plain_decodes(args.plain_decodes))
         return
-    counts = dict(zip(KINDS, (int(c) for c in args.counts.split(","))))
+    counts = dict(zip(KINDS, (int(c) for c in args.counts.split(",")), strict=True))
 
     from distributed import Client, LocalCluster
 

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     # recall of the reference arcs in the first 5 / 10 list entries
     recalls: dict[str, list[list[float]]] = {}
     inference, inference_cpu = [], []
-    for instance, ref in zip(instances, references):
+    for instance, ref in zip(instances, references, strict=True):
         data, params = model_of(instance)
         tic, cpu = time.perf_counter(), time.process_time()
         mine = learned(data, params, scorer, k=10, head=10)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         configs.append(("oracle (pred+succ first, k=10)", "oracle"))
     gaps: dict[tuple[str, float], list[float]] = {}
     times: dict[str, list[float]] = {}
-    for instance, ref in zip(instances, references):
+    for instance, ref in zip(instances, references, strict=True):
         for budget in budgets:
             for seed in seeds:
                 for name, config in configs:

@@ -40,7 +40,7 @@ def curve(run: Path) -> list[dict[str, float]]:
     start = min(t for values in series.values() for t, _, _ in values)
     rows, previous = [], -1
     for epoch, (wall, step, gap) in enumerate(sorted(series["val/gap"])):
-        within = lambda tag: [v for _, s, v in series.get(tag, []) if previous < s <= step]  # noqa: E731
+        within = lambda tag, low=previous, high=step: [v for _, s, v in series.get(tag, []) if low < s <= high]  # noqa: E731
         labels = within("train/labels")
         rows.append(dict(epoch=epoch + 1, steps=step + 1, minutes=(wall - start) / 60, gap=gap,
                          loss=float(np.mean(within("train/loss") or [np.nan])),
@@ -61,7 +61,7 @@ def main() -> None:
         lines += ["", f"## `{run}`", "", "| epoch | steps | wall min | labels | train loss | train accuracy | val gap % |",
                   "|---|---|---|---|---|---|---|"]
         for r in curve(run):
-            shown = lambda key, digits: "" if np.isnan(r[key]) else f"{r[key]:.{digits}f}"  # noqa: E731
+            shown = lambda key, digits, r=r: "" if np.isnan(r[key]) else f"{r[key]:.{digits}f}"  # noqa: E731
             lines.append(f"| {r['epoch']} | {r['steps']} | {r['minutes']:.1f} | {shown('labels', 0)} | {shown('loss', 3)} "
                          f"| {shown('accuracy', 3)} | {r['gap']:.2f} |")
     publish(args.out, "\n".join(lines) + "\n")

@@ -34,7 +34,6 @@ def instances_to_batch(instances: Sequence[Instance]) -> InstanceBatch:
     for instance in instances:
         if instance.num_nodes != n:
             raise ValueError(f"instance {instance.name!r}: {instance.num_nodes} nodes, the batch has {n}; sizes must match")
-    B = len(instances)
     K = max(len(instance.vehicle_types) for instance in instances)
     P = max(instance.num_profiles for instance in instances)
 
@@ -82,11 +81,11 @@ def actions_to_routes(actions: torch.Tensor, vehicle_types: torch.Tensor) -> lis
     and the acting type of each step (``RoutingEnv.replay``). Trailing routes without a closing
     ``0`` (an unfinished episode) are kept."""
     result = []
-    for row, types in zip(actions.tolist(), vehicle_types.tolist()):
+    for row, types in zip(actions.tolist(), vehicle_types.tolist(), strict=True):
         routes: list[list[int]] = []
         kinds: list[int] = []
         current: list[int] = []
-        for node, kind in zip(row, types):
+        for node, kind in zip(row, types, strict=True):
             if node:
                 current.append(node)
                 continue

@@ -93,7 +93,7 @@ def normalise_routes(
         types = [int(k) for k in vehicle_types]
         if len(types) != len(as_lists):
             raise ValueError(f"vehicle_types has {len(types)} entries for {len(as_lists)} routes")
-    kept = [(route, k) for route, k in zip(as_lists, types) if route]
+    kept = [(route, k) for route, k in zip(as_lists, types, strict=True) if route]
     return [route for route, _ in kept], [k for _, k in kept]
 
 
@@ -109,7 +109,7 @@ def evaluate(
     violations += _fleet(instance, routes, types)
     valid = [
         (r, route, k)
-        for r, (route, k) in enumerate(zip(routes, types))
+        for r, (route, k) in enumerate(zip(routes, types, strict=True))
         if 0 <= k < len(instance.vehicle_types)
         and all(instance.num_depots <= node < instance.num_nodes for node in route)
     ]

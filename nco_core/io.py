@@ -115,7 +115,7 @@ def _detect_format(path: Path) -> str:
     if path.suffix == ".json":
         return "json"
     with path.open(errors="replace") as handle:
-        head = [line.strip().upper() for _, line in zip(range(6), handle)]
+        head = [line.strip().upper() for _, line in zip(range(6), handle, strict=False)]
     # Solomon files: a name line, then a VEHICLE block without "KEY : value" headers
     if any(line.startswith("VEHICLE") for line in head) and not any(":" in line for line in head):
         return "solomon"

@@ -98,7 +98,7 @@ def build_place(pbf: Path, place: str, continent: str, sizes: list[int], out: Pa
         ready = time.perf_counter() - start
         print(f"{place}: graph + server ready in {ready:.1f} s", flush=True)
         windows = dense_windows(nodes, count=len(sizes))
-        for k, (name, size, bbox) in enumerate(zip(names, sizes, windows)):
+        for k, (name, size, bbox) in enumerate(zip(names, sizes, windows, strict=True)):
             if not force and (out / f"{name}.npz").is_file():
                 continue
             for points in (size, *[f for f in FALLBACK if f < size]):

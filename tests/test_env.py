@@ -39,7 +39,7 @@ def rollout(td, seed: int = 0, max_steps: int = 10_000):
 
 def assert_matches_evaluator(instances, td, actions, types) -> None:
     reward = ENV.get_reward(td, actions)
-    for instance, (routes, kinds), r in zip(instances, actions_to_routes(actions, types), reward.tolist()):
+    for instance, (routes, kinds), r in zip(instances, actions_to_routes(actions, types), reward.tolist(), strict=True):
         evaluation = evaluate(instance, routes, kinds)
         assert evaluation.feasible, (instance, evaluation.violations[:3])
         assert -r == pytest.approx(evaluation.cost, rel=1e-4, abs=1e-9)

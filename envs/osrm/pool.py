@@ -47,7 +47,7 @@ def _distinct(distance_m: np.ndarray, duration_ds: np.ndarray) -> np.ndarray:
     zero = (distance_m == 0) | (duration_ds == 0)
     zero = np.triu(zero | zero.T, 1)
     keep = np.ones(len(zero), dtype=bool)
-    for i, j in zip(*np.nonzero(zero)):
+    for i, j in zip(*np.nonzero(zero), strict=True):
         if keep[i]:
             keep[j] = False
     return keep

@@ -141,7 +141,7 @@ def _ship(client: Any, sources: dict[str, Source]) -> dict[str, Any]:
     arrays = {name: source for name, source in sources.items() if not isinstance(source, Recipe)}
     shipped: dict[str, Any] = {name: source for name, source in sources.items() if isinstance(source, Recipe)}
     if arrays:
-        shipped.update(zip(arrays, client.scatter(list(arrays.values()), hash=False)))
+        shipped.update(zip(arrays, client.scatter(list(arrays.values()), hash=False), strict=True))
     return shipped
 
 

@@ -150,7 +150,7 @@ class ArcScorer(nn.Module):
         offsets = torch.arange(batch, device=heads.device).view(batch, 1, 1) * clients
         head_rows = (heads + offsets).reshape(-1)
         arcs = self.embed(features).reshape(batch * clients, k, hidden)
-        for arc, tail, head, mix in zip(self.arc, self.tail, self.head, self.mix):
+        for arc, tail, head, mix in zip(self.arc, self.tail, self.head, self.mix, strict=True):
             out_pool = arcs.amax(dim=1)  # (B C, H): a client's view of its out-arcs
             # the arcs into each client (0 where no list points at it)
             with warnings.catch_warnings():  # index_reduce_ is "beta" in torch 2.x; its semantics are tested

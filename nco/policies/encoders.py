@@ -121,6 +121,6 @@ class MatrixEncoder(nn.Module):
         from_matrix = self.matrix_embed(torch.cat([rows, nodes], dim=-1))
         gate = torch.sigmoid(self.gate(torch.cat([from_coords, from_matrix], dim=-1)))
         x = gate * from_coords + (1 - gate) * from_matrix
-        for layer, bias in zip(self.layers, self.bias(distance, duration, coords)):
+        for layer, bias in zip(self.layers, self.bias(distance, duration, coords), strict=True):
             x = layer(x, bias)
         return x

@@ -266,7 +266,7 @@ def _best_distinct(instance: Instance, runs: list[Rollout], b: int, batch: int, 
     candidates = []
     for run_index, run in enumerate(runs):
         rows = torch.arange(run.replicas, device=run.reward.device) * batch + b
-        for row, reward, complete in zip(rows.tolist(), run.reward[rows].tolist(), run.complete[rows].tolist()):
+        for row, reward, complete in zip(rows.tolist(), run.reward[rows].tolist(), run.complete[rows].tolist(), strict=True):
             candidates.append((not complete, -reward, run_index, row))
     candidates.sort()
     chosen: list[Solution] = []
@@ -274,7 +274,7 @@ def _best_distinct(instance: Instance, runs: list[Rollout], b: int, batch: int, 
     for _, _, run_index, row in candidates:
         run = runs[run_index]
         [(routes, types)] = actions_to_routes(run.actions[row : row + 1].cpu(), run.vehicle_types[row : row + 1].cpu())
-        key = tuple(sorted(zip(types, map(tuple, routes))))
+        key = tuple(sorted(zip(types, map(tuple, routes), strict=True)))
         if key in seen:
             continue
         seen.add(key)

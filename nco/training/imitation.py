@@ -59,7 +59,7 @@ def orderings(label: Label, count: int, rng: np.random.Generator) -> list[list[i
 def target_actions(labels: Sequence[Label], instances: Sequence[Instance], count: int, rng: np.random.Generator) -> torch.Tensor:
     """``[count * B, T]`` env actions, row ``r * B + b`` = ordering ``r`` of label ``b`` (padded with 0)."""
     rows: list[list[torch.Tensor]] = [[] for _ in range(count)]
-    for label, instance in zip(labels, instances):
+    for label, instance in zip(labels, instances, strict=True):
         fleet = [vehicle.count for vehicle in instance.vehicle_types]
         for r, order in enumerate(orderings(label, count, rng)):
             routes = [label.routes[i] for i in order]

@@ -68,12 +68,12 @@ def reference_costs(
     path = Path(cache)
     known: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
     keys = [_key(instance, method, time_limit) for instance in instances]
-    missing = {key: instance for key, instance in zip(keys, instances) if key not in known}
+    missing = {key: instance for key, instance in zip(keys, instances, strict=True) if key not in known}
     if missing:
         if jobs > 1 and len(missing) > 1:
             with ProcessPoolExecutor(min(jobs, len(missing))) as pool:
                 costs = pool.map(_reference, missing.values(), repeat(method), repeat(time_limit))
-                known.update(zip(missing, costs))
+                known.update(zip(missing, costs, strict=True))
         else:
             known.update((key, _reference(instance, method, time_limit)) for key, instance in missing.items())
         path.parent.mkdir(parents=True, exist_ok=True)
