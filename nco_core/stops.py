@@ -68,6 +68,8 @@ class Vehicle:
     per_hour: float = 3600.0
     per_km: float = 0.0
     profile: str = "car"
+    max_tasks: int | None = None
+    max_distance: float = math.inf  # metres
     description: str | None = None
 
 
@@ -85,7 +87,8 @@ class Problem:
 
     ``coordinates`` is ``(L, 2)`` (lat, lon) per location, or None when the file gave only matrix
     indices; ``matrices`` maps a vehicle profile to its :class:`Matrices`, or is None until OSRM
-    provides them. Nodes of the instance: 0 is the depot, job ``j`` is node ``j + 1``.
+    provides them. Nodes of the instance: the depots (distinct vehicle starts and ends) first, then
+    job ``j`` as node ``len(depots) + j``.
     """
 
     jobs: tuple[Job, ...]
@@ -111,18 +114,24 @@ class Problem:
         groups: dict[tuple, list[int]] = {}
         for v, vehicle in enumerate(self.vehicles):
             key = (vehicle.start, vehicle.end, vehicle.capacity, vehicle.skills, vehicle.time_window,
-                   vehicle.fixed, vehicle.per_hour, vehicle.per_km, vehicle.profile)
+                   vehicle.fixed, vehicle.per_hour, vehicle.per_km, vehicle.profile, vehicle.max_tasks,
+                   vehicle.max_distance)
             groups.setdefault(key, []).append(v)
         return list(groups.values())
 
-    @property
-    def depot_location(self) -> int:
-        return self.vehicles[0].start
+    @cached_property
+    def depots(self) -> list[int]:
+        """Location index of each depot: the distinct vehicle starts and ends, in order of appearance."""
+        ends = [p for v in self.vehicles for p in (v.start, v.end) if p is not None]
+        return list(dict.fromkeys(ends))
 
     @property
     def node_locations(self) -> np.ndarray:
-        """Location index of every node: the depot, then the jobs in file order."""
-        return np.array([self.depot_location, *(job.location for job in self.jobs)])
+        """Location index of every node: the depots, then the jobs in file order (job j is node D + j)."""
+        return np.array([*self.depots, *(job.location for job in self.jobs)])
+
+    def job_node(self, j: int) -> int:
+        return len(self.depots) + j
 
     def with_matrices(self, matrices: dict[str, Matrices], coordinates: np.ndarray | None = None) -> Problem:
         """The same problem with road matrices (and, optionally, the snapped coordinates)."""
@@ -156,14 +165,6 @@ def _check(problem: Problem) -> None:
             seen.add(item.id)
     if problem.coordinates is not None:
         _check_coordinates(problem)
-    if len({(v.start, v.end) for v in problem.vehicles}) > 1 or any(v.end not in (None, v.start)
-                                                                    for v in problem.vehicles):
-        raise UnsupportedFeature("nco's stops reader", "vehicles with different start or end locations "
-                                 "(several depots)")
-    if len({v.end is None for v in problem.vehicles}) > 1:
-        raise UnsupportedFeature("nco's stops reader", "a fleet mixing open and closed routes")
-    if len({v.time_window for v in problem.vehicles}) > 1:
-        raise UnsupportedFeature("nco's stops reader", "vehicles with different shifts (time_window)")
     held = set().union(*(v.skills for v in problem.vehicles))
     for job in problem.jobs:
         missing = sorted(map(str, job.skills - held))
@@ -180,12 +181,14 @@ def _check(problem: Problem) -> None:
         window = vehicle.time_window
         if window is not None and window[0] > window[1]:
             raise _fail(problem, f"vehicle {vehicle.id!r}: time window {list(window)} is empty (start > end)")
-    shift = problem.vehicles[0].time_window
-    if shift is not None:
-        for job in problem.jobs:
-            if job.time_window is not None and (job.time_window[1] < shift[0] or job.time_window[0] > shift[1]):
-                raise _fail(problem, f"job {job.id!r}: time window {list(job.time_window)} lies outside every "
-                            f"vehicle's shift {list(shift)}")
+    for job in problem.jobs:  # skills and load fit some vehicle (checked above): its shift must fit too
+        window = job.time_window
+        if window is not None and not any(
+                job.skills <= v.skills and max(job.delivery, job.pickup) <= v.capacity
+                and (v.time_window is None or (window[1] >= v.time_window[0] and window[0] <= v.time_window[1]))
+                for v in problem.vehicles):
+            raise _fail(problem, f"job {job.id!r}: its time window {list(window)} overlaps the shift of no vehicle "
+                        "that has its skills and capacity")
 
 
 def _check_coordinates(problem: Problem) -> None:
@@ -225,28 +228,28 @@ def _instance(problem: Problem) -> Instance:
     duration = np.stack([pick(matrices[p].duration) for p in profiles])
     known = all(matrices[p].distance is not None for p in profiles)
     distance = np.stack([pick(matrices[p].distance) for p in profiles]) if known else duration
-    jobs = problem.jobs
+    jobs, depots = problem.jobs, problem.depots
     fleet = []
     for group in problem.vehicle_groups:
         v = problem.vehicles[group[0]]
-        if not known and v.per_km:
-            raise _fail(problem, f"vehicle {v.id!r}: per_km cost {v.per_km:g} but the matrices have no distances")
-        fleet.append(VehicleType(count=len(group), capacity=float(v.capacity), fixed_cost=float(v.fixed),
-                                 profile=profiles.index(v.profile), unit_distance_cost=v.per_km / 1000 if known else 0.0,
-                                 unit_duration_cost=v.per_hour / 3600))
+        if not known and (v.per_km or math.isfinite(v.max_distance)):
+            raise _fail(problem, f"vehicle {v.id!r}: a per_km cost or max_distance, but the matrices have no distances")
+        fleet.append(VehicleType(
+            count=len(group), capacity=float(v.capacity), fixed_cost=float(v.fixed), profile=profiles.index(v.profile),
+            unit_distance_cost=v.per_km / 1000 if known else 0.0, unit_duration_cost=v.per_hour / 3600,
+            start_depot=depots.index(v.start), end_depot=None if v.end is None else depots.index(v.end),
+            time_window=v.time_window, max_tasks=v.max_tasks, max_distance=float(v.max_distance)))
     allowed = None
     if any(job.skills for job in jobs):
         allowed = np.ones((len(fleet), len(nodes)), dtype=bool)
         for k, group in enumerate(problem.vehicle_groups):
             skills = problem.vehicles[group[0]].skills
-            allowed[k, 1:] = [job.skills <= skills for job in jobs]
-    delivery = np.array([0.0, *(job.delivery for job in jobs)])
-    pickup = np.array([0.0, *(job.pickup for job in jobs)])
-    service = np.array([0.0, *(job.service for job in jobs)])
-    shift = problem.vehicles[0].time_window
+            allowed[k, len(depots):] = [job.skills <= skills for job in jobs]
+    column = lambda key: np.array([0.0] * len(depots) + [getattr(job, key) for job in jobs])  # noqa: E731
+    delivery, pickup, service = column("delivery"), column("pickup"), column("service")
     windows = None
-    if shift is not None or any(job.time_window is not None for job in jobs):
-        windows = _time_windows(problem, duration, service, shift)
+    if any(job.time_window is not None for job in jobs):
+        windows = _time_windows(problem, duration, service)
     try:
         return Instance(
             distance=distance[0] if len(profiles) == 1 else distance,
@@ -258,21 +261,23 @@ def _instance(problem: Problem) -> Instance:
             fleet=tuple(fleet),
             time_windows=windows,
             service_time=service if service.any() else None,
-            open_routes=problem.vehicles[0].end is None,
             allowed=allowed,
+            num_depots=len(depots),
             name=problem.name,
         )
     except InstanceError as error:  # node indices mean nothing to the user: name the job
-        raise _fail(problem, f"{error} (node i is job number i in the file, node 0 the depot)") from None
+        raise _fail(problem, f"{error} (nodes 0..{len(depots) - 1} are the depots, node {len(depots)} + j is "
+                    "job number j in the file, from 0)") from None
 
 
-def _time_windows(problem: Problem, duration: np.ndarray, service: np.ndarray, shift: Window | None) -> np.ndarray:
-    """Rows for every node; a job without a window gets the whole horizon. VROOM's windows are unbounded
-    by default, so the horizon is a time no route can reach: the latest window or shift bound plus all
-    service plus the longest leg out of every node."""
+def _time_windows(problem: Problem, duration: np.ndarray, service: np.ndarray) -> np.ndarray:
+    """Rows for every node; depots and jobs without a window get the whole horizon (the vehicles' shifts
+    bound them). VROOM's windows are unbounded by default, so the horizon is a time no route can reach:
+    the latest window or shift bound plus all service plus the longest leg out of every node."""
     given = [b for job in problem.jobs if job.time_window is not None for b in job.time_window]
+    given += [b for v in problem.vehicles if v.time_window is not None for b in v.time_window]
     finite = np.where(np.isfinite(duration), duration, 0.0)
-    horizon = max(given + list(shift or ())) + float(service.sum()) + float(finite.max(axis=(0, 2)).sum())
-    start, end = (0.0, horizon) if shift is None else (float(shift[0]), min(float(shift[1]), horizon))
-    rows = [(start, end), *((job.time_window if job.time_window is not None else (start, end)) for job in problem.jobs)]
+    horizon = max(given) + float(service.sum()) + float(finite.max(axis=(0, 2)).sum())
+    rows = [(0.0, horizon)] * len(problem.depots)
+    rows += [job.time_window if job.time_window is not None else (0.0, horizon) for job in problem.jobs]
     return np.array(rows, dtype=np.float64)

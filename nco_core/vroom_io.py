@@ -140,9 +140,9 @@ def _unsupported(model: _Problem) -> None:
     for v in model.vehicles:
         owner = f"vehicle {v.id}"
         for key, value, default in (("breaks", v.breaks, []), ("steps (initial routes)", v.steps, []),
-                                    ("speed_factor", v.speed_factor, 1.0), ("max_tasks", v.max_tasks, None),
-                                    ("max_travel_time", v.max_travel_time, None),
-                                    ("max_distance", v.max_distance, None)):
+                                    ("speed_factor", v.speed_factor, 1.0),
+                                    ("max_travel_time (driving time only; nco limits whole route durations)",
+                                     v.max_travel_time, None)):
             if value != default:
                 raise UnsupportedFeature(READER, f"{owner}: {key}")
         if v.start is None and v.start_index is None:
@@ -200,7 +200,8 @@ def _problem(model: _Problem, path: Path) -> Problem:
         capacity = math.inf if v.capacity is None else _amount(v.capacity, f"vehicle {v.id}", "capacity")
         vehicles.append(Vehicle(v.id, start, end, capacity if v.capacity else math.inf, frozenset(v.skills),
                                 tuple(v.time_window) if v.time_window else None, float(v.costs.fixed),
-                                float(v.costs.per_hour), float(v.costs.per_km), v.profile, v.description))
+                                float(v.costs.per_hour), float(v.costs.per_km), v.profile, v.max_tasks,
+                                math.inf if v.max_distance is None else float(v.max_distance), v.description))
     matrices = None
     if model.matrices is not None:
         matrices = {}
@@ -224,19 +225,22 @@ def _square(rows: list[list[float]], name: str, key: str) -> np.ndarray:
 
 # -- solutions ----------------------------------------------------------------------------------
 def schedule(problem: Problem, route: Sequence[int], vehicle_type: int) -> dict[str, np.ndarray]:
-    """Arrival, waiting and service time at each step (start, the route's jobs, end), and the driving
-    time and distance to each, by the evaluator's rule: leave as late as helps (the evaluator's
-    route duration equals the end's arrival minus the start's)."""
+    """Arrival, waiting and service time at each step (start depot, the route's jobs, end depot unless
+    open), and the driving time and distance to each, by the evaluator's rule: leave as late as helps,
+    within the windows and the shift (so the end's finish minus the start equals the evaluator's
+    route duration; tests hold the two to that)."""
     instance = problem.instance
     vehicle = instance.vehicle_types[vehicle_type]
     travel = instance.duration_matrix(vehicle.profile)
     metres = instance.distance_matrix(vehicle.profile)
-    path = np.array([0, *route] if instance.open_routes else [0, *route, 0])
+    end = [] if vehicle.end_depot is None else [vehicle.end_depot]
+    path = np.array([vehicle.start_depot, *route, *end])
     legs = travel[path[:-1], path[1:]]
     windows = instance.time_windows
     early = np.zeros(len(path)) if windows is None else windows[path, 0]
     late = np.full(len(path), math.inf) if windows is None else windows[path, 1]
-    service = instance.service[path]
+    service = np.where(path >= instance.num_depots, instance.service[path], 0.0)
+    shift_start, shift_end = vehicle.time_window or (0.0, math.inf)
 
     def forward(start: float) -> tuple[np.ndarray, np.ndarray]:
         arrival, wait = np.empty(len(path)), np.zeros(len(path))
@@ -247,11 +251,14 @@ def schedule(problem: Problem, route: Sequence[int], vehicle_type: int) -> dict[
             time = arrival[i] + wait[i] + service[i]
         return arrival, wait
 
-    arrival, wait = forward(float(early[0]))
-    slack = float((late[1:] - arrival[1:] + np.cumsum(wait[1:]) - wait[1:]).min())
+    start = max(float(early[0]), shift_start)
+    arrival, wait = forward(start)
+    finish = arrival[-1] + wait[-1] + service[-1]
+    waited_before = np.cumsum(wait[1:]) - wait[1:]
+    slack = min(float((late[1:] - arrival[1:] + waited_before).min()), shift_end - finish + float(wait.sum()))
     delay = max(min(slack, float(wait.sum())), 0.0)
     if delay:
-        arrival, wait = forward(float(early[0]) + delay)
+        arrival, wait = forward(start + delay)
     return {"node": path, "arrival": arrival, "waiting_time": wait, "service": service,
             "duration": np.concatenate([[0.0], np.cumsum(legs)]),
             "distance": np.concatenate([[0.0], np.cumsum(metres[path[:-1], path[1:]])])}
@@ -278,7 +285,7 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
     """``solution`` in VROOM's output layout, with the problem's ids, locations and units."""
     instance = problem.instance
     jobs, coordinates = problem.jobs, problem.coordinates
-    locations = problem.node_locations
+    locations, depots = problem.node_locations, len(problem.depots)
 
     def place(node: int) -> dict[str, Any]:
         where: dict[str, Any] = {"location_index": int(locations[node])}
@@ -288,18 +295,19 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
         return where
 
     routes, served = [], set()
-    for r, (route, k, v) in enumerate(zip(solution.routes, solution.vehicle_types, _route_vehicles(problem, solution))):
+    for r, (route, k, v) in enumerate(zip(solution.routes, solution.vehicle_types, _route_vehicles(problem, solution), strict=True)):
         times = schedule(problem, route, k)
         nodes = times["node"]
         load = instance.delivery[route].sum() + np.concatenate(
             [[0.0], np.cumsum(instance.backhaul[route] - instance.delivery[route])])
-        load = np.concatenate([load, load[-1:]]) if not instance.open_routes else load
+        is_open = instance.vehicle_types[k].end_depot is None
+        load = load if is_open else np.concatenate([load, load[-1:]])
         steps = []
         for i, node in enumerate(nodes):
-            kind = "start" if i == 0 else "end" if node == 0 and i == len(nodes) - 1 else "job"
+            kind = "start" if i == 0 else "end" if node < depots else "job"
             step: dict[str, Any] = {"type": kind, **place(int(node))}
             if kind == "job":
-                job = jobs[node - 1]
+                job = jobs[node - depots]
                 served.add(int(node))
                 step.update({"id": job.id, **({"description": job.description} if job.description else {})})
             step.update({"setup": 0, "service": _number(times["service"][i] if kind == "job" else 0),
@@ -307,7 +315,7 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
                          "arrival": _number(times["arrival"][i]), "duration": _number(times["duration"][i]),
                          "distance": _number(times["distance"][i])})
             steps.append(step)
-        if instance.open_routes:
+        if is_open:
             steps.append({"type": "end", **place(int(nodes[-1])), "setup": 0, "service": 0, "waiting_time": 0,
                           "load": [_number(load[-1])], "arrival": _number(times["arrival"][-1] + times["service"][-1]),
                           "duration": _number(times["duration"][-1]), "distance": _number(times["distance"][-1])})
@@ -316,12 +324,13 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
             "vehicle": problem.vehicles[v].id if v >= 0 else None,
             "cost": _number(cost), "setup": 0, "service": _number(times["service"].sum()),
             "duration": _number(times["duration"][-1]), "waiting_time": _number(times["waiting_time"].sum()),
-            "priority": sum(jobs[n - 1].priority for n in route),
+            "priority": sum(jobs[n - depots].priority for n in route),
             "delivery": [_number(instance.delivery[route].sum())], "pickup": [_number(instance.backhaul[route].sum())],
             "distance": _number(times["distance"][-1]), "steps": steps,
             **({"description": problem.vehicles[v].description} if v >= 0 and problem.vehicles[v].description else {}),
         })
-    unassigned = [{"id": job.id, "type": "job", **place(j + 1)} for j, job in enumerate(jobs) if j + 1 not in served]
+    unassigned = [{"id": job.id, "type": "job", **place(j + depots)} for j, job in enumerate(jobs)
+                  if j + depots not in served]
     total = lambda key: _number(sum(route[key] for route in routes))  # noqa: E731
     return {
         "code": 0,
@@ -350,7 +359,7 @@ def read_vroom_solution(path: str | Path, problem: Problem, *, data: dict | None
         raise InstanceFileError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
     if not isinstance(answer, dict) or not isinstance(answer.get("routes"), list):
         raise InstanceFileError(f"{path}: not a VROOM solution (no 'routes' list)")
-    node_of = {job.id: j + 1 for j, job in enumerate(problem.jobs)}
+    node_of = {job.id: problem.job_node(j) for j, job in enumerate(problem.jobs)}
     type_of = {problem.vehicles[v].id: k for k, group in enumerate(problem.vehicle_groups) for v in group}
     routes, types = [], []
     for r, route in enumerate(answer["routes"]):
