@@ -13,9 +13,9 @@ nco's evaluator like every other method's.
 
 from __future__ import annotations
 
-import time as clock
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pyvrp
@@ -25,6 +25,7 @@ from nco_core.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
 from solvers.pyvrp_solver import build_data, routes_of, search_components, solver_params
 from solvers.scaling import integer_data
+from solvers.stop import Budget, Criterion, Progress
 
 __all__ = ["GeneticSearch", "refine"]
 
@@ -49,13 +50,14 @@ class GeneticSearch:
         self.population: list[_Member] = []
         self.best: pyvrp.Solution | None = None
         self.generations = 0
+        self.stopped = ""
 
     # -- conversion -------------------------------------------------------------------------
     def to_pyvrp(self, routes: Sequence[Sequence[int]], types: Sequence[int]) -> pyvrp.Solution:
         """nco routes (customer node ids) to a PyVRP solution, merging routes a fleet cannot staff."""
         available = [vehicle.count for vehicle in self.instance.vehicle_types]
         kept: list[tuple[list[int], int]] = []
-        for route, k in sorted(zip(routes, types), key=lambda item: -len(item[0])):
+        for route, k in sorted(zip(routes, types, strict=True), key=lambda item: -len(item[0])):
             if not route:
                 continue
             if available[k] > 0:
@@ -64,14 +66,14 @@ class GeneticSearch:
             else:  # no vehicle left of this type: append to the shortest route (local search repairs)
                 shortest = min(range(len(kept)), key=lambda i: len(kept[i][0]))
                 kept[shortest][0].extend(route)
-        pyvrp_routes = [pyvrp.Route(self.data, [node - 1 for node in route], k) for route, k in kept]
+        pyvrp_routes = [pyvrp.Route(self.data, [node - self.data.num_depots for node in route], k) for route, k in kept]
         return pyvrp.Solution(self.data, pyvrp_routes)
 
     def _member(self, solution: pyvrp.Solution) -> _Member:
         size = self.instance.num_nodes
         successor = np.zeros(size, dtype=np.int64)
         predecessor = np.zeros(size, dtype=np.int64)
-        for route, _ in zip(*routes_of(solution)):
+        for route, _ in zip(*routes_of(solution, self.instance.num_depots), strict=True):
             path = np.array([0, *route, 0])
             successor[path[1:-1]] = path[2:]
             predecessor[path[1:-1]] = path[:-2]
@@ -102,14 +104,14 @@ class GeneticSearch:
     def crossover(self, first: pyvrp.Solution, second: pyvrp.Solution) -> pyvrp.Solution:
         """Keep a random subset of the first parent's routes; the second parent's routes, minus
         the clients already kept, supply the rest in their order."""
-        routes_a, types_a = routes_of(first)
-        routes_b, types_b = routes_of(second)
+        routes_a, types_a = routes_of(first, self.instance.num_depots)
+        routes_b, types_b = routes_of(second, self.instance.num_depots)
         keep = self.rng.random(len(routes_a)) < 0.5
         if len(routes_a) > 1 and (keep.all() or not keep.any()):
             keep[self.rng.integers(len(routes_a))] ^= True
-        kept = [(r, k) for r, k, flag in zip(routes_a, types_a, keep) if flag]
+        kept = [(r, k) for r, k, flag in zip(routes_a, types_a, keep, strict=True) if flag]
         covered = {node for route, _ in kept for node in route}
-        rest = [([node for node in r if node not in covered], k) for r, k in zip(routes_b, types_b)]
+        rest = [([node for node in r if node not in covered], k) for r, k in zip(routes_b, types_b, strict=True)]
         child = kept + [(r, k) for r, k in rest if r]
         return self.to_pyvrp([r for r, _ in child], [k for _, k in child])
 
@@ -141,37 +143,45 @@ class GeneticSearch:
         i, j = self.rng.integers(len(self.population), size=2)
         return self.population[i if fitness[i] <= fitness[j] else j].solution
 
-    def run(self, seeds: Sequence[pyvrp.Solution], deadline: float) -> pyvrp.Solution | None:
+    def run(self, seeds: Sequence[pyvrp.Solution], progress: Progress) -> pyvrp.Solution | None:
+        """Improve ``seeds``, then breed until ``progress`` says stop (an iteration is a generation);
+        the search stops between two local searches, so one may run past the deadline."""
         for solution in seeds:
             self.add(self.improve(solution))
-            if clock.perf_counter() >= deadline:
-                return self.best
-        while clock.perf_counter() < deadline and len(self.population) >= 2:
+            if progress.done():
+                break
+        while not progress.reason and len(self.population) >= 2:
             child = self.crossover(self._parent(), self._parent())
             self.add(self.improve(child))
             self.generations += 1
+            progress.update(self.penalties.cost_evaluator().cost(self.best) if self.best is not None else math.inf)
+        self.stopped = progress.reason or "population below two"
         return self.best
 
 
 def refine(
-    instance: Instance, population: Sequence[Solution], *, time_limit: float | Deadline, seed: int = 0
+    instance: Instance,
+    population: Sequence[Solution],
+    *,
+    time_limit: float | Deadline | None = None,
+    stop: Criterion | Budget | None = None,
+    seed: int = 0,
 ) -> tuple[Solution | None, dict[str, object]]:
-    """Improve ``population`` (e.g. K neural solutions; random ones when empty) within
-    ``time_limit`` seconds, set-up and the final evaluation included.
+    """Improve ``population`` (e.g. K neural solutions; random ones when empty) until ``stop``
+    fires (:mod:`solvers.stop`; a generation is an iteration) and within ``time_limit`` seconds,
+    set-up and the final evaluation included.
 
     Returns the best solution found (scored by the evaluator), or ``None`` when the search found
     no feasible one, plus what happened, for the result's ``info``.
     """
-    deadline = Deadline.of(time_limit)
+    budget = Budget.of(stop, time_limit)
     search = GeneticSearch(instance, seed=check_seed(seed))
     seeds = [search.to_pyvrp(s.routes, s.vehicle_types) for s in population]
     if not seeds:  # nothing to start from: random solutions, as a plain HGS would
         seeds = [pyvrp.Solution.make_random(search.data, search.pyvrp_rng) for _ in range(search.mu)]
-    # the search stops between two local searches, so one may run past this point
-    stop = clock.perf_counter() + deadline.remaining(finish_reserve(instance.num_nodes))
-    best = search.run(seeds, deadline=stop)
-    info = {"generations": search.generations, "population": len(search.population)}
+    best = search.run(seeds, Progress(budget, reserve=finish_reserve(instance.num_nodes)))
+    info = {"generations": search.generations, "population": len(search.population), "stopped": search.stopped}
     if best is None:
         return None, info
-    routes, types = routes_of(best)
-    return Solution.of(instance, routes, types, method="ga", runtime=deadline.elapsed()), info
+    routes, types = routes_of(best, instance.num_depots)
+    return Solution.of(instance, routes, types, method="ga", runtime=budget.deadline.elapsed()), info

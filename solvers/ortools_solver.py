@@ -20,6 +20,7 @@ OR-Tools' search is deterministic: ``seed`` is recorded but changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -28,11 +29,12 @@ from ortools.util import optional_boolean_pb2
 
 from nco_core.instance import Instance
 from nco_core.solution import Solution
-from solvers.budget import Deadline, check_seed, finish_reserve
-from nco_core.errors import reject_options
+from solvers.base import Options, Solver
+from solvers.budget import Deadline, finish_reserve
 from solvers.scaling import IntegerData, integer_data
+from solvers.stop import Budget
 
-__all__ = ["FALLBACK_STRATEGIES", "solve"]
+__all__ = ["FALLBACK_STRATEGIES", "SOLVER", "ORTools", "ORToolsOptions"]
 
 NAME = "ortools"
 _STRATEGIES = routing_enums_pb2.FirstSolutionStrategy
@@ -167,7 +169,7 @@ class _Model:
         for v, k in enumerate(self.vehicle_type):
             slots.setdefault(int(k), []).append(v)
         per_vehicle: list[list[int]] = [[] for _ in self.vehicle_type]
-        for route, k in zip(initial.routes, initial.vehicle_types):
+        for route, k in zip(initial.routes, initial.vehicle_types, strict=True):
             if not slots.get(k):
                 return None, f"rejected (more routes of vehicle type {k} than vehicles); cold start"
             per_vehicle[slots[k].pop(0)] = [self.manager.NodeToIndex(node) for node in route]
@@ -177,75 +179,112 @@ class _Model:
         return assignment, "used"
 
 
-def solve(
-    instance: Instance,
-    *,
-    time_limit: float | Deadline,
-    seed: int,
-    initial: Solution | None = None,
-    first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
-    **options: Any,
-) -> Solution:
-    """Guided local search from a ``first_solution`` strategy (an OR-Tools enum name) within
-    ``time_limit`` wall-clock seconds, model building and the final evaluation included.
+@dataclasses.dataclass(frozen=True)
+class ORToolsOptions(Options):
+    """``first_solution``: the first-solution strategy, an OR-Tools ``FirstSolutionStrategy`` name.
 
     The default is insertion-based: PATH_CHEAPEST_ARC found no first solution at all on Solomon
     R101 (25 vehicles, tight windows) or on some mixed pickup/delivery instances within 0.25 s,
     while parallel cheapest insertion did, at similar cost elsewhere (X-n101, real-city ACVRP/TW).
+    """
+
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.first_solution, str) or not hasattr(_STRATEGIES, self.first_solution):
+            raise ValueError(f"ortools solver: unknown first_solution {self.first_solution!r}")
+
+
+class _Watch:
+    """Counts the solutions OR-Tools accepts and cancels the search after ``patience`` in a row
+    without a better objective (:class:`solvers.stop.NoImprovement`)."""
+
+    def __init__(self, routing: pywrapcp.RoutingModel, patience: int) -> None:
+        self.routing, self.patience = routing, patience
+        self.best, self.stale, self.cancelled = None, 0, False
+
+    def __call__(self) -> None:
+        value = self.routing.CostVar().Max()
+        if self.best is None or value < self.best:
+            self.best, self.stale = value, 0
+            return
+        self.stale += 1
+        if self.stale >= self.patience and not self.cancelled:
+            self.cancelled = True
+            self.routing.CancelSearch()
+
+
+class ORTools(Solver[ORToolsOptions]):
+    """Guided local search from a first-solution strategy within the budget, model building and
+    the final evaluation included; an iteration is one solution the search accepts.
+
     When the chosen strategy finds no first solution, :data:`FALLBACK_STRATEGIES` get the time
     that is left; ``info["first_solution_attempts"]`` lists each strategy with its status, and
     ``info["stopped"]`` says why the search ended."""
-    deadline = Deadline.of(time_limit)
-    seed = check_seed(seed)
-    reject_options("ortools", options)
-    strategies = [first_solution, *(s for s in FALLBACK_STRATEGIES if s != first_solution)]
-    for name in strategies:
-        if not hasattr(_STRATEGIES, name):
-            raise ValueError(f"ortools solver: unknown first_solution {name!r}")
-    scaled = integer_data(instance)
-    model = _Model(instance, scaled)
-    params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = getattr(_STRATEGIES, first_solution)
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    for operator in _UNINTERRUPTIBLE_OPERATORS:
-        setattr(params.local_search_operators, operator, optional_boolean_pb2.BOOL_FALSE)
-    params.time_limit.FromMilliseconds(1)  # closing checks it is set; the search's own is set below
-    model.routing.CloseModelWithParameters(params)
-    reserve = finish_reserve(instance.num_nodes)
-    warm = "none"
-    assignment = None
-    attempts: list[tuple[str, str]] = []
-    if initial is not None:
-        start, warm = model.initial_assignment(initial)
-        if start is not None:
+
+    name = NAME
+    options_type = ORToolsOptions
+
+    def solve(
+        self, instance: Instance, options: ORToolsOptions, *, budget: Budget, seed: int, initial: Solution | None = None
+    ) -> Solution:
+        deadline = budget.deadline
+        first_solution = options.first_solution
+        strategies = [first_solution, *(s for s in FALLBACK_STRATEGIES if s != first_solution)]
+        scaled = integer_data(instance)
+        model = _Model(instance, scaled)
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        params.first_solution_strategy = getattr(_STRATEGIES, first_solution)
+        params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        for operator in _UNINTERRUPTIBLE_OPERATORS:
+            setattr(params.local_search_operators, operator, optional_boolean_pb2.BOOL_FALSE)
+        if budget.max_iterations is not None:
+            params.solution_limit = budget.max_iterations
+        watch = None
+        if budget.no_improvement is not None:
+            watch = _Watch(model.routing, budget.no_improvement)
+            model.routing.AddAtSolutionCallback(watch)
+        params.time_limit.FromMilliseconds(1)  # closing checks it is set; the search's own is set below
+        model.routing.CloseModelWithParameters(params)
+        reserve = finish_reserve(instance.num_nodes)
+        warm = "none"
+        assignment = None
+        attempts: list[tuple[str, str]] = []
+        if initial is not None:
+            start, warm = model.initial_assignment(initial)
+            if start is not None:
+                _set_time_limit(params, deadline.remaining(reserve))
+                assignment = model.routing.SolveFromAssignmentWithParameters(start, params)
+                attempts.append(("warm start", _STATUS.Name(model.routing.status())))
+        for name in strategies:
+            if assignment is not None or (attempts and deadline.remaining(reserve) <= 0):
+                break
+            params.first_solution_strategy = getattr(_STRATEGIES, name)
             _set_time_limit(params, deadline.remaining(reserve))
-            assignment = model.routing.SolveFromAssignmentWithParameters(start, params)
-            attempts.append(("warm start", _STATUS.Name(model.routing.status())))
-    for name in strategies:
-        if assignment is not None or (attempts and deadline.remaining(reserve) <= 0):
-            break
-        params.first_solution_strategy = getattr(_STRATEGIES, name)
-        _set_time_limit(params, deadline.remaining(reserve))
-        assignment = model.routing.SolveWithParameters(params)
-        attempts.append((name, _STATUS.Name(model.routing.status())))
-        if model.routing.status() != _STATUS.ROUTING_FAIL:  # a timeout or infeasibility: no point retrying
-            break
-    status = model.routing.status()
-    info: dict[str, Any] = {
-        "status": int(status),
-        "stopped": _stopped(status, deadline),
-        "seed": seed,
-        "warm_start": warm,
-        "first_solution": first_solution,
-        "first_solution_attempts": attempts,
-        **scaled.describe(),
-    }
-    routes: list[list[int]] = []
-    types: list[int] = []
-    if assignment is not None:
-        routes, types = model.routes_of(assignment)
-        info["backend_cost"] = scaled.cost.value(assignment.ObjectiveValue()) - scaled.preference_offset
-    return Solution.of(instance, routes, types, method=NAME, runtime=deadline.elapsed(), info=info)
+            assignment = model.routing.SolveWithParameters(params)
+            attempts.append((name, _STATUS.Name(model.routing.status())))
+            if model.routing.status() != _STATUS.ROUTING_FAIL:  # a timeout or infeasibility: no point retrying
+                break
+        status = model.routing.status()
+        info: dict[str, Any] = {
+            "status": int(status),
+            "stopped": _stopped(status, deadline, budget, watch),
+            "stop": budget.describe(),
+            "seed": seed,
+            "warm_start": warm,
+            "first_solution": first_solution,
+            "first_solution_attempts": attempts,
+            **scaled.describe(),
+        }
+        routes: list[list[int]] = []
+        types: list[int] = []
+        if assignment is not None:
+            routes, types = model.routes_of(assignment)
+            info["backend_cost"] = scaled.cost.value(assignment.ObjectiveValue()) - scaled.preference_offset
+        return Solution.of(instance, routes, types, method=NAME, runtime=deadline.elapsed(), info=info)
+
+
+SOLVER = ORTools()
 
 
 def _set_time_limit(params: Any, seconds: float) -> None:
@@ -253,10 +292,15 @@ def _set_time_limit(params: Any, seconds: float) -> None:
     params.time_limit.FromMilliseconds(max(int(seconds * 1000), 1))
 
 
-def _stopped(status: int, deadline: Deadline) -> str:
+def _stopped(status: int, deadline: Deadline, budget: Budget, watch: _Watch | None) -> str:
     name = _STATUS.Name(status)
+    if watch is not None and watch.cancelled:
+        return f"{name}: NoImprovement({budget.no_improvement})"
+    early = deadline.remaining() > 0.05 * deadline.seconds + 0.01
+    if budget.max_iterations is not None and status != _STATUS.ROUTING_FAIL and early:
+        return f"{name}: MaxIterations({budget.max_iterations}), {deadline.remaining():.3f} s left"
     if status == _STATUS.ROUTING_FAIL:
         return f"{name}: no first-solution strategy found a solution ({deadline.remaining():.3f} s left)"
-    if deadline.remaining() > 0.05 * deadline.seconds + 0.01:
+    if early:
         return f"{name}: the search ended {deadline.remaining():.3f} s before the budget"
     return f"{name}: time limit"

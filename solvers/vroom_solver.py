@@ -25,11 +25,14 @@ runs VROOM repeatedly inside one :class:`~solvers.budget.Deadline`: each run's t
 left minus the overshoot predicted from the runs so far; the first cold run takes the highest
 level predicted to fit, and a run that converges early hands the rest to the next level up. The
 best run by nco's evaluator wins; ``info["runs"]`` lists them and ``info["stopped"]`` says why
-the last one was the last. VROOM is deterministic: ``seed`` is recorded only.
+the last one was the last. An iteration (:mod:`solvers.stop`) is one run: ``MaxIterations(n)``
+makes at most ``n`` runs, ``NoImprovement(n)`` stops after ``n`` runs in a row without a better
+feasible cost. VROOM is deterministic: ``seed`` is recorded only.
 """
 
 from __future__ import annotations
 
+import math
 import time as clock
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,13 +41,15 @@ from typing import Any
 import numpy as np
 import vroom
 
+from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
 from nco_core.solution import Solution
-from solvers.budget import Deadline, check_seed, finish_reserve
-from nco_core.errors import UnsupportedFeature, reject_options
+from solvers.base import Options, Solver
+from solvers.budget import finish_reserve
 from solvers.scaling import UINT32_MAX, IntegerData, integer_data
+from solvers.stop import Budget
 
-__all__ = ["solve"]
+__all__ = ["SOLVER", "Vroom", "VroomOptions"]
 
 NAME = "vroom"
 
@@ -88,7 +93,7 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
         problem.set_costs_matrix(name, scaled.arc_cost[k])
     starts: dict[int, list[list[int]]] = {}
     if initial is not None:
-        for route, k in zip(initial.routes, initial.vehicle_types):
+        for route, k in zip(initial.routes, initial.vehicle_types, strict=True):
             starts.setdefault(k, []).append(route)
     vehicle_type: list[int] = []
     for k, vehicle in enumerate(instance.vehicle_types):
@@ -168,80 +173,98 @@ class _Run:
         }
 
 
-def solve(
-    instance: Instance,
-    *,
-    time_limit: float | Deadline,
-    seed: int,
-    initial: Solution | None = None,
-    exploration_level: int = 5,
-    threads: int = 1,
-    **options: Any,
-) -> Solution:
-    """VROOM's local search at ``exploration_level`` (0-5, the highest level tried) on ``threads``
-    threads, within ``time_limit`` wall-clock seconds in total (see the module docstring)."""
-    deadline = Deadline.of(time_limit)
-    seed = check_seed(seed)
-    reject_options("vroom", options)
-    if not 0 <= exploration_level <= 5:
-        raise ValueError(f"vroom solver: exploration_level must be in 0..5, got {exploration_level}")
-    _check_supported(instance)
-    scaled = integer_data(instance, entry_limit=UINT32_MAX, fold_duration_cost=True)
-    reserve = finish_reserve(instance.num_nodes)
-    scale = _PRIOR_SAFETY  # measured overshoot / prior, updated by every run that hits its timeout
-    runs: list[_Run] = []
+@dataclass(frozen=True)
+class VroomOptions(Options):
+    """``exploration_level``: 0-5, the highest level tried; ``threads``: VROOM's threads per run."""
 
-    def overshoot(level: int, searches: int) -> float:
-        return scale * searches * _search_cost(level, instance.num_nodes)
+    exploration_level: int = 5
+    threads: int = 1
 
-    def run(problem: vroom.Input, vehicle_type: list[int], level: int, searches: int, label: int | str) -> bool:
-        """One VROOM run; True when it returned before its timeout (its searches converged)."""
-        nonlocal scale
-        timeout = max(deadline.remaining(reserve) - overshoot(level, searches), 0.0)
-        began = clock.perf_counter()
-        result = problem.solve(exploration_level=level, nb_threads=threads, timeout=timedelta(seconds=timeout))
-        seconds = clock.perf_counter() - began
-        if seconds > timeout:
-            scale = (seconds - timeout) / (searches * _search_cost(level, instance.num_nodes))
-        runs.append(_Run(label, timeout, seconds, _solution(instance, scaled, result, vehicle_type, seed)))
-        return seconds < timeout
+    def __post_init__(self) -> None:
+        for name, value, low, high in (("exploration_level", self.exploration_level, 0, 5), ("threads", self.threads, 1, 1024)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"vroom solver: {name} must be an integer in {low}..{high}, got {value!r}")
 
-    warm = "none"
-    converged = True
-    if initial is not None:
-        try:
-            problem, vehicle_type = _build(instance, scaled, initial)
-            converged = run(problem, vehicle_type, exploration_level, 1, "warm start")
-            warm = "used"
-        except vroom._vroom.VroomInputException as error:
-            warm = f"rejected ({error}); cold start"
-    if converged:  # a warm start that used its timeout leaves no time for cold runs
-        problem, vehicle_type = _build(instance, scaled, None)
-    # the first cold run takes the highest level whose local searches get at least twice its
-    # predicted overshoot
-    left = deadline.remaining(reserve)
-    fits = [level for level in range(exploration_level + 1) if 3 * overshoot(level, _searches(level)) <= left]
-    level = fits[-1] if fits else 0
-    stopped = ""
-    while converged:
-        if runs and deadline.remaining(reserve) <= overshoot(level, _searches(level)):
-            stopped = f"budget: too little time left for a run at level {level}"
-            break
-        converged = run(problem, vehicle_type, level, _searches(level), level)
-        if converged and level == exploration_level:
-            stopped = f"converged at level {level} (VROOM is deterministic: another run would repeat it)"
-            break
-        level = min(level + 1, exploration_level)
-    stopped = stopped or "budget: the last run used its timeout (what is left was kept for its predicted overshoot)"
-    best = min(runs, key=lambda r: (len(r.solution.violations), r.solution.cost))
-    info = dict(
-        best.solution.info,
-        warm_start=warm,
-        runs=[r.describe() for r in runs],
-        stopped=f"{stopped}, {deadline.remaining():.3f} s of {deadline.seconds:g} s left",
-        **scaled.describe(),
-    )
-    return Solution.of(instance, best.solution.routes, best.solution.vehicle_types, method=NAME, runtime=deadline.elapsed(), info=info)
+
+class Vroom(Solver[VroomOptions]):
+    """VROOM's local search, rerun at rising exploration levels within the budget in total (see
+    the module docstring)."""
+
+    name = NAME
+    options_type = VroomOptions
+
+    def solve(
+        self, instance: Instance, options: VroomOptions, *, budget: Budget, seed: int, initial: Solution | None = None
+    ) -> Solution:
+        deadline = budget.deadline
+        exploration_level, threads = options.exploration_level, options.threads
+        _check_supported(instance)
+        scaled = integer_data(instance, entry_limit=UINT32_MAX, fold_duration_cost=True)
+        reserve = finish_reserve(instance.num_nodes)
+        scale = _PRIOR_SAFETY  # measured overshoot / prior, updated by every run that hits its timeout
+        runs: list[_Run] = []
+        progress = budget.progress()
+
+        def overshoot(level: int, searches: int) -> float:
+            return scale * searches * _search_cost(level, instance.num_nodes)
+
+        def run(problem: vroom.Input, vehicle_type: list[int], level: int, searches: int, label: int | str) -> bool:
+            """One VROOM run; True when it returned before its timeout (its searches converged)."""
+            nonlocal scale
+            timeout = max(deadline.remaining(reserve) - overshoot(level, searches), 0.0)
+            began = clock.perf_counter()
+            result = problem.solve(exploration_level=level, nb_threads=threads, timeout=timedelta(seconds=timeout))
+            seconds = clock.perf_counter() - began
+            if seconds > timeout:
+                scale = (seconds - timeout) / (searches * _search_cost(level, instance.num_nodes))
+            solution = _solution(instance, scaled, result, vehicle_type, seed)
+            runs.append(_Run(label, timeout, seconds, solution))
+            progress.update(solution.cost if solution.feasible else math.inf)
+            return seconds < timeout
+
+        warm = "none"
+        converged = True
+        if initial is not None:
+            try:
+                problem, vehicle_type = _build(instance, scaled, initial)
+                converged = run(problem, vehicle_type, exploration_level, 1, "warm start")
+                warm = "used"
+            except vroom._vroom.VroomInputException as error:
+                warm = f"rejected ({error}); cold start"
+        if converged:  # a warm start that used its timeout leaves no time for cold runs
+            problem, vehicle_type = _build(instance, scaled, None)
+        # the first cold run takes the highest level whose local searches get at least twice its
+        # predicted overshoot
+        left = deadline.remaining(reserve)
+        fits = [level for level in range(exploration_level + 1) if 3 * overshoot(level, _searches(level)) <= left]
+        level = fits[-1] if fits else 0
+        stopped = ""
+        while converged:
+            if runs and (budget.max_iterations is not None or budget.no_improvement is not None) and progress.done():
+                stopped = f"stop: {progress.reason}"
+                break
+            if runs and deadline.remaining(reserve) <= overshoot(level, _searches(level)):
+                stopped = f"budget: too little time left for a run at level {level}"
+                break
+            converged = run(problem, vehicle_type, level, _searches(level), level)
+            if converged and level == exploration_level:
+                stopped = f"converged at level {level} (VROOM is deterministic: another run would repeat it)"
+                break
+            level = min(level + 1, exploration_level)
+        stopped = stopped or "budget: the last run used its timeout (what is left was kept for its predicted overshoot)"
+        best = min(runs, key=lambda r: (len(r.solution.violations), r.solution.cost))
+        info = dict(
+            best.solution.info,
+            warm_start=warm,
+            runs=[r.describe() for r in runs],
+            stopped=f"{stopped}, {deadline.remaining():.3f} s of {deadline.seconds:g} s left",
+            stop=budget.describe(),
+            **scaled.describe(),
+        )
+        return Solution.of(instance, best.solution.routes, best.solution.vehicle_types, method=NAME, runtime=deadline.elapsed(), info=info)
+
+
+SOLVER = Vroom()
 
 
 def _solution(instance: Instance, scaled: IntegerData, result: Any, vehicle_type: list[int], seed: int) -> Solution:

@@ -1,26 +1,28 @@
-"""Every solving method behind one signature, registered by name: the classical backends of
+"""Every solving method behind one typed contract, registered by name: the classical backends of
 ``solvers`` and the learned methods (``neural``, ``hybrid``) of this package.
 
-Every solver takes ``(instance, *, time_limit, seed, initial=None)`` and returns a
-:class:`nco.Solution` built with ``Solution.of`` (so the evaluator scores it). A solver that cannot
-model a feature the instance uses raises :class:`UnsupportedFeature` before solving.
-``time_limit`` is seconds or a running :class:`solvers.budget.Deadline` (``nco.solve`` starts one at
-its entry and the hybrid hands its refiner what is left of its own); every solver validates both
-arguments with :mod:`solvers.budget` and charges everything from entry to return to the budget.
+:func:`get_solver` returns a :class:`solvers.base.Solver`: an options dataclass per method
+(``solver.options_type``; unknown options raise :class:`UnknownOption`), ``prepare`` for the
+one-time costs, and ``solve(instance, options, *, budget, seed, initial)`` on a running
+:class:`solvers.stop.Budget`; calling it with keywords, ``solver(instance, time_limit=...,
+stop=..., seed=..., initial=..., **options)``, does all three, as ``nco.solve`` does. Every result
+is built with ``Solution.of`` (so the evaluator scores it); a solver that cannot model a feature
+the instance uses raises :class:`UnsupportedFeature` before solving.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Callable
+from typing import Any
 
 from nco_core.errors import UnsupportedFeature
+from solvers.base import Solver
 
-__all__ = ["SOLVER_MODULES", "UnsupportedFeature", "get_solver", "prepare"]
+__all__ = ["SOLVER_MODULES", "UnsupportedFeature", "get_solver"]
 
-# method name -> module defining ``solve``; imported lazily so one broken backend cannot break the rest
+# method name -> module defining its ``SOLVER``; imported on first use so one broken backend cannot break the rest
 SOLVER_MODULES: dict[str, str] = {
-    "pyvrp": "solvers.pyvrp_solver",
+    "pyvrp": "nco.methods.neighbours",  # the PyVRP backend plus neighbours="learned"
     "ortools": "solvers.ortools_solver",
     "vroom": "solvers.vroom_solver",
     "neural": "nco.methods.neural",
@@ -28,19 +30,11 @@ SOLVER_MODULES: dict[str, str] = {
 }
 
 
-def get_solver(method: str) -> Callable:
+def get_solver(method: str) -> Solver[Any]:
+    """The solver registered as ``method``."""
     try:
         module = SOLVER_MODULES[method]
     except KeyError:
         raise ValueError(f"unknown solver {method!r}; choose one of {sorted(SOLVER_MODULES)}") from None
-    return import_module(module).solve
-
-
-def prepare(method: str, instance, options: dict) -> None:
-    """Pay ``method``'s one-time costs per process for ``instance`` (imports; loading and
-    calibrating a checkpoint, compiling the env kernel) before a budget's clock starts: a
-    backend module may define ``prepare(instance, **options)`` for them."""
-    get_solver(method)
-    hook = getattr(import_module(SOLVER_MODULES[method]), "prepare", None)
-    if hook is not None:
-        hook(instance, **options)
+    solver: Solver[Any] = import_module(module).SOLVER
+    return solver

@@ -9,6 +9,11 @@ process and is not charged. The refiner is warm-started from the neural solution
 search takes all K of them as its initial population). The result is never worse than the best
 neural solution, and the evaluator has the last word on feasibility.
 
+``samples`` means what it means for ``neural``: sampled rollouts decoded on top of the greedy POMO
+starts, their candidates added to the refiner's pool; ``starts`` is the most greedy starts (fewer
+when the neural share fits fewer). Stop criteria (:mod:`solvers.stop`): the neural step takes its
+share of the runtime bound, the refiner gets the rest and the iteration criteria unchanged.
+
 The refiner runs alone, and ``info["neural"]`` says why, when no shipped policy fits the
 instance's variant, when the policy's environment refuses the instance (a customer that no
 vehicle can serve on its own, e.g. one reachable in time only through another customer), or
@@ -23,79 +28,104 @@ import dataclasses
 from typing import Any
 
 from nco.methods import get_solver
-from nco.methods.neural import candidates, checkpoint_for, plan, prepare, warmup  # noqa: F401  (prepare: nco.solve's hook)
-from nco_core.errors import UnsupportedFeature, reject_options
+from nco.methods.neighbours import problem_of, scorer_for
+from nco.methods.neural import candidates, checkpoint_for, plan, warmup
+from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
 from nco_core.solution import Solution
-from solvers.budget import Deadline, check_seed
+from solvers.base import Options, Solver
+from solvers.budget import Deadline
 from solvers.ga import refine
-from solvers.neighbours import ready
+from solvers.stop import Budget
 
-__all__ = ["DEFAULT_REFINER", "NEURAL_SHARE", "REFINERS", "solve"]
+__all__ = ["DEFAULT_REFINER", "NEURAL_SHARE", "REFINERS", "SOLVER", "Hybrid", "HybridOptions"]
 
 REFINERS = ("pyvrp", "ga", "ortools", "vroom")
 DEFAULT_REFINER = "pyvrp"  # the best one measured in benchmarks/results/hybrid.md
 NEURAL_SHARE = 0.25  # the most of the budget the neural step may take
 
 
-def solve(
-    instance: Instance,
-    *,
-    time_limit: float | Deadline,
-    seed: int,
-    initial: Solution | None = None,
-    refiner: str = DEFAULT_REFINER,
-    samples: int = 16,
-    checkpoint: str | None = None,
-    neighbours: str = "proximity",
-    **options: Any,
-) -> Solution:
-    """``samples``: the most neural candidates (greedy rollouts from as many POMO starts) the
-    refiner is seeded with; fewer when the budget's neural share fits fewer. ``neighbours``: the
-    pyvrp refiner's local-search lists (:mod:`solvers.neighbours`; other refiners take none)."""
-    deadline = Deadline.of(time_limit)
-    seed = check_seed(seed)
-    if refiner not in REFINERS:
-        raise ValueError(f"unknown refiner {refiner!r}; choose one of {list(REFINERS)}")
-    reject_options("hybrid", options, ("refiner", "samples", "checkpoint", "neighbours"))
-    if samples < 1:
-        raise ValueError(f"hybrid solver: samples must be >= 1, got {samples}")
-    if neighbours != "proximity" and refiner != "pyvrp":
-        raise ValueError(f"hybrid solver: neighbours={neighbours!r} needs refiner='pyvrp', not {refiner!r}")
-    _, deadline = ready(neighbours, instance.features(), deadline)  # the scorer loads outside the budget
-    info: dict[str, Any] = {"refiner": refiner, "starts": 0, "samples": 0, "candidates": 0,
-                            "neighbours": "none (no PyVRP local search ran)"}
-    pool: list[Solution] = []
-    if initial is not None:
-        start, info["initial"] = _rescore(instance, initial)
-        pool += [start] if start is not None else []
-    deadline, neural = _neural(instance, deadline, samples, seed, checkpoint, info)
-    info["neural_time"] = deadline.elapsed()
-    pool = neural + pool
-    feasible = sorted((s for s in pool if s.feasible), key=lambda s: s.cost)
-    best_start = feasible[0] if feasible else None
-    info["neural_cost"] = min((s.cost for s in neural if s.feasible), default=float("inf"))
-    info["neural_feasible"] = sum(s.feasible for s in neural)
-    info["neural_candidates"] = len(neural)
-    refined: Solution | None = None
-    # every candidate was scored on this instance by the evaluator (the policy's, the refiner's and
-    # the re-scored initial all come from Solution.of(instance, ...)), so the refiner may use what is
-    # left: the result is relabelled below, not evaluated again
-    budget = deadline.share()
-    if budget.seconds <= 0 and best_start is not None:
-        info["refine"] = "skipped: the neural step used the whole budget"
-    else:  # with nothing to return yet, the refiner gives its quickest answer even out of time
-        refined, info["refine"] = _refine(instance, refiner, pool, best_start, budget, seed, neighbours)
-        if refined is not None:  # which neighbour lists PyVRP's search used, and their time
-            info.update({key: value for key, value in refined.info.items() if key.startswith("neighbours")})
-    info["refine_time"] = deadline.elapsed() - info["neural_time"]
-    finalists = [s for s in (refined, best_start) if s is not None and s.feasible]
-    fallbacks = [s for s in (refined, *neural) if s is not None]
-    if not finalists and not fallbacks:
-        raise UnsupportedFeature("hybrid", f"{info['neural']}; {info['refine']}")
-    chosen = min(finalists or fallbacks, key=lambda s: (len(s.violations), s.cost))
-    info["improved_by_refiner"] = chosen is refined and best_start is not None and refined.cost < best_start.cost
-    return dataclasses.replace(chosen, method=f"hybrid-{refiner}", runtime=deadline.elapsed(), info=info)
+@dataclasses.dataclass(frozen=True)
+class HybridOptions(Options):
+    """``refiner``: one of :data:`REFINERS`; ``starts``: the most greedy POMO starts seeding it
+    (fewer when the budget's neural share fits fewer); ``samples``: sampled rollouts on top, as in
+    ``neural``; ``checkpoint``: the policy (default: the shipped one fitting the instance);
+    ``neighbours``: the pyvrp refiner's local-search lists (``"proximity"`` or ``"learned"``)."""
+
+    refiner: str = DEFAULT_REFINER
+    starts: int = 16
+    samples: int = 0
+    checkpoint: str | None = None
+    neighbours: str = "proximity"
+
+    def __post_init__(self) -> None:
+        if self.refiner not in REFINERS:
+            raise ValueError(f"unknown refiner {self.refiner!r}; choose one of {list(REFINERS)}")
+        for name, value, low in (("starts", self.starts, 1), ("samples", self.samples, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"hybrid solver: {name} must be an integer >= {low}, got {value!r}")
+        if self.neighbours not in ("proximity", "learned"):
+            raise ValueError(f"hybrid solver: unknown neighbours {self.neighbours!r}; choose 'proximity' or 'learned'")
+        if self.neighbours != "proximity" and self.refiner != "pyvrp":
+            raise ValueError(f"hybrid solver: neighbours={self.neighbours!r} needs refiner='pyvrp', not {self.refiner!r}")
+
+
+class Hybrid(Solver[HybridOptions]):
+    """Neural candidates, then the refiner, inside one budget (see the module docstring)."""
+
+    name = "hybrid"
+    options_type = HybridOptions
+
+    def prepare(self, instance: Instance, options: HybridOptions) -> None:
+        """The policy's warm-up and, for learned neighbours, the arc scorer: loaded before the clock."""
+        try:
+            warmup(str(options.checkpoint or checkpoint_for(instance)))
+        except UnsupportedFeature:
+            pass
+        if options.neighbours == "learned":
+            scorer_for(problem_of(instance.features()))
+
+    def solve(
+        self, instance: Instance, options: HybridOptions, *, budget: Budget, seed: int, initial: Solution | None = None
+    ) -> Solution:
+        deadline = budget.deadline
+        refiner = options.refiner
+        info: dict[str, Any] = {"refiner": refiner, "starts": 0, "samples": 0, "candidates": 0,
+                                "neighbours": "none (no PyVRP local search ran)", "stop": budget.describe()}
+        pool: list[Solution] = []
+        if initial is not None:
+            start, info["initial"] = _rescore(instance, initial)
+            pool += [start] if start is not None else []
+        deadline, neural = _neural(instance, deadline, options, seed, info)
+        info["neural_time"] = deadline.elapsed()
+        pool = neural + pool
+        feasible = sorted((s for s in pool if s.feasible), key=lambda s: s.cost)
+        best_start = feasible[0] if feasible else None
+        info["neural_cost"] = min((s.cost for s in neural if s.feasible), default=float("inf"))
+        info["neural_feasible"] = sum(s.feasible for s in neural)
+        info["neural_candidates"] = len(neural)
+        refined: Solution | None = None
+        # every candidate was scored on this instance by the evaluator (the policy's, the refiner's and
+        # the re-scored initial all come from Solution.of(instance, ...)), so the refiner may use what is
+        # left: the result is relabelled below, not evaluated again
+        rest = budget.within(deadline.share())
+        if rest.deadline.seconds <= 0 and best_start is not None:
+            info["refine"] = "skipped: the neural step used the whole budget"
+        else:  # with nothing to return yet, the refiner gives its quickest answer even out of time
+            refined, info["refine"] = _refine(instance, options, pool, best_start, rest, seed)
+            if refined is not None:  # which neighbour lists PyVRP's search used, and their time
+                info.update({key: value for key, value in refined.info.items() if key.startswith("neighbours")})
+        info["refine_time"] = deadline.elapsed() - info["neural_time"]
+        finalists = [s for s in (refined, best_start) if s is not None and s.feasible]
+        fallbacks = [s for s in (refined, *neural) if s is not None]
+        if not finalists and not fallbacks:
+            raise UnsupportedFeature("hybrid", f"{info['neural']}; {info['refine']}")
+        chosen = min(finalists or fallbacks, key=lambda s: (len(s.violations), s.cost))
+        info["improved_by_refiner"] = chosen is refined and best_start is not None and refined.cost < best_start.cost
+        return dataclasses.replace(chosen, method=f"hybrid-{refiner}", runtime=deadline.elapsed(), info=info)
+
+
+SOLVER = Hybrid()
 
 
 def _rescore(instance: Instance, initial: Solution) -> tuple[Solution | None, str]:
@@ -111,10 +141,11 @@ def _rescore(instance: Instance, initial: Solution) -> tuple[Solution | None, st
 
 
 def _neural(
-    instance: Instance, deadline: Deadline, samples: int, seed: int, checkpoint: str | None, info: dict[str, Any]
+    instance: Instance, deadline: Deadline, options: HybridOptions, seed: int, info: dict[str, Any]
 ) -> tuple[Deadline, list[Solution]]:
     """The neural candidates within ``NEURAL_SHARE`` of the budget (what happened goes to
     ``info``), and the deadline with the one-time warm-up (loading, calibration) left out."""
+    checkpoint = options.checkpoint
     if checkpoint is None:
         try:
             checkpoint = checkpoint_for(instance)
@@ -126,36 +157,39 @@ def _neural(
     warmup(checkpoint)  # once per process; later calls return at once
     deadline = Deadline(deadline.start + deadline.elapsed() - began, deadline.seconds)
     share = NEURAL_SHARE * deadline.remaining()
+    samples = options.samples
     try:
-        starts = min(plan(instance, share, checkpoint=checkpoint), samples, instance.num_customers)
+        starts = min(plan(instance, share, checkpoint=checkpoint, samples=samples), options.starts, instance.num_customers)
         if starts == 0:
             info["neural"] = f"skipped: not even one rollout fits in {share:.3f} s ({NEURAL_SHARE:.0%} of the budget)"
             return deadline, []
-        neural = candidates(instance, starts, seed=seed, checkpoint=checkpoint, starts=starts)
+        neural = candidates(instance, starts + samples, seed=seed, checkpoint=checkpoint, starts=starts, samples=samples)
     except ValueError as error:  # the policy's environment cannot model this instance
         info["neural"] = f"skipped: the policy cannot start this instance ({error})"
         return deadline, []
-    info.update(starts=starts, candidates=len(neural), neural=f"used: {len(neural)} candidates from {starts} POMO starts")
+    info.update(starts=starts, samples=samples, candidates=len(neural),
+                neural=f"used: {len(neural)} candidates from {starts} POMO starts and {samples} samples")
     return deadline, neural
 
 
 def _refine(
     instance: Instance,
-    refiner: str,
+    options: HybridOptions,
     pool: list[Solution],
     best_start: Solution | None,
-    budget: Deadline,
+    budget: Budget,
     seed: int,
-    neighbours: str,
 ) -> tuple[Solution | None, str]:
+    refiner = options.refiner
     try:
         if refiner == "ga":
-            refined, details = refine(instance, pool, time_limit=budget, seed=seed)
+            refined, details = refine(instance, pool, stop=budget, seed=seed)
             return refined, f"ga: {details}"
         # a feasible start is the useful one; without one the backend starts cold and says so
         start = best_start or min(pool, key=lambda s: len(s.violations), default=None)
-        extra = {"neighbours": neighbours} if refiner == "pyvrp" else {}
-        refined = get_solver(refiner)(instance, time_limit=budget, seed=seed, initial=start, **extra)
+        solver = get_solver(refiner)
+        extra = {"neighbours": options.neighbours} if refiner == "pyvrp" else {}
+        refined = solver.solve(instance, solver.options(**extra), budget=budget, seed=seed, initial=start)
         return refined, f"{refiner}: warm start {refined.info.get('warm_start', 'n/a')}"
     except UnsupportedFeature as error:
         return None, f"fallback to the neural solution: {error}"

@@ -2,15 +2,17 @@
 
 Without ``checkpoint``, the shipped checkpoint is chosen from the cards in ``data/checkpoints``:
 its training variant must match the instance's variant flags, and among those the nearest
-training size wins. Decoding is greedy from POMO starts (plus ``samples`` sampled rollouts, on 8
-symmetric copies with ``augment``); the evaluator's best solution is returned.
+training size wins. Decoding is greedy from ``starts`` POMO starts plus ``samples`` sampled
+rollouts (the one meaning of ``samples`` here and in ``hybrid``), each on 8 symmetric copies with
+``augment``; the evaluator's best solution is returned.
 
-Budgets: unless the caller fixes ``starts`` or ``samples``, the number of starts is sized to the
-``time_limit`` by a cost model of decoding (:func:`plan`), calibrated once per process and
-checkpoint by :func:`warmup` (with loading the checkpoint and compiling the env kernel: the
-one-time costs no budget pays) and corrected by every decode it times afterwards, so a loaded
-machine plans fewer starts. When not even one rollout fits, one is decoded all the same and
-``info["budget_exceeded"]`` says so.
+Budgets: unless the caller fixes ``starts``, the number of starts is sized to what is left of
+the runtime bound after the ``samples`` by a cost model of decoding (:func:`plan`), calibrated
+once per process and checkpoint by :func:`warmup` (with loading the checkpoint and compiling the
+env kernel: the one-time costs no budget pays) and corrected by every decode it times
+afterwards, so a loaded machine plans fewer starts. When not even one rollout fits, one is
+decoded all the same and ``info["budget_exceeded"]`` says so. The method decodes one batch: its
+one iteration, so ``MaxIterations`` and ``NoImprovement`` never cut it short (:mod:`solvers.stop`).
 """
 
 from __future__ import annotations
@@ -24,13 +26,18 @@ from typing import Any
 
 from nco.policies.threads import one_thread
 from nco_core import features as feature_table
-from nco_core.errors import UnsupportedFeature, reject_options
+from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
 from nco_core.paths import shipped_data
 from nco_core.solution import Solution
-from solvers.budget import Deadline, finish_reserve
+from solvers.base import Options, Solver
+from solvers.budget import finish_reserve
+from solvers.stop import Budget
 
-__all__ = ["CHECKPOINT_DIR", "candidates", "checkpoint_for", "load", "plan", "predicted_seconds", "prepare", "solve", "warmup"]
+__all__ = [
+    "CHECKPOINT_DIR", "SOLVER", "Neural", "NeuralOptions", "candidates", "checkpoint_for", "load", "plan",
+    "predicted_seconds", "warmup",
+]
 
 CHECKPOINT_DIR = shipped_data("checkpoints")
 
@@ -175,77 +182,94 @@ def warmup(checkpoint: str) -> None:
     _COSTS[path] = _CostModel(a, b, c)
 
 
-def prepare(instance: Instance, *, checkpoint: str | None = None, **options: Any) -> None:
-    """The one-time costs of solving ``instance`` (:func:`warmup` of its checkpoint), which
-    ``nco.solve`` pays before its clock starts; nothing when no checkpoint fits (``solve`` then
-    raises, inside the budget, what it cannot do)."""
-    del options
-    try:
-        warmup(str(checkpoint or checkpoint_for(instance)))
-    except UnsupportedFeature:
-        pass
-
-
 def predicted_seconds(instance: Instance, starts: int, *, checkpoint: str, samples: int = 0, augment: bool = False) -> float:
     """Predicted wall time of decoding ``starts`` greedy rollouts (+ ``samples``) on ``instance``."""
     warmup(checkpoint)
     return _COSTS[str(checkpoint)].seconds(instance, max(starts, 1), samples, augment)
 
 
-def plan(instance: Instance, seconds: float, *, checkpoint: str) -> int:
-    """The most greedy POMO starts (up to every customer) whose decoding is predicted to fit in
-    ``seconds``; 0 when not even one rollout fits."""
+def plan(instance: Instance, seconds: float, *, checkpoint: str, samples: int = 0, augment: bool = False) -> int:
+    """The most greedy POMO starts (up to every customer) whose decoding, with ``samples`` sampled
+    rollouts, is predicted to fit in ``seconds``; 0 when not even one rollout more fits."""
     warmup(checkpoint)
     model = _COSTS[str(checkpoint)]
-    n = instance.num_nodes
-    fixed = model.correction * model.raw(n, 0, 1)
-    per_start = model.correction * model.c * n * n
+    n, views = instance.num_nodes, 8 if augment else 1
+    fixed = model.correction * model.raw(n, samples * views, views)
+    per_start = model.correction * model.c * n * n * views
     if fixed + per_start > seconds:
         return 0
     return int(min((seconds - fixed) / per_start, instance.num_customers)) if per_start > 0 else instance.num_customers
 
 
-def solve(
-    instance: Instance,
-    *,
-    time_limit: float | Deadline,
-    seed: int,
-    initial: Solution | None = None,
-    checkpoint: str | None = None,
-    samples: int | None = None,
-    augment: bool = False,
-    starts: int | None = None,
-    **options: Any,
-) -> Solution:
-    """``starts``: greedy POMO starts, ``samples``: sampled rollouts. Neither given: as many starts
-    as fit in ``time_limit`` (at least one). Either given: exactly that is decoded (``starts``
-    defaults to every customer then), whatever the budget."""
-    reject_options("neural", options, ("checkpoint", "samples", "augment", "starts"))
-    for name, value in (("starts", starts), ("samples", samples)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"neural solver: {name} must be an integer >= 0, got {value!r}")
-    del initial  # one constructive pass; nothing to warm-start
-    path = str(checkpoint or checkpoint_for(instance))
-    warmup(path)
-    deadline = Deadline.of(time_limit)
-    sized = starts is None and samples is None
-    exceeded = False
-    if sized:
-        starts = plan(instance, PLANNED_SHARE * deadline.remaining(finish_reserve(instance.num_nodes)), checkpoint=path)
-        exceeded = starts == 0
-        starts = max(starts, 1)
-    samples, augment = int(samples or 0), bool(augment)
-    best = candidates(instance, 1, seed=seed, checkpoint=path, samples=samples, augment=augment, starts=starts)[0]
-    runtime = deadline.elapsed()
-    info = dict(
-        best.info,
-        checkpoint=path,
-        samples=samples,
-        augment=augment,
-        starts=_starts(instance, starts),
-        starts_sized_to_budget=sized,
-        neural_time=runtime,
-        refine_time=0.0,
-        budget_exceeded=exceeded or runtime > deadline.seconds,
-    )
-    return dataclasses.replace(best, runtime=runtime, info=info)
+def _count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"neural solver: {name} must be an integer >= 0, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuralOptions(Options):
+    """``checkpoint``: a policy file (default: the shipped one fitting the instance); ``starts``:
+    greedy POMO starts (``None``: as many as fit in the runtime bound, at least one; 0: one
+    rollout without a POMO start); ``samples``: sampled rollouts decoded on top of the starts;
+    ``augment``: each rollout on 8 symmetric copies."""
+
+    checkpoint: str | None = None
+    starts: int | None = None
+    samples: int = 0
+    augment: bool = False
+
+    def __post_init__(self) -> None:
+        if self.starts is not None:
+            _count("starts", self.starts)
+        _count("samples", self.samples)
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"neural solver: augment must be True or False, got {self.augment!r}")
+
+
+class Neural(Solver[NeuralOptions]):
+    """One constructive pass of a trained attention policy (see the module docstring)."""
+
+    name = "neural"
+    options_type = NeuralOptions
+
+    def prepare(self, instance: Instance, options: NeuralOptions) -> None:
+        """:func:`warmup` of the instance's checkpoint; nothing when none fits (``solve`` then
+        raises, inside the budget, what it cannot do)."""
+        try:
+            warmup(str(options.checkpoint or checkpoint_for(instance)))
+        except UnsupportedFeature:
+            pass
+
+    def solve(
+        self, instance: Instance, options: NeuralOptions, *, budget: Budget, seed: int, initial: Solution | None = None
+    ) -> Solution:
+        del initial  # one constructive pass; nothing to warm-start
+        deadline = budget.deadline
+        path = str(options.checkpoint or checkpoint_for(instance))
+        warmup(path)
+        starts, samples, augment = options.starts, options.samples, options.augment
+        sized = starts is None
+        exceeded = False
+        if starts is None:
+            left = PLANNED_SHARE * deadline.remaining(finish_reserve(instance.num_nodes))
+            starts = plan(instance, left, checkpoint=path, samples=samples, augment=augment)
+            exceeded = starts == 0
+            starts = max(starts, 1)
+        best = candidates(instance, 1, seed=seed, checkpoint=path, samples=samples, augment=augment, starts=starts)[0]
+        runtime = deadline.elapsed()
+        info = dict(
+            best.info,
+            checkpoint=path,
+            samples=samples,
+            augment=augment,
+            starts=_starts(instance, starts),
+            starts_sized_to_budget=sized,
+            neural_time=runtime,
+            refine_time=0.0,
+            stop=budget.describe(),
+            budget_exceeded=exceeded or runtime > deadline.seconds,
+        )
+        return dataclasses.replace(best, runtime=runtime, info=info)
+
+
+SOLVER = Neural()

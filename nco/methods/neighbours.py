@@ -1,0 +1,118 @@
+"""``neighbours="learned"``: PyVRP's local search on neighbour lists ranked by a shipped arc scorer.
+
+The PyVRP backend (:mod:`solvers.pyvrp_solver`) takes neighbour lists as data: proximity, a
+``(C, k)`` array or a provider computing them. This module is the method layer's ``pyvrp``: the
+same backend, where ``neighbours="learned"`` resolves to a provider ranking the lists with the
+arc scorer of :mod:`nco.policies.arcs` shipped for the instance's variant. Loading the scorer is a
+one-time cost per process paid by :meth:`PyVRPMethod.prepare`, before the clock starts; its
+inference is charged to the budget (and reported as ``info["neighbours_time"]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyvrp
+from pyvrp.search import NeighbourhoodParams
+
+from nco.policies.arcs import NUM_FEATURES, ArcScorer, load_scorer
+from nco.policies.threads import one_thread
+from nco_core.instance import Instance
+from nco_core.paths import shipped_data
+from nco_core.solution import Solution
+from solvers.neighbours import learned
+from solvers.pyvrp_solver import PyVRP, PyVRPOptions
+from solvers.stop import Budget
+
+__all__ = ["DEFAULT_HEAD", "DEFAULT_K", "SCORER_DIR", "SOLVER", "Learned", "PyVRPMethod", "PyVRPMethodOptions", "problem_of", "scorer_for"]
+
+SCORER_DIR = shipped_data("checkpoints", "arcs")
+# The learned lists' shape when a scorer's card names none (``"lists": {"k": .., "head": ..}``,
+# set per variant from benchmarks/neighbours.py)
+DEFAULT_K = 20
+DEFAULT_HEAD = 10
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> ArcScorer:
+    import torch
+
+    scorer = load_scorer(path)
+    card = Path(path).with_suffix(".json")
+    lists = json.loads(card.read_text()).get("lists", {}) if card.exists() else {}
+    scorer.list_shape = (int(lists.get("k", DEFAULT_K)), int(lists.get("head", DEFAULT_HEAD)))
+    # torch's first call at a real size sets up kernels and buffers (0.27 s measured at N = 100):
+    # part of loading, not of a budget
+    with torch.no_grad(), one_thread():
+        k = scorer.candidates
+        scorer(torch.zeros(1, 100, k, NUM_FEATURES), torch.randint(0, 100, (1, 100, k)))
+    return scorer
+
+
+def scorer_for(problem: str, directory: Path = SCORER_DIR) -> ArcScorer:
+    """The shipped arc scorer for ``problem`` (``acvrp``, ``acvrptw``, ...), loaded once per process."""
+    path = directory / f"{problem}.pt"
+    if not path.exists():
+        shipped = sorted(p.stem for p in directory.glob("*.pt")) if directory.exists() else []
+        raise FileNotFoundError(f"no arc scorer for {problem!r} in {directory} (shipped: {shipped or 'none'}); "
+                                "train one with `nco train --algorithm arcs`")
+    return _load(str(path))
+
+
+def problem_of(features: dict[str, Any]) -> str:
+    """Which shipped scorer fits an instance: the time-window one when it has windows."""
+    return "acvrptw" if features.get("time_windows") else "acvrp"
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A neighbour-list provider (:class:`solvers.neighbours.Provider`): ``scorer``'s ranking,
+    in its card's list shape (``k`` entries, the ``head`` best-scored first)."""
+
+    scorer: ArcScorer
+
+    def __call__(self, data: pyvrp.ProblemData, params: NeighbourhoodParams) -> tuple[np.ndarray, dict[str, Any]]:
+        k, head = getattr(self.scorer, "list_shape", (DEFAULT_K, DEFAULT_HEAD))
+        with one_thread():
+            lists = learned(data, params, self.scorer, k=k, head=head)
+        return lists, {"neighbours": "learned", "neighbours_head": head}
+
+
+class PyVRPMethodOptions(PyVRPOptions):
+    """The backend's options; ``neighbours`` may also be ``"learned"``."""
+
+    KINDS = ("proximity", "learned")
+
+
+class PyVRPMethod(PyVRP):
+    """``method="pyvrp"`` as ``nco.solve`` offers it: the backend, plus ``neighbours="learned"``."""
+
+    options_type = PyVRPMethodOptions
+
+    def prepare(self, instance: Instance, options: PyVRPOptions) -> None:
+        if _is_learned(options.neighbours):
+            scorer_for(problem_of(instance.features()))
+
+    def solve(
+        self, instance: Instance, options: PyVRPOptions, *, budget: Budget, seed: int, initial: Solution | None = None
+    ) -> Solution:
+        if _is_learned(options.neighbours):
+            began = budget.deadline.elapsed()
+            provider = Learned(scorer_for(problem_of(instance.features())))  # loaded by prepare, or now: not charged
+            deadline = budget.deadline
+            budget = budget.within(dataclasses.replace(deadline, start=deadline.start + deadline.elapsed() - began))
+            options = dataclasses.replace(options, neighbours=provider)
+        return super().solve(instance, options, budget=budget, seed=seed, initial=initial)
+
+
+def _is_learned(neighbours: object) -> bool:
+    return isinstance(neighbours, str) and neighbours == "learned"
+
+
+SOLVER = PyVRPMethod()
