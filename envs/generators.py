@@ -24,7 +24,9 @@ units of ``unit``):
   ``f_p ~ U(0.8, 1.2)`` and per-arc noise ``e ~ U(0.95, 1.05)`` (distance likewise), one vehicle
   type per profile with unit duration cost and no distance cost, ``preference ~ U(0, 0.2 unit)``,
   and each (type, customer) pair forbidden with probability 0.2 unless that would leave the
-  customer with no type, in which case one random type is allowed.
+  customer with no type, in which case one random type is allowed;
+* CAMP's ``pvrp-p`` / ``pvrp-zc`` (3-5 types, regional preferences or zones, capacities
+  spread around the preset's): ``envs/profiles.py``.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ import numpy as np
 from envs.cities import load_city
 from envs.city import City
 from envs.presets import Variant, variant
+from envs.profiles import camp_profiles
 from nco_core.instance import Instance, VehicleType
-
 
 __all__ = ["CAPACITY_BY_SIZE", "GENERATOR_VERSION", "InstanceBatch", "generate", "sample_instance", "to_instances"]
 
@@ -94,7 +96,7 @@ class InstanceBatch:
     def num_nodes(self) -> int:
         return int(self.distance.shape[-1])
 
-    def __getitem__(self, index: slice | np.ndarray) -> "InstanceBatch":
+    def __getitem__(self, index: slice | np.ndarray) -> InstanceBatch:
         return InstanceBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 
@@ -241,6 +243,18 @@ def generate(
 
     count = spec.fleet_size or N
     ones = np.ones((B, K))
+    vehicle_count = np.full((B, K), count, np.int64)
+    vehicle_capacity = np.where(capacitated[:, None], capacity_for(N), np.inf) * ones
+    if spec.num_profiles and (spec.zones or spec.preferences or spec.min_profiles):
+        # CAMP's variants, drawn last so that the other presets' random streams are unchanged
+        camp = camp_profiles(
+            rng, num_profiles=spec.num_profiles, min_profiles=spec.min_profiles, zones=spec.zones,
+            preferences=spec.preferences, preference_weight=spec.preference_weight, coordinates=coordinates,
+            latlon=latlon, duration=duration, demand=demand, capacity=capacity_for(N), unit=unit,
+        )  # fmt: skip
+        allowed, preference = camp.allowed, camp.preference
+        vehicle_count = np.where(np.arange(K) < camp.num_types[:, None], vehicle_count, 0)
+        vehicle_capacity = np.where(capacitated[:, None], camp.capacity, np.inf)
     return InstanceBatch(
         distance=distance,
         duration=duration,
@@ -254,8 +268,8 @@ def generate(
         service_time=service,
         open_routes=open_,
         strict_backhaul=strict,
-        vehicle_count=np.full((B, K), count, np.int64),
-        vehicle_capacity=np.where(capacitated[:, None], capacity_for(N), np.inf) * ones,
+        vehicle_count=vehicle_count,
+        vehicle_capacity=vehicle_capacity,
         vehicle_profile=np.broadcast_to(np.arange(K), (B, K)).copy(),
         vehicle_max_duration=np.where(limited, max_duration, np.inf)[:, None] * ones,
         vehicle_fixed_cost=0.0 * ones,
@@ -271,10 +285,11 @@ def to_instances(batch: InstanceBatch, name: str = "generated") -> list[Instance
     """One validated ``Instance`` per row; the evaluator then scores env rollouts on them."""
     instances = []
     for b in range(batch.batch_size):
-        single = batch.distance.shape[1] == 1
-        matrix = lambda m: m[b, 0] if single else m[b]  # noqa: E731
-        same = np.array_equal(batch.duration[b], batch.distance[b])
         types = np.flatnonzero(batch.vehicle_count[b] > 0)
+        profiles = int(batch.vehicle_profile[b, types].max()) + 1  # padding types' profiles are dropped
+        single = profiles == 1
+        matrix = lambda m: m[b, 0] if single else m[b, :profiles]  # noqa: E731
+        same = np.array_equal(batch.duration[b, :profiles], batch.distance[b, :profiles])
         fleet = tuple(
             VehicleType(
                 count=int(batch.vehicle_count[b, k]),

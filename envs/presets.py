@@ -9,6 +9,7 @@ half of the instances have time windows, all handled by one environment.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+
 __all__ = ["PRESETS", "Variant", "variant"]
 
 
@@ -22,6 +23,11 @@ class Variant:
     own matrix, with zone constraints (``allowed``) and preferences; the objective is travel time.
     ``fleet_size = 0`` means an unlimited fleet (one vehicle per customer), which keeps every
     instance feasible; ``fleet_size = 1`` with no other constraint is the (A)TSP.
+    CAMP's profiled variants (``envs/profiles.py``): ``min_profiles`` draws the number of vehicle
+    types per instance from ``min_profiles .. num_profiles``; ``zones`` and ``preferences`` are the
+    probabilities of zone constraints (sectors or clusters) and of regional preferences, which then
+    replace the generic random forbids and preference noise; ``preference_weight`` scales
+    preferences against travel time (in the generator's time unit).
     """
 
     capacity: float = 0.0
@@ -32,6 +38,10 @@ class Variant:
     max_duration: float = 0.0
     num_profiles: int = 0
     fleet_size: int = 0
+    min_profiles: int = 0
+    zones: float = 0.0
+    preferences: float = 0.0
+    preference_weight: float = 0.2
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -60,6 +70,9 @@ PRESETS: dict[str, Variant] = {
     # Every flag at 0.5: each instance of a batch is a random RouteFinder variant.
     "mtvrp": Variant(capacity=1, time_windows=0.5, open_routes=0.5, backhaul=0.5, strict_backhaul=0.5, max_duration=0.5),
     "pvrp": Variant(capacity=1, num_profiles=3),
+    # CAMP: 3-5 vehicle types with regional preferences (PVRP-P) or zones (PVRP-ZC).
+    "pvrp-p": Variant(capacity=1, num_profiles=5, min_profiles=3, preferences=1),
+    "pvrp-zc": Variant(capacity=1, num_profiles=5, min_profiles=3, zones=1),
 }
 
 def variant(problem: str | Variant, **flags: float) -> Variant:

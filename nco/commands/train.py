@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--cities", default=default.cities, help="city split to train on (default train)")
     add("--val-cities", default=default.val_cities, help="city split of the validation set (default test)")
     add("--distribution", choices=["uniform", "cluster", "mixed"], default=default.distribution)
-    add("--model", choices=["matrix", "am"], default=default.model, help="encoder: matrix-aware (default) or AM")
+    add("--model", choices=["matrix", "am", "camp"], default=default.model,
+        help="encoder: matrix-aware (default) or AM; camp: the profile-aware policy for profiled fleets")
     add("--dim", type=int, default=default.dim)
     add("--layers", type=int, default=default.layers)
     add("--heads", type=int, default=default.heads)

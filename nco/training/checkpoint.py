@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
+from nco.policies import RoutingPolicy, build_policy
 from nco_core.io import atomic_path
-from nco.policies import RoutingPolicy
 
 __all__ = ["RESUME_WEIGHTS_ONLY", "check_resumable", "load_policy", "save_policy", "ship"]
 
@@ -62,7 +62,7 @@ def load_policy(path: str | os.PathLike, map_location: str | torch.device = "cpu
     for key in ("hparams", "state_dict"):
         if not isinstance(payload, dict) or key not in payload:
             raise ValueError(f"checkpoint {str(path)!r}: missing {key!r} (not an nco policy checkpoint)")
-    policy = RoutingPolicy(**payload["hparams"])
+    policy = build_policy(**payload["hparams"])
     policy.load_state_dict(payload["state_dict"])
     return policy.eval(), dict(payload.get("meta", {}))
 

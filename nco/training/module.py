@@ -10,17 +10,18 @@ evaluator's cost against the cached reference costs.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 
 from envs.env import RoutingEnv
-from nco_core.instance import Instance
-from nco.policies import RoutingPolicy
+from nco.policies import build_policy
 from nco.policies.features import distance_scale
 from nco.training.baselines import RolloutBaseline, shared_advantage
+from nco_core.instance import Instance
 
 __all__ = ["RoutingModule"]
 
@@ -41,7 +42,7 @@ class RoutingModule(L.LightningModule):
         if baseline not in ("shared", "rollout"):
             raise ValueError(f"baseline: expected 'shared' or 'rollout', got {baseline!r}")
         self.save_hyperparameters(ignore=["val_references"])
-        self.policy = RoutingPolicy(**policy)
+        self.policy = build_policy(**policy)
         self.baseline = RolloutBaseline(self.policy) if baseline == "rollout" else None
         self.val_instances: list[Instance] = []
         self.val_references = list(val_references)
