@@ -12,9 +12,11 @@ its own power-of-ten factor, chosen from the data:
   finite route), while ``terms * big`` still fits the backend's integer type. When that bound
   is tighter than the precision target, precision gives way (recorded in ``Scale.digits``).
 
-Time and load data are rounded conservatively (travel and service times and demands up, window
-ends and capacities down), so a route that is feasible in the integer model is feasible on the
-float data too; costs are rounded to the nearest integer.
+Time, load and distance data are rounded conservatively (travel and service times, demands and
+distances up, window ends, capacities and distance limits down), so a route that is feasible in
+the integer model is feasible on the float data too; costs are rounded to the nearest integer,
+except the arc costs of a vehicle type with a distance limit, which are rounded up so that the
+limit can be checked on them (PyVRP).
 """
 
 from __future__ import annotations
@@ -132,17 +134,19 @@ class IntegerData:
     not serve set to ``cost.big``. With ``fold_duration_cost`` it also holds
     ``unit_duration_cost * (travel + service)`` for backends without a duration cost (waiting is
     then not priced); otherwise ``duration_rate[k]`` prices one integer time unit.
-    For open routes, arcs back to the depot cost and take nothing.
+    For open-ended vehicle types, arcs into depots cost nothing. ``prize`` holds each optional
+    client's prize plus the preference shift (so the objective still moves by a constant).
     """
 
     cost: Scale
     time: Scale
     load: Scale
     arc_cost: np.ndarray  # (K, N, N)
-    travel: np.ndarray  # (P, N, N) durations per profile
-    service: np.ndarray  # (N,)
-    windows: np.ndarray  # (N, 2); the depot row is the planning horizon
-    route_end: int  # latest return (closed) or last service end (open routes)
+    travel: np.ndarray  # (P, N, N) durations per profile (arcs into depots too: zero them for open ends)
+    service: np.ndarray  # (N,), zero at depots
+    windows: np.ndarray  # (N, 2); depot rows are opening hours
+    shift: np.ndarray  # (K, 2) earliest departure, latest finish (depot hours and the vehicle's shift)
+    prize: np.ndarray  # (N,) cost of leaving an optional client out (0 for required ones and depots)
     delivery: np.ndarray  # (N,)
     pickup: np.ndarray  # (N,)
     capacity: np.ndarray  # (K,), load.big where unlimited
@@ -150,6 +154,10 @@ class IntegerData:
     max_duration: np.ndarray  # (K,), time.big where unlimited
     duration_rate: np.ndarray  # (K,) cost units per integer time unit
     preference_offset: float  # solver objective - evaluator objective, in instance units
+    distance: Scale | None = None  # set when some vehicle type has a distance limit
+    distances: np.ndarray | None = None  # (P, N, N) distances, rounded up
+    max_distance: np.ndarray | None = None  # (K,) in ``distance`` units, rounded down; distance.big where unlimited
+    max_distance_cost: np.ndarray | None = None  # (K,) the same limit on ``arc_cost`` (see integer_data)
 
     def describe(self) -> dict[str, float]:
         """Scale factors and the significant digits they keep, for ``Solution.info``."""
@@ -168,21 +176,26 @@ def integer_data(
     fold_duration_cost: bool = False,
     digits: int = DIGITS,
 ) -> IntegerData:
-    """Scale ``instance`` for a backend whose integers must respect the given limits."""
+    """Scale ``instance`` for a backend whose integers must respect the given limits.
+
+    Open-ended vehicle types (``end_depot is None``) get free arcs into every depot in
+    ``arc_cost``; a backend that closes their routes at a dummy depot zeroes the travel times
+    into it itself (``travel`` is shared by the types of a profile)."""
     types = instance.vehicle_types
     size = instance.num_nodes
-    profiles = [v.profile for v in types]
+    depots = instance.num_depots
+    open_end = np.array([v.end_depot is None for v in types])
     travel_f = np.stack([instance.duration_matrix(p) for p in range(instance.num_profiles)])
     service_f = instance.service.copy()
-    if instance.open_routes:
-        travel_f = travel_f.copy()
-        travel_f[:, :, 0] = 0.0
+    service_f[:depots] = 0.0
 
-    # times: travel, service, windows and max durations share one scale
+    # times: travel, service, windows, shifts and max durations share one scale
     windows_f = instance.time_windows
     max_durations = np.array([v.max_duration for v in types])
+    shifts_f = np.array([v.time_window or (0.0, math.inf) for v in types], dtype=np.float64)
     time_values = np.concatenate(
-        [np.where(np.isfinite(travel_f), travel_f, 0.0).ravel(), service_f, max_durations[np.isfinite(max_durations)]]
+        [np.where(np.isfinite(travel_f), travel_f, 0.0).ravel(), service_f, max_durations[np.isfinite(max_durations)],
+         shifts_f[np.isfinite(shifts_f)]]
         + ([windows_f.ravel()] if windows_f is not None else [])
     )
     time = choose_scale(time_values, terms=2 * size + 2, entry_limit=entry_limit, sum_limit=sum_limit, digits=digits)
@@ -192,31 +205,36 @@ def integer_data(
     load_values = np.concatenate([instance.delivery, instance.backhaul, capacities[np.isfinite(capacities)]])
     load = choose_scale(load_values, terms=size + 1, entry_limit=entry_limit, sum_limit=sum_limit, digits=digits)
 
-    # costs: per vehicle type arc objective
+    # costs: per vehicle type arc objective. The preference shift adds ``top`` per client, served
+    # (top - preference) or not (its prize + top), so the objective moves by a constant.
     shift = np.zeros((len(types), size))
-    offset = 0.0
+    offset = top = 0.0
     if instance.preference is not None:
-        top_pref = float(instance.preference[:, 1:].max())
-        shift[:, 1:] = top_pref - instance.preference[:, 1:]
-        offset = top_pref * instance.num_customers
+        top = max(float(instance.preference[:, depots:].max()), 0.0)
+        shift[:, depots:] = top - instance.preference[:, depots:]
+        offset = top * instance.num_customers
+    optional = ~instance.is_required
+    prize_f = np.where(optional, instance.prizes + top, 0.0)
     rates = np.array([v.unit_duration_cost for v in types])
     arc_f = np.empty((len(types), size, size))
     for k, vehicle in enumerate(types):
         distance = instance.distance_matrix(vehicle.profile).copy()
-        if instance.open_routes:
-            distance[:, 0] = 0.0
+        if open_end[k]:
+            distance[:, :depots] = 0.0
         # 0 * inf must stay inf (forbidden), not nan
         arc = np.where(np.isfinite(distance), vehicle.unit_distance_cost * distance, np.inf) + shift[k][None, :]
         if fold_duration_cost and rates[k] > 0:
             travel = travel_f[vehicle.profile] + service_f[None, :]
+            if open_end[k]:
+                travel[:, :depots] = 0.0
             arc = arc + np.where(np.isfinite(travel), rates[k] * travel, np.inf)
         arc_f[k] = arc
     if instance.allowed is not None:
         forbidden = ~instance.allowed
-        forbidden[:, 0] = False
+        forbidden[:, :depots] = False
         arc_f[np.broadcast_to(forbidden[:, None, :], arc_f.shape)] = np.inf
     fixed_f = np.array([v.fixed_cost for v in types])
-    cost_values = [np.where(np.isfinite(arc_f), arc_f, 0.0).ravel(), fixed_f]
+    cost_values = [np.where(np.isfinite(arc_f), arc_f, 0.0).ravel(), fixed_f, prize_f]
     min_factor = 0.0
     if not fold_duration_cost and np.any(rates > 0):
         # route duration priced per time unit: cost scale = time scale * a power of ten making
@@ -227,7 +245,7 @@ def integer_data(
         min_factor = time.factor * 10.0 ** (digits if rate_power is None else rate_power)
     cost = choose_scale(
         np.concatenate(cost_values),
-        terms=size + 2,
+        terms=size + 2 + int(optional.sum()),  # arcs, the fixed cost and the prizes left out
         entry_limit=entry_limit,
         sum_limit=sum_limit,
         digits=digits,
@@ -241,16 +259,41 @@ def integer_data(
         windows = np.stack([time.up(windows_f[:, 0]), time.down(windows_f[:, 1])], axis=1)
     else:
         windows = np.tile(np.array([0, time.big], dtype=np.int64), (size, 1))
-    route_end = int(windows[0, 1]) if not instance.open_routes else int(time.big)
+    starts = np.array([v.start_depot for v in types])
+    ends = np.array([0 if v.end_depot is None else v.end_depot for v in types])
+    shift = np.stack(
+        [
+            np.maximum(time.up(shifts_f[:, 0]), windows[starts, 0]),
+            np.minimum(time.down(shifts_f[:, 1]), np.where(open_end, time.big, windows[ends, 1])),
+        ],
+        axis=1,
+    )
+    limits = np.array([v.max_distance for v in types])
+    limited = np.isfinite(limits)
+    arc_cost = cost.round(arc_f)
+    distance_data: dict = {}
+    if limited.any():
+        distance_f = np.stack([instance.distance_matrix(p) for p in range(instance.num_profiles)])
+        distance_scale = choose_scale(
+            np.concatenate([np.where(np.isfinite(distance_f), distance_f, 0.0).ravel(), limits[limited]]),
+            terms=size + 2, entry_limit=entry_limit, sum_limit=sum_limit, digits=digits)
+        arc_cost[limited] = cost.up(arc_f[limited])
+        distance_data = dict(
+            distance=distance_scale,
+            distances=distance_scale.up(distance_f),
+            max_distance=distance_scale.down(limits),
+            max_distance_cost=cost.down(np.array([v.unit_distance_cost for v in types]) * limits),
+        )
     return IntegerData(
         cost=cost,
         time=time,
         load=load,
-        arc_cost=cost.round(arc_f),
+        arc_cost=arc_cost,
         travel=time.up(travel_f),
         service=time.up(service_f),
         windows=windows,
-        route_end=route_end,
+        shift=shift,
+        prize=cost.round(prize_f),
         delivery=load.up(instance.delivery),
         pickup=load.up(instance.backhaul),
         capacity=load.down(capacities),
@@ -258,4 +301,5 @@ def integer_data(
         max_duration=time.down(max_durations),
         duration_rate=duration_rate,
         preference_offset=offset,
+        **distance_data,
     )
