@@ -40,8 +40,9 @@ Static per instance
     service_time                  [B, n] F         raw
     service_time_norm             [B, n] f32       divided by ``horizon``
     horizon                       [B] F            depot closing time, else the longest depot round trip x 2
-    open_routes, strict_backhaul  [B] bool         variant flags
+    open_routes, strict_backhaul  [B] bool         variant flags, with
     has_capacity, has_time_windows, has_backhaul, has_max_duration, has_profiles  [B] bool
+                                                   (``nco_core.features.ENV_FLAGS``: ``has_<name>``)
     vehicle_count                 [B, K] int64     routes each type may drive (0 = padding)
     vehicle_capacity, vehicle_max_duration, vehicle_fixed_cost,
     vehicle_unit_distance_cost, vehicle_unit_duration_cost   [B, K] F  (inf = unlimited)
@@ -85,6 +86,7 @@ import torch
 from tensordict import TensorDict
 
 from envs.generators import InstanceBatch
+from nco_core.features import ENV_FLAGS
 from nco_core.instance import Instance
 
 __all__ = ["RoutingEnv", "augment", "multistart", "random_action"]
@@ -119,7 +121,6 @@ class RoutingEnv:
         distance, service = f(batch.distance), f(batch.service_time)
         # One tensor when durations are the distances: a step's two random reads then share a cache line.
         duration = distance if np.array_equal(batch.duration, batch.distance) else f(batch.duration)
-        open_routes = t(batch.open_routes, torch.bool)
         td = TensorDict(
             {
                 "distance": distance,
@@ -137,15 +138,9 @@ class RoutingEnv:
                 "service_time": service,
                 "service_time_norm": (service / horizon[:, None]).float(),
                 "horizon": horizon,
-                "open_routes": open_routes,
-                "strict_backhaul": t(batch.strict_backhaul, torch.bool),
-                "has_capacity": torch.isfinite(capacity).any(1),
-                "has_time_windows": t(batch.has_time_windows, torch.bool),
-                "has_backhaul": t(batch.pickup.any(1), torch.bool),
-                "has_max_duration": torch.isfinite(f(batch.vehicle_max_duration)).any(1),
-                "has_profiles": t(batch.has_profiles, torch.bool),
+                **{flag.key: t(_FLAG_VALUES[flag.name](batch), torch.bool) for flag in ENV_FLAGS},
                 "has_unreachable": ~(torch.isfinite(distance) & torch.isfinite(duration)).flatten(1).all(1),
-                "latest_arrival": self._latest_arrival(distance, duration, windows, service, open_routes),
+                "latest_arrival": self._latest_arrival(distance, duration, windows, service, t(batch.open_routes, torch.bool)),
                 "vehicle_count": t(batch.vehicle_count, torch.int64),
                 "vehicle_capacity": capacity,
                 "vehicle_max_duration": f(batch.vehicle_max_duration),
@@ -271,7 +266,6 @@ class RoutingEnv:
     def _route_duration(self, td: TensorDict, row: torch.Tensor, arrival: torch.Tensor) -> torch.Tensor:
         """[B, n] shortest duration of the route extended by j and closed: the evaluator's forward
         pass (earliest departure, then delayed by the usable slack), operation for operation."""
-        n = arrival.shape[1]
         dur_back = _profile_rows(td["duration_to_depot"], row)
         early, late = td["time_windows"][..., 0], td["time_windows"][..., 1]
         waited, slack = td["route_waited"][:, None], td["route_slack"][:, None]
@@ -398,12 +392,24 @@ class RoutingEnv:
         return td, types
 
 
-_FLAGS = ("has_profiles", "has_capacity", "has_backhaul", "strict_backhaul", "has_time_windows", "has_max_duration", "has_unreachable")
+# How each of the env's per-instance flags (``nco_core.features.ENV_FLAGS``: the names, the keys
+# and the policies' column order) is read from a batch, as [B] bools.
+_FLAG_VALUES = {
+    "open_routes": lambda batch: batch.open_routes,
+    "strict_backhaul": lambda batch: batch.strict_backhaul,
+    "capacity": lambda batch: np.isfinite(batch.vehicle_capacity).any(1),
+    "time_windows": lambda batch: batch.has_time_windows,
+    "backhaul": lambda batch: batch.pickup.any(1),
+    "max_duration": lambda batch: np.isfinite(batch.vehicle_max_duration).any(1),
+    "profiles": lambda batch: batch.has_profiles,
+}
+# The constraints some instance of a batch has decide which checks a step runs.
+_FLAGS = (*(flag.key for flag in ENV_FLAGS), "has_unreachable")
 
 
 def _batch_flags(td: TensorDict) -> dict[str, bool]:
     """Which constraints some instance of the batch has, in one host sync."""
-    return dict(zip(_FLAGS, torch.stack([td[key] for key in _FLAGS], 1).any(0).tolist()))
+    return dict(zip(_FLAGS, torch.stack([td[key] for key in _FLAGS], 1).any(0).tolist(), strict=True))
 
 
 def _pick(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
