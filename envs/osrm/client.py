@@ -140,6 +140,24 @@ class OSRMClient:
             snapped[k] = lat, lon
         return snapped, distance
 
+    def route(self, latlon: np.ndarray) -> np.ndarray:
+        """The road path through the (lat, lon) waypoints in order, as (K, 2) lat/lon vertices (OSRM's full
+        GeoJSON overview); an OSRMError if OSRM finds no route or sends something else."""
+        latlon = np.asarray(latlon, dtype=float).reshape(-1, 2)
+        where = f"OSRM route at {self.url}"
+        reply = self._get("route", self._coordinates(latlon), {"overview": "full", "geometries": "geojson",
+                                                                "steps": "false"})
+        routes = reply.get("routes")
+        geometry = routes[0].get("geometry") if isinstance(routes, list) and routes and isinstance(routes[0], dict) else None
+        points = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if not isinstance(points, list) or len(points) < 2 or any(
+                not isinstance(p, list) or len(p) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                                                               for v in p) for p in points):
+            raise OSRMError(f"{where}: expected routes[0].geometry.coordinates as [lon, lat] pairs, got "
+                            f"{str(geometry)[:200]}")
+        lonlat = np.array(points, dtype=float)
+        return lonlat[:, ::-1].copy()
+
     def _tile(self, sources: np.ndarray, destinations: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """One /table request; ``destinations=None`` means sources to themselves."""
         params = {"annotations": "distance,duration"}
