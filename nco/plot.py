@@ -52,7 +52,7 @@ def _layers(problem: Problem, solution: Solution, lines: Sequence[np.ndarray] | 
         raise ValueError(f"{len(lines)} route lines for {len(plan['routes'])} routes")
     latlon = lambda step: [step["location"][1], step["location"][0]]  # noqa: E731
     routes = []
-    for r, (route, line) in enumerate(zip(plan["routes"], lines)):
+    for r, (route, line) in enumerate(zip(plan["routes"], lines, strict=True)):
         jobs = [step for step in route["steps"] if step["type"] == "job"]
         routes.append({
             "vehicle": route["vehicle"], "colour": PALETTE[r % len(PALETTE)], "line": np.asarray(line).tolist(),
@@ -85,8 +85,8 @@ def geojson(problem: Problem, solution: Solution, lines: Sequence[np.ndarray] | 
                              "properties": {"kind": "job", "id": stop["id"], "route": r, "vehicle": route["vehicle"],
                                             "sequence": stop["n"], "arrival": stop["arrival"], "load": stop["load"]}})
     features += [{"type": "Feature", "geometry": point(d), "properties": {"kind": "depot"}} for d in layers["depots"]]
-    features += [{"type": "Feature", "geometry": point(u["latlon"]), "properties": {"kind": "unassigned", "id": u["id"]}}
-                 for u in layers["unassigned"]]
+    features += [{"type": "Feature", "geometry": point(u["latlon"]),
+                  "properties": {"kind": "unassigned", "id": u["id"]}} for u in layers["unassigned"]]
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -99,6 +99,10 @@ class _Rows:
                                     f"{'' if signed else ', non-negative'} number")
         return value
 
+    def optional(self, r: int, column: str, default: float, kind: Any = float) -> Any:
+        """A column that files may leave out: ``default`` when absent or empty."""
+        return self.number(r, column, default, kind=kind) if column in self.columns else default
+
     def skills(self, r: int) -> frozenset[str]:
         return frozenset(self.text(r, "skills").replace(";", " ").split()) if "skills" in self.columns else frozenset()
 
@@ -124,9 +128,8 @@ def read_stops_csv(stops: str | Path, fleet: str | Path | None = None) -> Proble
                 raise InstanceFileError(f"{stops_rows.where(r, 'tw_end')}: missing (tw_start is given)")
         jobs.append(Job(
             stops_rows.text(r, "id"), place(stops_rows, r, "lat", "lon"),
-            stops_rows.number(r, "demand", 0.0) if "demand" in stops_rows.columns else 0.0,
-            stops_rows.number(r, "pickup", 0.0) if "pickup" in stops_rows.columns else 0.0,
-            stops_rows.number(r, "service", 0.0, kind=parse_time) if "service" in stops_rows.columns else 0.0,
+            stops_rows.optional(r, "demand", 0.0), stops_rows.optional(r, "pickup", 0.0),
+            stops_rows.optional(r, "service", 0.0, parse_time),
             window, stops_rows.skills(r)))
     if fleet is None:
         depot = place(stops_rows, 0, "lat", "lon")
@@ -155,17 +158,16 @@ def _fleet(rows: _Rows, place: Any) -> tuple[Vehicle, ...]:
             end = None
         else:
             end = place(rows, r, "end_lat", "end_lon")
-        optional = lambda column, default, kind=float: (  # noqa: E731
-            rows.number(r, column, default, kind=kind) if column in rows.columns else default)
         shift = None
         if "shift_start" in rows.columns and (rows.text(r, "shift_start") or rows.text(r, "shift_end")):
-            shift = (optional("shift_start", 0.0, parse_time), optional("shift_end", math.inf, parse_time))
+            shift = (rows.optional(r, "shift_start", 0.0, parse_time),
+                     rows.optional(r, "shift_end", math.inf, parse_time))
             if not math.isfinite(shift[1]):
                 raise InstanceFileError(f"{rows.where(r, 'shift_end')}: missing (shift_start is given)")
         tasks = rows.text(r, "max_tasks") if "max_tasks" in rows.columns else ""
         vehicles.append(Vehicle(
-            rows.text(r, "id"), start, end, optional("capacity", math.inf), rows.skills(r), shift,
-            optional("fixed_cost", 0.0), optional("per_hour", 3600.0), optional("per_km", 0.0),
+            rows.text(r, "id"), start, end, rows.optional(r, "capacity", math.inf), rows.skills(r), shift,
+            rows.optional(r, "fixed_cost", 0.0), rows.optional(r, "per_hour", 3600.0), rows.optional(r, "per_km", 0.0),
             max_tasks=rows.number(r, "max_tasks", kind=int) if tasks else None,
-            max_distance=optional("max_distance", math.inf)))
+            max_distance=rows.optional(r, "max_distance", math.inf)))
     return tuple(vehicles)

@@ -22,16 +22,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
-from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance, InstanceError, VehicleType
 
 __all__ = ["Job", "Problem", "StopsError", "Vehicle"]
 
-Id = Union[int, str]
+Id = int | str
 Window = tuple[float, float]
 
 
@@ -133,6 +132,23 @@ class Problem:
     def job_node(self, j: int) -> int:
         return len(self.depots) + j
 
+    @cached_property
+    def owners(self) -> dict[int, str]:
+        """Who is at each location, for error messages ("job 'A7'", "vehicle 3 start")."""
+        found: dict[int, str] = {}
+        for job in self.jobs:
+            found.setdefault(job.location, f"job {job.id!r}")
+        for v in self.vehicles:
+            found.setdefault(v.start, f"vehicle {v.id!r} start")
+            if v.end is not None:
+                found.setdefault(v.end, f"vehicle {v.id!r} end")
+        return found
+
+    def route_nodes(self, route: list[int], vehicle_type: int) -> list[int]:
+        """The route's nodes with its vehicle type's depots: start, the jobs, the end unless open."""
+        vehicle = self.instance.vehicle_types[vehicle_type]
+        return [vehicle.start_depot, *route, *([] if vehicle.end_depot is None else [vehicle.end_depot])]
+
     def with_matrices(self, matrices: dict[str, Matrices], coordinates: np.ndarray | None = None) -> Problem:
         """The same problem with road matrices (and, optionally, the snapped coordinates)."""
         return Problem(self.jobs, self.vehicles, self.coordinates if coordinates is None else coordinates,
@@ -194,10 +210,7 @@ def _check(problem: Problem) -> None:
 def _check_coordinates(problem: Problem) -> None:
     coordinates = problem.coordinates
     assert coordinates is not None
-    owners = {job.location: f"job {job.id!r}" for job in problem.jobs}
-    owners.update({v.start: f"vehicle {v.id!r} start" for v in problem.vehicles})
-    owners.update({v.end: f"vehicle {v.id!r} end" for v in problem.vehicles if v.end is not None})
-    for location, owner in sorted(owners.items()):
+    for location, owner in sorted(problem.owners.items()):
         lat, lon = coordinates[location]
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise _fail(problem, f"{owner}: coordinates ({lat}, {lon}) are missing or not numbers")

@@ -169,16 +169,17 @@ def _problem(model: _Problem, path: Path) -> Problem:
         if not indexed and location is None:
             raise StopsError(f"{name}: {owner}: no location (needed to route it with OSRM: [lon, lat])")
     if indexed:
-        indices = [index for _, _, index in places]
+        indices = [index for _, _, index in places if index is not None]  # all of them (checked above)
         size = max(indices) + 1
         latlon = np.full((size, 2), np.nan)
         for _, location, index in places:
-            if location is not None:
+            if location is not None and index is not None:
                 latlon[index] = location[1], location[0]
         coordinates = latlon if all(location is not None for _, location, _ in places) else None
     else:
         unique: dict[tuple[float, float], int] = {}
-        indices = [unique.setdefault((location[1], location[0]), len(unique)) for _, location, _ in places]
+        indices = [unique.setdefault((location[1], location[0]), len(unique))
+                   for _, location, _ in places if location is not None]  # all of them (checked above)
         coordinates = np.array(list(unique), dtype=float)
     where = iter(indices)
     jobs = []
@@ -191,7 +192,7 @@ def _problem(model: _Problem, path: Path) -> Problem:
                                      "(VROOM skips it between them; nco adds it to the service)")
         windows = job.time_windows
         jobs.append(Job(job.id, next(where), delivery, _amount(job.pickup, owner, "pickup"),
-                        float(job.setup + job.service), tuple(windows[0]) if windows else None,
+                        float(job.setup + job.service), (windows[0][0], windows[0][1]) if windows else None,
                         frozenset(job.skills), job.priority, job.description))
     vehicles = []
     for v in model.vehicles:
@@ -199,7 +200,7 @@ def _problem(model: _Problem, path: Path) -> Problem:
         end = next(where) if v.end is not None or v.end_index is not None else None
         capacity = math.inf if v.capacity is None else _amount(v.capacity, f"vehicle {v.id}", "capacity")
         vehicles.append(Vehicle(v.id, start, end, capacity if v.capacity else math.inf, frozenset(v.skills),
-                                tuple(v.time_window) if v.time_window else None, float(v.costs.fixed),
+                                (v.time_window[0], v.time_window[1]) if v.time_window else None, float(v.costs.fixed),
                                 float(v.costs.per_hour), float(v.costs.per_km), v.profile, v.max_tasks,
                                 math.inf if v.max_distance is None else float(v.max_distance), v.description))
     matrices = None
@@ -294,8 +295,10 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
             where["location"] = [float(lon), float(lat)]
         return where
 
-    routes, served = [], set()
-    for r, (route, k, v) in enumerate(zip(solution.routes, solution.vehicle_types, _route_vehicles(problem, solution), strict=True)):
+    routes: list[dict[str, Any]] = []
+    served: set[int] = set()
+    assigned = _route_vehicles(problem, solution)
+    for route, k, v in zip(solution.routes, solution.vehicle_types, assigned, strict=True):
         times = schedule(problem, route, k)
         nodes = times["node"]
         load = instance.delivery[route].sum() + np.concatenate(
@@ -311,7 +314,8 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
                 served.add(int(node))
                 step.update({"id": job.id, **({"description": job.description} if job.description else {})})
             step.update({"setup": 0, "service": _number(times["service"][i] if kind == "job" else 0),
-                         "waiting_time": _number(times["waiting_time"][i]), "load": [_number(load[min(i, len(load) - 1)])],
+                         "waiting_time": _number(times["waiting_time"][i]),
+                         "load": [_number(load[min(i, len(load) - 1)])],
                          "arrival": _number(times["arrival"][i]), "duration": _number(times["duration"][i]),
                          "distance": _number(times["distance"][i])})
             steps.append(step)

@@ -148,7 +148,8 @@ class OSRMClient:
         reply = self._get("route", self._coordinates(latlon), {"overview": "full", "geometries": "geojson",
                                                                 "steps": "false"})
         routes = reply.get("routes")
-        geometry = routes[0].get("geometry") if isinstance(routes, list) and routes and isinstance(routes[0], dict) else None
+        first = routes[0] if isinstance(routes, list) and routes else None
+        geometry = first.get("geometry") if isinstance(first, dict) else None
         points = geometry.get("coordinates") if isinstance(geometry, dict) else None
         if not isinstance(points, list) or len(points) < 2 or any(
                 not isinstance(p, list) or len(p) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float))

@@ -73,7 +73,7 @@ def route_lines(problem: Problem, solution: Solution, client: OSRMClient | None 
     if problem.coordinates is None:
         raise StopsError(f"{problem.name}: no coordinates to draw the routes")
     lines = []
-    for route, k in zip(solution.routes, solution.vehicle_types):
+    for route, k in zip(solution.routes, solution.vehicle_types, strict=True):
         stops = problem.coordinates[problem.node_locations[problem.route_nodes(route, k)]]
         if client is None:
             lines.append(stops)
