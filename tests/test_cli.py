@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import nco
-from nco.cli import main
+from nco.cli import build_parser, main
+from nco.training.config import TrainConfig
 from nco_core.paths import shipped_data
 
 SHIPPED = shipped_data("instances", "oslo-acvrptw-50.json")
@@ -121,8 +124,6 @@ def test_internal_errors_exit_3_and_debug_shows_the_traceback(tmp_path: Path, ca
 
 
 def test_train_resume_refuses_a_checkpoint_carrying_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import torch
-
     marker = tmp_path / "ran"
 
     class Payload:
@@ -133,3 +134,23 @@ def test_train_resume_refuses_a_checkpoint_carrying_code(tmp_path: Path, capsys:
     code = main(["train", "--resume", str(tmp_path / "evil.ckpt"), "--out", str(tmp_path / "run"), "--epochs", "1"])
     assert code == 2 and not marker.exists(), "the checkpoint's code must never run"
     assert "not a weights-only nco checkpoint" in _one_line_error(capsys)
+
+
+# -- nco train: its options are TrainConfig's fields -----------------------------------------------
+def test_train_options_are_the_config_fields_with_their_defaults() -> None:
+    args = build_parser().parse_args(["train"])
+    fields = {option.name for option in dataclasses.fields(TrainConfig)}
+    assert fields <= set(vars(args))
+    assert TrainConfig(**{name: getattr(args, name) for name in fields}) == TrainConfig()
+    given = build_parser().parse_args(["train", "--weight-decay", "0.01", "--precision", "16-mixed", "--no-progress"])
+    assert (given.weight_decay, given.precision, given.progress) == (0.01, "16-mixed", False)
+
+
+def test_weight_decay_reaches_the_optimizer(tmp_path: Path) -> None:
+    tiny = ["--problem", "acvrp", "--size", "6", "--batch-size", "4", "--num-starts", "2", "--model", "am", "--dim", "16",
+            "--layers", "1", "--heads", "2", "--val-size", "1", "--reference-time", "0.05", "--steps-per-epoch", "1",
+            "--epochs", "1", "--no-progress"]
+    assert main(["train", *tiny, "--weight-decay", "0.0123", "--out", str(tmp_path)]) == 0
+    state = torch.load(tmp_path / "last.ckpt", weights_only=False)
+    groups = state["optimizer_states"][0]["param_groups"]
+    assert groups and all(group["weight_decay"] == 0.0123 for group in groups)

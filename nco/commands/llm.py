@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from nco_core.io import write
+from nco_core.io import atomic_path, write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -104,7 +104,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_text(path: Path, text: str) -> None:
     """Atomic, like every file nco writes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    with atomic_path(path) as temp:
+        Path(temp).write_text(text)

@@ -4,54 +4,40 @@ imitation of labelled solutions (``nco data label``)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
+from typing import Any
 
 from nco.training.config import TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train an attention policy with RL or imitation (Lightning)")
-    default = TrainConfig()
-    add = parser.add_argument
-    add("--algorithm", choices=["rl", "imitation", "arcs"], default=default.algorithm,
-        help="rl: REINFORCE/POMO (default); imitation: teacher forcing on --labels; "
-             "arcs: the arc scorer of learned PyVRP neighbourhoods, supervised on --labels (writes OUT/arcs.pt)")
-    add("--labels", metavar="DIR", help="label directory from nco data label (--algorithm imitation or arcs; "
-        "arcs takes several, comma-separated)")
-    add("--label-limit", type=int, metavar="N", help="arcs: at most N labels from each --labels directory")
-    add("--orderings", type=int, default=default.orderings,
-        help="imitation: route orders per label, each starting with another route (default 8)")
-    add("--problem", default="acvrp", help="preset name from envs/presets.py (acvrp, acvrptw, atsp, ...)")
-    add("--size", type=int, default=50, help="customers per instance")
-    add("--data", choices=["real", "synthetic"], default="synthetic", help="city pools or the unit square")
-    add("--cities", default=default.cities, help="city split to train on (default train)")
-    add("--val-cities", default=default.val_cities, help="city split of the validation set (default test)")
-    add("--distribution", choices=["uniform", "cluster", "mixed"], default=default.distribution)
-    add("--model", choices=["matrix", "am", "camp"], default=default.model,
-        help="encoder: matrix-aware (default) or AM; camp: the profile-aware policy for profiled fleets")
-    add("--dim", type=int, default=default.dim)
-    add("--layers", type=int, default=default.layers)
-    add("--heads", type=int, default=default.heads)
-    add("--epochs", type=int, default=default.epochs)
-    add("--batch-size", type=int, default=default.batch_size)
-    add("--steps-per-epoch", type=int, default=default.steps_per_epoch)
-    add("--num-starts", type=int, default=default.num_starts, help="POMO starts per instance (0 = every customer)")
-    add("--baseline", choices=["shared", "rollout"], default=default.baseline)
-    add("--lr", type=float, default=default.lr)
-    add("--grad-clip", type=float, default=default.grad_clip)
-    add("--val-size", type=int, default=default.val_size, help="validation instances (fixed seed)")
-    add("--reference-time", type=float, default=default.reference_time, help="PyVRP seconds per validation reference")
-    add("--checkpoint-every", type=int, default=default.checkpoint_every, help="steps between mid-epoch checkpoints")
-    add("--accelerator", default=default.accelerator)
-    add("--devices", default=default.devices)
-    add("--num-nodes", type=int, default=default.num_nodes)
-    add("--strategy", default=default.strategy)
-    add("--precision", default=None, help="Lightning precision (default: bf16-mixed on GPU, 32-true on CPU)")
-    add("--seed", type=int, default=default.seed)
-    add("--out", default=default.out, help="output directory (checkpoints, logs)")
-    add("--resume", metavar="CKPT", help="continue from a Lightning checkpoint ('last' = OUT/last.ckpt)")
-    add("--init", metavar="PT", help="start from this policy checkpoint's weights (same model; fresh optimizer)")
-    add("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    # the arc scorer (nco/training/arcs.py) is trained by this command too, with its own config
+    algorithm = next(option for option in dataclasses.fields(TrainConfig) if option.name == "algorithm")
+    arcs = {"choices": [*algorithm.metadata["choices"], "arcs"],
+            "help": f"{algorithm.metadata['help']}; arcs: the arc scorer of learned PyVRP neighbourhoods, supervised "
+                    "on --labels (writes OUT/arcs.pt)"}
+    for option in dataclasses.fields(TrainConfig):
+        _add_option(parser, option, **(arcs if option is algorithm else {}))
+    parser.add_argument("--label-limit", type=int, metavar="N",
+                        help="arcs: at most N labels from each --labels directory")
     parser.set_defaults(func=run)
+
+
+def _add_option(parser: argparse.ArgumentParser, option: dataclasses.Field, **override: Any) -> None:
+    """``--name-with-dashes`` of the field's type (``X | None``: ``X``) and default; ``bool`` fields that are
+    on by default become ``--no-name``."""
+    kind = typing.get_type_hints(TrainConfig)[option.name]
+    keywords = {**option.metadata, **override}
+    flag = option.name.replace("_", "-")
+    if kind is bool:
+        parser.add_argument(f"--no-{flag}", dest=option.name, action="store_false", help=f"no {keywords['help']}")
+        return
+    base = next(arg for arg in typing.get_args(kind) if arg is not type(None)) if typing.get_args(kind) else kind
+    if option.default is not None:
+        keywords["help"] = f"{keywords['help']} (default {option.default})".lstrip()
+    parser.add_argument(f"--{flag}", type=base, default=option.default, **keywords)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from nco.training.imitation import ImitationModule, LabelStream
 from nco.training.labels import Label, read_shards
 from nco.training.module import RoutingModule
 from nco.training.reference import reference_costs
+from nco_core.io import atomic_path
 
 __all__ = ["TrainConfig", "train"]
 
@@ -56,11 +58,11 @@ class _CheckpointWriter(L.Callback):
         self.started = time.perf_counter()
 
     def _save_full(self, trainer: L.Trainer) -> None:
+        """Optimizer and loop state too (--resume needs them). Every rank takes part (Lightning gathers the
+        state, then waits at a barrier) but only rank 0 writes, so only rank 0 goes through a temporary file."""
         target = self.out / "last.ckpt"
-        temp = self.out / ".last.ckpt.tmp"
-        trainer.save_checkpoint(temp, weights_only=False)  # optimizer and loop state: --resume needs them
-        if trainer.is_global_zero:
-            os.replace(temp, target)
+        with atomic_path(target) if trainer.is_global_zero else nullcontext(str(target)) as path:
+            trainer.save_checkpoint(path, weights_only=False)
 
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: Any) -> None:
         if self.config.checkpoint_every and trainer.global_step % self.config.checkpoint_every == 0:
@@ -114,6 +116,7 @@ def train(config: TrainConfig) -> Path | None:
         baseline=config.baseline,
         num_starts=config.num_starts,
         lr=config.lr,
+        weight_decay=config.weight_decay,
         epochs=config.epochs,
         val_references=references,
     )
