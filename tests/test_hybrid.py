@@ -59,7 +59,7 @@ def test_neural_share_of_the_budget_sizes_the_starts(untrained_checkpoint: str) 
     from nco.methods.neural import plan
 
     instance = sample_instance("acvrp", 20, seed=6)
-    solution = nco.solve(instance, method="hybrid", time_limit=0.4, samples=64, checkpoint=untrained_checkpoint)
+    solution = nco.solve(instance, method="hybrid", time_limit=0.4, starts=64, checkpoint=untrained_checkpoint)
     fits = plan(instance, NEURAL_SHARE * 0.4, checkpoint=untrained_checkpoint)
     assert 1 <= solution.info["starts"] <= min(fits + 1, instance.num_customers)
     assert solution.info["neural_time"] <= NEURAL_SHARE * 0.4 * 1.5 + 0.05

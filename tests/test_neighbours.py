@@ -12,16 +12,8 @@ import nco
 from nco.cli import main
 from nco.policies.arcs import NUM_FEATURES, ArcScorer, arc_features, load_scorer
 from nco.training.arcs import ArcsConfig, examples, train_arcs
-from solvers.neighbours import (
-    DEFAULT_HEAD,
-    DEFAULT_K,
-    SCORER_DIR,
-    as_pyvrp,
-    learned,
-    neighbourhood,
-    proximity,
-    recall,
-)
+from nco.methods.neighbours import DEFAULT_HEAD, DEFAULT_K, SCORER_DIR
+from solvers.neighbours import as_pyvrp, learned, neighbourhood, proximity, recall
 from solvers.pyvrp_solver import build_data, solver_params
 from solvers.scaling import integer_data
 
@@ -46,7 +38,7 @@ def labelled():
 def test_proximity_lists_are_pyvrps_own():
     data, params = model(nco.sample_instance("acvrptw", 40, city="oslo", seed=3))
     lists = proximity(data, params, 12)
-    pyvrp_lists, note = neighbourhood("proximity", data, params, {})
+    pyvrp_lists, note = neighbourhood("proximity", data, params)
     assert lists.shape == (40, 12)
     assert as_pyvrp(lists) == {key: value[:12] for key, value in pyvrp_lists.items()}
     assert note["neighbours"] == "proximity" and note["neighbours_k"] == 39  # at most C - 1 neighbours
@@ -69,7 +61,7 @@ def test_learned_lists_are_a_valid_pyvrp_neighbourhood(k, head):
     logits = scorer.score(data, candidates)
     first = np.take_along_axis(candidates, np.argsort(-logits, axis=1, kind="stable"), axis=1)[:, :head]
     assert np.array_equal(lists[:, :head], first)
-    assert set(as_pyvrp(lists)) == set(neighbourhood("proximity", data, params, {})[0])
+    assert set(as_pyvrp(lists)) == set(neighbourhood("proximity", data, params)[0])
 
 
 def test_arc_features_are_finite_and_scale_free():
@@ -94,11 +86,11 @@ def test_recall_counts_predecessor_and_successor_arcs():
 def test_given_lists_are_checked():
     data, params = model(nco.sample_instance("acvrp", 10, city="oslo", seed=0))
     with pytest.raises(ValueError, match="never the client itself"):
-        neighbourhood(np.tile(np.arange(1, 11)[:, None], (1, 3)), data, params, {})
+        neighbourhood(np.tile(np.arange(1, 11)[:, None], (1, 3)), data, params)
     with pytest.raises(ValueError, match="shape"):
-        neighbourhood(np.ones((3, 3), dtype=np.int64), data, params, {})
+        neighbourhood(np.ones((3, 3), dtype=np.int64), data, params)
     with pytest.raises(ValueError, match="unknown neighbours"):
-        neighbourhood("nearest", data, params, {})
+        neighbourhood("nearest", data, params)
 
 
 def test_training_lowers_the_loss_and_raises_recall(labelled, tmp_path):

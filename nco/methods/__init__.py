@@ -12,19 +12,19 @@ the instance uses raises :class:`UnsupportedFeature` before solving.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 from nco_core.errors import UnsupportedFeature
+from solvers import registry
 from solvers.base import Solver
 
 __all__ = ["SOLVER_MODULES", "UnsupportedFeature", "get_solver"]
 
-# method name -> module defining its ``SOLVER``; imported on first use so one broken backend cannot break the rest
+# method name -> module defining its ``SOLVER``: the classical backends, PyVRP with learned
+# neighbour lists, and the learned methods
 SOLVER_MODULES: dict[str, str] = {
+    **registry.SOLVER_MODULES,
     "pyvrp": "nco.methods.neighbours",  # the PyVRP backend plus neighbours="learned"
-    "ortools": "solvers.ortools_solver",
-    "vroom": "solvers.vroom_solver",
     "neural": "nco.methods.neural",
     "hybrid": "nco.methods.hybrid",
 }
@@ -32,9 +32,4 @@ SOLVER_MODULES: dict[str, str] = {
 
 def get_solver(method: str) -> Solver[Any]:
     """The solver registered as ``method``."""
-    try:
-        module = SOLVER_MODULES[method]
-    except KeyError:
-        raise ValueError(f"unknown solver {method!r}; choose one of {sorted(SOLVER_MODULES)}") from None
-    solver: Solver[Any] = import_module(module).SOLVER
-    return solver
+    return registry.get_solver(method, SOLVER_MODULES)

@@ -178,11 +178,11 @@ def read_shards(directory: str | os.PathLike) -> Iterator[Label]:
 
 
 def _solve(job: LabelJob, index: int) -> tuple[list[list[int]], list[int], float, bool, float]:
-    from nco.api import solve  # the solver registry imports every backend: only in the workers
+    from solvers.registry import get_solver  # imports a backend: only in the workers
 
     city, seed = job.recipe(index)
     instance = rebuild_instance(job.problem, job.size, city, seed, job.distribution)
-    solution = solve(instance, method=job.solver, time_limit=job.time_limit, seed=job.solver_seed)
+    solution = get_solver(job.solver)(instance, time_limit=job.time_limit, seed=job.solver_seed)
     return solution.routes, solution.vehicle_types, solution.cost, solution.feasible, solution.runtime
 
 

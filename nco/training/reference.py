@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nco.api import solve
 from nco_core.instance import Instance
 from nco_core.io import atomic_path
+from solvers.registry import get_solver
 
 __all__ = ["reference_costs"]
 
@@ -49,7 +49,7 @@ def _key(instance: Instance, method: str, time_limit: float) -> str:
 
 
 def _reference(instance: Instance, method: str, time_limit: float) -> float:
-    solution = solve(instance, method=method, time_limit=time_limit, seed=0)
+    solution = get_solver(method)(instance, time_limit=time_limit, seed=0)
     return solution.cost if solution.feasible else float("nan")
 
 
