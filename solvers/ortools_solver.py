@@ -13,7 +13,13 @@ Every variant nco models maps onto OR-Tools' routing library, from
   dimension starts at exactly that amount, then moves by ``pickup - delivery`` per customer;
 * strict backhaul: a dimension counting backhaul customers visited so far must be zero at every
   linehaul customer;
-* ``allowed``: the customers' vehicle variables lose the banned vehicles; open routes: returning to the depot is free.
+* ``allowed``: the customers' vehicle variables lose the banned vehicles;
+* depots: each vehicle starts and ends at its type's depots (OR-Tools' per-vehicle starts and
+  ends); an open-ended vehicle ends at its start depot over arcs that cost and take nothing;
+  depots no vehicle uses are kept out of every route;
+* shifts (and depot opening hours): ranges of the start and end cumuls of the time dimension;
+* optional clients: a disjunction whose penalty is the prize; ``max_tasks``: a dimension counting
+  clients; ``max_distance``: a dimension of (rounded-up) distances with per-vehicle capacities.
 
 OR-Tools' search is deterministic: ``seed`` is recorded but changes nothing.
 """
@@ -66,16 +72,66 @@ class _Model:
         types = instance.vehicle_types
         self.vehicle_type = np.repeat(np.arange(len(types)), [v.count for v in types])
         num_vehicles = len(self.vehicle_type)
-        self.manager = pywrapcp.RoutingIndexManager(instance.num_nodes, num_vehicles, 0)
+        starts = [int(types[k].start_depot) for k in self.vehicle_type]
+        ends = [int(types[k].start_depot if types[k].end_depot is None else types[k].end_depot) for k in self.vehicle_type]
+        self.manager = pywrapcp.RoutingIndexManager(instance.num_nodes, num_vehicles, starts, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
+        self.clients = range(instance.num_depots, instance.num_nodes)
+        for depot in sorted(set(range(instance.num_depots)) - set(starts) - set(ends)):
+            index = self.manager.NodeToIndex(depot)  # a depot nobody uses would be a node to visit
+            self.routing.AddDisjunction([index], 0)
+            self.routing.ActiveVar(index).SetValue(0)
         self._costs()
         self._loads()
         self._times()
         self._strict_backhaul()
         self._allowed()
+        self._optional()
+        self._counted("tasks", "max_tasks")
+        self._distances()
 
     def _matrix(self, matrix: np.ndarray) -> int:
         return self.routing.RegisterTransitMatrix(matrix.astype(np.int64).tolist())
+
+    def _per_vehicle(self, matrices: np.ndarray) -> list[int]:
+        """One transit callback per vehicle from per-profile ``matrices``, with arcs into the
+        depots free for open-ended vehicles (their dummy return); each variant registered once."""
+        types, depots = self.instance.vehicle_types, self.instance.num_depots
+        registered: dict[tuple[int, bool], int] = {}
+        callbacks = []
+        for k in self.vehicle_type:
+            key = (types[k].profile, types[k].end_depot is None)
+            if key not in registered:
+                matrix = matrices[key[0]].copy()
+                if key[1]:
+                    matrix[:, :depots] = 0
+                registered[key] = self._matrix(matrix)
+            callbacks.append(registered[key])
+        return callbacks
+
+    def _optional(self) -> None:
+        required, prize = self.instance.is_required, self.scaled.prize
+        for node in self.clients:
+            if not required[node]:
+                self.routing.AddDisjunction([self.manager.NodeToIndex(node)], int(prize[node]))
+
+    def _counted(self, name: str, feature: str) -> None:
+        """A dimension counting clients, capped per vehicle by its type's ``max_tasks``."""
+        if not self.instance.features()[feature]:
+            return
+        types = self.instance.vehicle_types
+        ones = (np.arange(self.instance.num_nodes) >= self.instance.num_depots).astype(np.int64)
+        caps = [self.instance.num_customers if types[k].max_tasks is None else types[k].max_tasks for k in self.vehicle_type]
+        callback = self.routing.RegisterUnaryTransitVector(ones.tolist())
+        self.routing.AddDimensionWithVehicleCapacity(callback, 0, caps, True, name)
+
+    def _distances(self) -> None:
+        scaled = self.scaled
+        if scaled.distances is None:
+            return
+        caps = [int(scaled.max_distance[k]) for k in self.vehicle_type]
+        self.routing.AddDimensionWithVehicleTransitAndCapacity(
+            self._per_vehicle(scaled.distances), 0, caps, True, "distance")
 
     def _costs(self) -> None:
         scaled = self.scaled
@@ -103,23 +159,22 @@ class _Model:
 
     def _times(self) -> None:
         features = self.instance.features()
-        if not (features["time_windows"] or features["max_duration"] or features["duration_cost"]):
+        if not (features["time_windows"] or features["max_duration"] or features["duration_cost"]
+                or features["shifts"]):
             return
         scaled, routing, manager = self.scaled, self.routing, self.manager
-        service = scaled.service.copy()
-        service[0] = 0
-        transits = [self._matrix(travel + service[:, None]) for travel in scaled.travel]
-        horizon = int(max(scaled.route_end, scaled.windows[:, 1].max()))
-        per_vehicle = [transits[self.instance.vehicle_types[k].profile] for k in self.vehicle_type]
+        # transit of an arc: the travel time plus the service at its tail (zero at depots)
+        per_vehicle = self._per_vehicle(scaled.travel + scaled.service[None, :, None])
+        horizon = int(max(scaled.shift[:, 1].max(), scaled.windows[:, 1].max()))
         routing.AddDimensionWithVehicleTransits(per_vehicle, horizon, horizon, False, "time")
         time = routing.GetDimensionOrDie("time")
-        for node in range(1, self.instance.num_nodes):
+        for node in self.clients:
             early, late = scaled.windows[node]
             time.CumulVar(manager.NodeToIndex(node)).SetRange(int(early), int(late))
-        depot_early = int(scaled.windows[0, 0])
         for v, k in enumerate(self.vehicle_type):
-            time.CumulVar(routing.Start(v)).SetRange(depot_early, scaled.route_end)
-            time.CumulVar(routing.End(v)).SetRange(depot_early, scaled.route_end)
+            early, late = (int(x) for x in scaled.shift[k])
+            time.CumulVar(routing.Start(v)).SetRange(early, late)
+            time.CumulVar(routing.End(v)).SetRange(early, late)
             if scaled.max_duration[k] < scaled.time.big:
                 time.SetSpanUpperBoundForVehicle(int(scaled.max_duration[k]), v)
             if scaled.duration_rate[k] > 0:
@@ -144,7 +199,7 @@ class _Model:
             return
         # SetAllowedVehiclesForIndex's Python binding rejects every list in OR-Tools 9.15 (its
         # absl::Span argument is not mapped), so the vehicle variables are restricted directly.
-        for node in range(1, self.instance.num_nodes):
+        for node in self.clients:
             banned = [v for v, k in enumerate(self.vehicle_type) if not allowed[k, node]]
             if banned:
                 self.routing.VehicleVar(self.manager.NodeToIndex(node)).RemoveValues(banned)

@@ -10,11 +10,18 @@ VROOM's inputs are 32-bit unsigned, so the instance is scaled with ``UINT32_MAX`
   objective it optimises omits waiting (the reported cost is still the evaluator's);
 * ``allowed`` becomes skills: one skill per distinct set of vehicle types allowed for a
   customer, required by those customers and held by the types in the set;
-* maximum route duration becomes the vehicle's time window ``[0, max_duration]``, which is exact
+* depots, shifts: each vehicle's ``start`` / ``end`` are its type's depots (no ``end`` when it
+  ends open) and its ``time_window`` is :attr:`IntegerData.shift` (depot hours and the shift);
+* maximum route duration narrows that window to ``[start, start + max_duration]``, which is exact
   without customer time windows (no waiting); with time windows VROOM has no duration limit that
   counts waiting and service (``max_travel_time`` counts travel only): :class:`UnsupportedFeature`;
-* open routes: vehicles without an end location; mixed pickup/delivery: jobs with both amounts;
-  strict backhauls cannot be expressed: :class:`UnsupportedFeature`.
+* ``max_tasks`` and ``max_distance`` are VROOM's own (a distances matrix per profile, rounded up);
+* optional clients: VROOM has no prizes; it serves every job it can, required ones first (priority
+  100 against 0). After each run every optional client whose prize is smaller than what serving
+  it costs (by the evaluator, route feasibility kept) is left out again, so the prize decision is
+  nco's greedy one on VROOM's routes, not VROOM's search;
+* mixed pickup/delivery: jobs with both amounts; strict backhauls cannot be expressed:
+  :class:`UnsupportedFeature`.
 
 Budgets. VROOM's ``timeout`` covers only its local searches, split evenly among them; its
 construction heuristics (4 to 32 per run, by ``exploration_level``) are not interruptible, and
@@ -42,6 +49,7 @@ import numpy as np
 import vroom
 
 from nco_core.errors import UnsupportedFeature
+from nco_core.evaluate import evaluate
 from nco_core.instance import Instance
 from nco_core.solution import Solution
 from solvers.base import Options, Solver
@@ -70,7 +78,7 @@ def _skills(instance: Instance) -> tuple[dict[int, set[int]], dict[int, set[int]
     if allowed is None or allowed.all():
         return jobs, vehicles
     patterns: dict[tuple[bool, ...], int] = {}
-    for node in range(1, instance.num_nodes):
+    for node in range(instance.num_depots, instance.num_nodes):
         column = tuple(bool(x) for x in allowed[:, node])
         if all(column):
             continue
@@ -91,18 +99,23 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
         name = f"type{k}"
         problem.set_durations_matrix(name, scaled.travel[vehicle.profile])
         problem.set_costs_matrix(name, scaled.arc_cost[k])
+        if scaled.distances is not None:
+            problem.set_distances_matrix(name, scaled.distances[vehicle.profile])
     starts: dict[int, list[list[int]]] = {}
     if initial is not None:
         for route, k in zip(initial.routes, initial.vehicle_types, strict=True):
             starts.setdefault(k, []).append(route)
     vehicle_type: list[int] = []
     for k, vehicle in enumerate(instance.vehicle_types):
-        if features["time_windows"]:
-            window = vroom.TimeWindow(int(windows[0, 0]), scaled.route_end)
-        elif scaled.max_duration[k] < scaled.time.big:
-            window = vroom.TimeWindow(0, int(scaled.max_duration[k]))
-        else:
-            window = None
+        early, late = (int(x) for x in scaled.shift[k])
+        if scaled.max_duration[k] < scaled.time.big:  # no customer windows (checked): no waiting
+            late = min(late, early + int(scaled.max_duration[k]))
+        window = vroom.TimeWindow(early, late) if early > 0 or late < scaled.time.big else None
+        limits: dict[str, int] = {}
+        if vehicle.max_tasks is not None:
+            limits["max_tasks"] = vehicle.max_tasks
+        if scaled.max_distance is not None:
+            limits["max_distance"] = int(scaled.max_distance[k])
         for _ in range(vehicle.count):
             route = starts.get(k, [])
             steps = []
@@ -112,18 +125,20 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
             problem.add_vehicle(
                 vroom.Vehicle(
                     len(vehicle_type),
-                    start=0,
-                    end=None if instance.open_routes else 0,
+                    start=vehicle.start_depot,
+                    end=vehicle.end_depot,
                     profile=f"type{k}",
                     capacity=[int(scaled.capacity[k])] if with_load else (),
                     skills=vehicle_skills[k] or None,
                     time_window=window,
                     costs=vroom.VehicleCosts(fixed=int(scaled.fixed_cost[k])),
                     steps=steps,
+                    **limits,
                 )
             )
             vehicle_type.append(k)
-    for node in range(1, instance.num_nodes):
+    required = instance.is_required
+    for node in range(instance.num_depots, instance.num_nodes):
         load = {"delivery": vroom.Amount([int(scaled.delivery[node])]), "pickup": vroom.Amount([int(scaled.pickup[node])])}
         problem.add_job(
             vroom.Job(
@@ -131,6 +146,7 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
                 location=node,
                 default_service=int(scaled.service[node]),
                 skills=job_skills.get(node),
+                priority=100 if required[node] else 0,
                 time_windows=[vroom.TimeWindow(int(windows[node, 0]), int(windows[node, 1]))]
                 if features["time_windows"]
                 else (),
@@ -274,9 +290,28 @@ def _solution(instance: Instance, scaled: IntegerData, result: Any, vehicle_type
     for route in output["routes"]:
         routes.append([step["id"] for step in route["steps"] if step["type"] == "job"])
         types.append(vehicle_type[route["vehicle"]])
+    routes = _drop_unprofitable(instance, routes, types)
     info = {
         "backend_cost": scaled.cost.value(output["summary"]["cost"]) - scaled.preference_offset,
         "unassigned": [job["id"] for job in output["unassigned"]],
         "seed": seed,
     }
     return Solution.of(instance, routes, types, method=NAME, info=info)
+
+
+def _drop_unprofitable(instance: Instance, routes: list[list[int]], types: list[int]) -> list[list[int]]:
+    """Leave out each served optional client whose prize is smaller than what serving it costs
+    (VROOM, which has no prizes, serves every job it can). Each removal is scored on its route
+    by the evaluator and kept only when it lowers the cost without a new route violation."""
+    if bool(instance.is_required.all()):
+        return routes
+    optional = ~instance.is_required
+    kept = [list(route) for route in routes]
+    for r, k in enumerate(types):
+        for node in [n for n in kept[r] if optional[n]]:
+            trial = [n for n in kept[r] if n != node]
+            before, after = evaluate(instance, [kept[r]], [k]), evaluate(instance, [trial], [k])
+            broken = [v for v in after.violations if v.route is not None]
+            if after.cost < before.cost and len(broken) <= sum(v.route is not None for v in before.violations):
+                kept[r] = trial
+    return kept
