@@ -2,6 +2,7 @@
 
 from envs.cities import list_cities, load_city
 from envs.generators import sample_instance
+from nco import plot
 from nco.api import solve
 from nco.compare import compare
 from nco_core import (
@@ -15,6 +16,7 @@ from nco_core import (
     Violation,
     evaluate,
     read,
+    read_problem,
     read_solution,
     write,
 )
@@ -32,7 +34,9 @@ __all__ = [
     "evaluate",
     "list_cities",
     "load_city",
+    "plot",
     "read",
+    "read_problem",
     "read_solution",
     "sample_instance",
     "solve",

@@ -8,7 +8,7 @@ checked by the import-linter contracts in ``pyproject.toml``.
 from nco_core.errors import UnsupportedFeature
 from nco_core.evaluate import Evaluation, Violation, evaluate
 from nco_core.instance import Instance, InstanceError, InstanceFileError, VehicleType
-from nco_core.io import read, read_solution, write
+from nco_core.io import read, read_problem, read_solution, write
 from nco_core.solution import Solution
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Violation",
     "evaluate",
     "read",
+    "read_problem",
     "read_solution",
     "write",
 ]

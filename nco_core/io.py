@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,16 +23,20 @@ import vrplib
 from nco_core.instance import Instance, InstanceError, InstanceFileError
 from nco_core.json_io import instance_from_json, instance_to_json, solution_fields
 from nco_core.solution import Solution
+from nco_core.stops import Problem
 from nco_core.vrplib_io import read_vrplib, solution_routes
 
-__all__ = ["InstanceFileError", "atomic_path", "read", "read_solution", "write"]
+__all__ = ["InstanceFileError", "atomic_path", "read", "read_problem", "read_solution", "write"]
 
 
 def read(path: str | os.PathLike[str], format: str | None = None, *, max_memory: int | None = None) -> Instance:
-    """Read an instance from nco JSON, VRPLIB/CVRPLIB (``.vrp``, ``.txt``) or Solomon files.
+    """Read an instance from nco JSON, VRPLIB/CVRPLIB (``.vrp``, ``.txt``), Solomon or VROOM files.
 
-    ``format`` is ``"json"``, ``"vrplib"`` or ``"solomon"``; by default it is detected from the
-    extension and the file's first lines. A ``.sol`` file next to a VRPLIB file supplies
+    ``format`` is ``"json"``, ``"vrplib"``, ``"solomon"`` or ``"vroom"``; by default it is detected
+    from the extension and the file's content (a JSON file with ``jobs`` or ``shipments`` is a VROOM
+    problem: it needs ``matrices`` here, else route it with :func:`read_problem` and
+    ``envs.osrm.stops.road_problem``; :func:`read_problem` also keeps its ids for the VROOM output).
+    A ``.sol`` file next to a VRPLIB file supplies
     ``best_known_cost``. Raises InstanceFileError (naming the file, the field or section and the
     problem) for malformed files, and UnsupportedFeature for a section nco cannot model.
     ``max_memory`` (bytes) bounds the estimated memory of the dense matrices, checked before they
@@ -44,11 +49,29 @@ def read(path: str | os.PathLike[str], format: str | None = None, *, max_memory:
     try:
         if kind == "json":
             return instance_from_json(path, max_memory)
+        if kind in ("vroom", "csv"):
+            return read_problem(path).instance
         if kind not in ("vrplib", "solomon"):
-            raise InstanceFileError(f"{path}: unknown format {kind!r} (expected json, vrplib or solomon)")
+            raise InstanceFileError(f"{path}: unknown format {kind!r} (expected json, vrplib, solomon or vroom)")
         return read_vrplib(path, kind, max_memory)
     except InstanceError as error:
         raise InstanceFileError(f"{path}: {error}") from None
+
+
+def read_problem(path: str | os.PathLike[str], fleet: str | os.PathLike[str] | None = None) -> Problem:
+    """A user's stops with their ids and locations: a VROOM problem JSON, or a stops CSV (with a fleet
+    CSV); ``problem.instance`` is the Instance once it has matrices (from the file, or from OSRM)."""
+    from nco_core.csv_io import read_stops_csv
+    from nco_core.vroom_io import read_vroom
+
+    path = Path(path)
+    if not path.is_file():
+        raise InstanceFileError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        return read_stops_csv(path, fleet)
+    if fleet is not None:
+        raise InstanceFileError(f"{fleet}: a fleet file goes with a stops CSV; {path} has its own vehicles")
+    return read_vroom(path)
 
 
 def read_solution(path: str | os.PathLike[str], instance: Instance) -> Solution:
@@ -66,9 +89,25 @@ def read_solution(path: str | os.PathLike[str], instance: Instance) -> Solution:
     return Solution.of(instance, routes, vehicle_types, method="file")
 
 
-def write(obj: Instance | Solution, path: str | os.PathLike[str]) -> Path:
-    """Write an Instance (``.json`` or ``.vrp``) or a Solution (``.sol`` or ``.json``) atomically."""
+def write(obj: Instance | Solution, path: str | os.PathLike[str], format: str | None = None, *,
+          problem: Problem | None = None) -> Path:
+    """Write an Instance (``.json`` or ``.vrp``) or a Solution (``.sol`` or ``.json``) atomically.
+
+    ``format="vroom"`` writes a Solution in VROOM's output layout with the ids, locations and units of
+    ``problem`` (the :func:`read_problem` it solves)."""
     path = Path(path)
+    if format == "vroom":
+        from nco_core.vroom_io import vroom_solution
+
+        if not isinstance(obj, Solution) or problem is None:
+            raise ValueError("write(..., format='vroom') takes a Solution and the problem it solves: "
+                             "write(solution, path, format='vroom', problem=read_problem(file))")
+        document = vroom_solution(problem, obj)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(document, indent=1))
+        return path
+    if format is not None:
+        raise ValueError(f"write: unknown format {format!r} (expected 'vroom', or none: from the extension)")
     if isinstance(obj, Instance):
         if path.suffix == ".vrp":
             with atomic_path(path) as tmp:
@@ -83,7 +122,8 @@ def write(obj: Instance | Solution, path: str | os.PathLike[str]) -> Path:
         else:
             with atomic_path(path) as tmp:
                 types = " ".join(map(str, obj.vehicle_types))  # a mixed fleet's .sol needs them to read back
-                vrplib.write_solution(tmp, obj.routes, {"Cost": obj.cost, "Feasible": obj.feasible, "Vehicle types": types})
+                extra = {"Cost": obj.cost, "Feasible": obj.feasible, "Vehicle types": types}
+                vrplib.write_solution(tmp, obj.routes, extra)
     else:
         raise TypeError(f"write() takes an Instance or a Solution, got {type(obj).__name__}")
     return path
@@ -111,9 +151,15 @@ def _umask() -> int:
 
 
 # -- detection ----------------------------------------------------------------------------------
+VROOM_KEY = re.compile(r'"(jobs|shipments)"\s*:')  # keys nco's own (strict) JSON schema never has
+
+
 def _detect_format(path: Path) -> str:
+    if path.suffix.lower() == ".csv":
+        return "csv"
     if path.suffix == ".json":
-        return "json"
+        with path.open(errors="replace") as handle:
+            return "vroom" if VROOM_KEY.search(handle.read()) else "json"
     with path.open(errors="replace") as handle:
         head = [line.strip().upper() for _, line in zip(range(6), handle, strict=False)]
     # Solomon files: a name line, then a VEHICLE block without "KEY : value" headers
