@@ -147,3 +147,76 @@ def test_an_infinite_travel_time_is_an_unreachable_arc() -> None:
     instance = Instance(distance=line(3), duration=duration)
     assert kinds(instance, [[1, 2, 3]]) == {"unreachable_arc"}
     assert evaluate(instance, [[1, 3, 2]]).feasible
+
+
+def depots(**second: object) -> Instance:
+    """Depots 0 and 1 at x = 0 and 100, clients 2..4 at 10, 20, 30 (driving back costs 1.2x);
+    vehicle 0 drives depot 0 -> depot 1, vehicle 1 leaves depot 1 and ends open; client 4 is
+    optional with prize 7."""
+    x = np.array([0, 100, 10, 20, 30], dtype=float)
+    gap = x[None, :] - x[:, None]
+    fleet = (
+        VehicleType(1, start_depot=0, end_depot=1, time_window=(0.0, 125.0), max_tasks=2),
+        VehicleType(1, start_depot=1, end_depot=None, **second),
+    )
+    return Instance(distance=np.where(gap >= 0, gap, -1.2 * gap), service_time=[0, 0, 10, 10, 10], fleet=fleet,
+                    num_depots=2, required=[True, True, True, True, False], prize=[0, 0, 0, 0, 7])
+
+
+def test_routes_run_between_their_vehicle_types_depots() -> None:
+    instance = depots()
+    closed = evaluate(instance, [[2, 3]], [0])  # 0 -> 10 -> 20 -> 100
+    assert closed.feasible and closed.distance == pytest.approx(100)
+    assert closed.unassigned == (4,) and closed.cost == pytest.approx(100 + 7)  # the prize left uncollected
+    opened = evaluate(instance, [[3, 2]], [1])  # 100 -> 20 -> 10, no way back
+    assert opened.feasible and opened.distance == pytest.approx(96 + 12)
+    # the same clients on the other vehicle: the route is scored from that vehicle's depots
+    assert evaluate(instance, [[2, 3]], [1]).distance == pytest.approx(108 + 10)
+    both = evaluate(instance, [[2, 3], [4]], [0, 1])
+    assert both.feasible and both.unassigned == () and both.cost == pytest.approx(100 + 84)
+
+
+def test_a_depot_inside_a_route_and_a_missing_required_client() -> None:
+    instance = depots()
+    result = evaluate(instance, [[1, 2, 3]], [0])
+    assert [(v.kind, v.node) for v in result.violations] == [("invalid_node", 1)]
+    assert "depot" in result.violations[0].message
+    missing = evaluate(instance, [[2]], [0])
+    assert [(v.kind, v.node) for v in missing.violations] == [("unvisited", 3)]
+    assert missing.unassigned == (4,)  # optional: reported, not a violation
+
+
+def test_shift_and_max_tasks_are_checked() -> None:
+    instance = depots()
+    assert evaluate(instance, [[2, 3]], [0]).feasible  # finishes at 100 + 20 = 120 <= 125
+    result = evaluate(instance, [[2, 3, 4]], [0])  # finishes at 130 and serves 3 > 2 clients
+    assert {v.kind for v in result.violations} == {"shift", "max_tasks"}
+    shift = next(v for v in result.violations if v.kind == "shift")
+    assert shift.amount == pytest.approx(5) and "130" in shift.message
+
+
+def test_shift_start_delays_departure_and_bounds_an_open_finish() -> None:
+    instance = depots(time_window=(50.0, 140.0))
+    result = evaluate(instance, [[4]], [1])  # leaves at 50, arrives at 50 + 84, serves until 144
+    assert result.duration == pytest.approx(94)
+    assert [(v.kind, v.amount) for v in result.violations if v.route is not None] == [("shift", pytest.approx(4))]
+    assert evaluate(depots(time_window=(50.0, 144.0)), [[2, 3], [4]], [0, 1]).feasible
+
+
+def test_end_depot_closing_time_is_a_time_window() -> None:
+    instance = depots().replace(time_windows=[[0, 1000], [0, 105], [0, 1000], [0, 1000], [0, 1000]])
+    result = evaluate(instance, [[2]], [0])  # reaches depot 1 at 110
+    late = [v for v in result.violations if v.kind == "time_window"]
+    assert [(v.node, v.amount) for v in late] == [(1, pytest.approx(5))] and "depot 1" in late[0].message
+
+
+def test_max_distance_is_checked() -> None:
+    instance = depots(max_distance=110.0)
+    assert evaluate(instance, [[4], [3, 2]], [0, 1]).feasible  # 108
+    assert {v.kind for v in evaluate(instance, [[4], [2, 3]], [0, 1]).violations} == {"max_distance"}  # 118
+
+
+def test_solution_reports_unassigned_optional_clients() -> None:
+    solution = nco.Solution.of(depots(), [[2, 3]], [0])
+    assert solution.feasible and solution.unassigned == [4] and solution.uncollected == 7
+    assert solution.to_dict()["unassigned"] == [4] and "optional" in str(solution)

@@ -96,3 +96,45 @@ def test_replace_revalidates() -> None:
     assert instance.replace(capacity=10).vehicle_types[0].capacity == 10
     with pytest.raises(InstanceError, match="exceeds every vehicle's capacity"):
         instance.replace(capacity=2)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_depots": 0}, r"num_depots must be >= 1"),
+        ({"num_depots": 4}, r"need 4 depot\(s\)"),
+        ({"num_depots": 2, "demand": [0, 3, 1, 1]}, r"demand\[1\] = 3.0: the depot \(node 1\)"),
+        ({"prize": [0, 0, 5, 0]}, r"prize\[2\] = 5.0 but client 2 is required"),
+        ({"prize": [1, 0, 5, 0], "required": [True, True, False, True]}, r"prize\[0\] = 1.0: the depot"),
+        ({"required": [True, True, False]}, r"required: expected shape \(4,\)"),
+        ({"fleet": (VehicleType(1, start_depot=1),)}, r"fleet\[0\].start_depot = 1 is not a depot \(valid: 0..0\)"),
+        ({"fleet": (VehicleType(1, end_depot=-1),)}, r"fleet\[0\].end_depot = -1 is not a depot"),
+        ({"fleet": (VehicleType(1, time_window=(5.0, 1.0)),)}, r"fleet\[0\].time_window = \[5.0, 1.0\] is empty"),
+        ({"fleet": (VehicleType(1, time_window=(1.0,)),)}, r"fleet\[0\].time_window: expected a pair"),
+        ({"fleet": (VehicleType(1, max_tasks=0),)}, r"fleet\[0\].max_tasks must be >= 1"),
+        ({"fleet": (VehicleType(1, max_tasks=1.5),)}, r"fleet\[0\].max_tasks: expected an integer"),
+        ({"fleet": (VehicleType(1, max_distance=-1.0),)}, r"fleet\[0\].max_distance must be a non-negative"),
+    ],
+)
+def test_bad_depot_shift_and_prize_input_names_field_and_index(changes: dict, message: str) -> None:
+    with pytest.raises(InstanceError, match=message):
+        Instance(distance=square(), name="toy", **changes)
+
+
+def test_open_routes_has_one_meaning() -> None:
+    """``open_routes=True`` opens every vehicle type's end; a fleet whose every type ends open
+    reads back as ``open_routes``; a mixed fleet is neither, and says so."""
+    shorthand = Instance(distance=square(), fleet=(VehicleType(1), VehicleType(1, capacity=3)), open_routes=True)
+    assert all(v.end_depot is None for v in shorthand.vehicle_types)
+    spelled = Instance(distance=square(), fleet=(VehicleType(1, end_depot=None),))
+    assert spelled.open_routes and spelled.features()["open_routes"]
+    mixed = Instance(distance=square(), fleet=(VehicleType(1, end_depot=None), VehicleType(1)))
+    assert not mixed.open_routes and mixed.features()["mixed_route_ends"]
+
+
+def test_depots_are_not_clients() -> None:
+    instance = Instance(distance=square(5), num_depots=2, allowed=[[False, False, True, True, True]],
+                        required=[True, True, False, True, True], prize=[0, 0, 2, 0, 0])
+    assert instance.num_customers == 3 and list(instance.clients) == [2, 3, 4]
+    assert instance.features()["multiple_depots"] and instance.features()["optional_clients"]
+    assert list(instance.is_required) == [True, True, False, True, True]
