@@ -174,7 +174,9 @@ def _vrplib_sections(instance: Instance) -> dict[str, Any]:
     A mixed fleet is written in PyVRP's dialect (one row per vehicle), which the reader groups back
     into types. Coordinates are written for reference; their system (``"latlon"``) is not."""
     features = instance.features()
-    unsupported = [key for key in ("multiple_profiles", "preference", "open_routes", "strict_backhaul", "duration_cost")
+    unsupported = [key for key in ("multiple_profiles", "preference", "open_routes", "strict_backhaul", "duration_cost",
+                                   "multiple_depots", "mixed_route_ends", "shifts", "max_tasks", "max_distance",
+                                   "optional_clients")
                    if features[key]]
     if instance.duration is not None and not np.array_equal(instance.duration, instance.distance):
         unsupported.append("duration differing from distance")
