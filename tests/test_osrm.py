@@ -276,15 +276,20 @@ def test_fragmented_extract_gives_a_connected_pool(tools, tmp_path):
 # -- malformed replies, served by a real HTTP server on loopback --------------------------------
 class _Replies(http.server.BaseHTTPRequestHandler):
     """Answers /nearest by snapping a point onto itself and /table with straight-line distances
-    (10 m/s), unless the test sets ``broken_table`` / ``broken_nearest`` to a reply to send instead."""
+    (10 m/s), unless the test sets ``broken_table`` / ``broken_nearest`` to a reply to send instead;
+    the first ``failures`` requests get HTTP 503."""
 
     broken_table: object = None
     broken_nearest: object = None
+    failures = 0
     requests: list[str] = []
 
     def do_GET(self):  # noqa: N802 - http.server's name
         url = urllib.parse.urlsplit(self.path)
         type(self).requests.append(url.path)
+        if len(self.requests) <= self.failures:
+            self.send_error(503, "scripted failure")
+            return
         service, coordinates = url.path.split("/")[1], url.path.split("/")[-1]
         lonlat = np.array([[float(v) for v in pair.split(",")] for pair in coordinates.split(";")])
         query = urllib.parse.parse_qs(url.query)
@@ -344,6 +349,17 @@ def test_malformed_table_replies_are_clear_errors(replies, reply, problem):
     handler.broken_table = reply
     with pytest.raises(OSRMError, match=rf"OSRM (table at {url}: )?.*{problem}"):
         OSRMClient(url, retries=0).table(POINTS)
+
+
+def test_transient_server_errors_are_retried(replies):
+    url, handler = replies
+    handler.failures = 2
+    distance, _ = OSRMClient(url, retries=2, backoff=0.01).table(POINTS)
+    assert len(handler.requests) == 3 and np.isfinite(distance).all()
+    handler.requests.clear()
+    with pytest.raises(OSRMError, match=rf"OSRM server at {url} answered HTTP 503 after 2 attempts"):
+        OSRMClient(url, retries=1, backoff=0.01).table(POINTS)
+    assert len(handler.requests) == 2
 
 
 def test_a_rare_negative_distance_is_unknown_not_wrapped(replies):

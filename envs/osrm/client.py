@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 Progress = Callable[[str, int, int], None]
 
@@ -83,7 +84,8 @@ class OSRMClient:
     """``url`` is the server root (``http://host:port``); coordinates are given and returned as (lat, lon).
 
     Transient failures (connection refused, timeouts, HTTP 5xx) are retried ``retries`` times with exponential
-    backoff; OSRM error codes (``InvalidQuery``, ``TooBig``...) are reported at once, with OSRM's message."""
+    backoff (urllib3's ``Retry`` on the session: the first at once, then after ``backoff`` x 2, x 4, ... s); OSRM
+    error codes (``InvalidQuery``, ``TooBig``...) are reported at once, with OSRM's message."""
 
     def __init__(self, url: str, *, profile: str = "driving", timeout: float = 60.0, retries: int = 3,
                  backoff: float = 0.5, block: int = 250) -> None:
@@ -93,37 +95,35 @@ class OSRMClient:
         self.profile = profile
         self.timeout = timeout
         self.retries = retries
-        self.backoff = backoff
         self.block = block
+        retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=range(500, 600),
+                      allowed_methods=["GET"], raise_on_status=False)  # the last 5xx reply comes back: reported below
         self.session = requests.Session()
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
     def _get(self, service: str, coordinates: str, params: dict[str, str]) -> dict:
         address = f"{self.url}/{service}/v1/{self.profile}/{coordinates}"
-        failure = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                response = self.session.get(address, params=params, timeout=self.timeout)
-            except requests.RequestException as error:
-                failure = f"{type(error).__name__}: {error}"
-                continue
-            if response.status_code >= 500:
-                failure = f"HTTP {response.status_code}"
-                continue
-            try:
-                answer = response.json()
-            except ValueError:
-                raise OSRMError(f"OSRM {service} at {self.url} answered HTTP {response.status_code} "
-                                f"with non-JSON: {response.text[:200]!r}") from None
-            if not isinstance(answer, dict):
-                raise OSRMError(f"OSRM {service} at {self.url} answered a JSON {type(answer).__name__}, not an object")
-            if answer.get("code") != "Ok":
-                raise OSRMError(f"OSRM {service} at {self.url} failed: {answer.get('code')}: "
-                                f"{answer.get('message', '')}")
-            return answer
-        raise OSRMError(f"OSRM server at {self.url} is not reachable after {self.retries + 1} attempts "
-                        f"({failure}); is it running?")
+        attempts = f"after {self.retries + 1} attempts"
+        try:
+            response = self.session.get(address, params=params, timeout=self.timeout)
+        except requests.RequestException as error:
+            raise OSRMError(f"OSRM server at {self.url} is not reachable {attempts} "
+                            f"({type(error).__name__}: {error}); is it running?") from None
+        if response.status_code >= 500:
+            raise OSRMError(f"OSRM server at {self.url} answered HTTP {response.status_code} {attempts}: "
+                            f"{response.text[:200]!r}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise OSRMError(f"OSRM {service} at {self.url} answered HTTP {response.status_code} "
+                            f"with non-JSON: {response.text[:200]!r}") from None
+        if not isinstance(answer, dict):
+            raise OSRMError(f"OSRM {service} at {self.url} answered a JSON {type(answer).__name__}, not an object")
+        if answer.get("code") != "Ok":
+            raise OSRMError(f"OSRM {service} at {self.url} failed: {answer.get('code')}: "
+                            f"{answer.get('message', '')}")
+        return answer
 
     @staticmethod
     def _coordinates(latlon: np.ndarray) -> str:

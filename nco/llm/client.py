@@ -8,10 +8,11 @@ llama.cpp's server, vLLM, Ollama, LM Studio and the hosted APIs all accept
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 __all__ = ["ChatClient", "ChatError", "client_from_settings"]
 
@@ -29,8 +30,8 @@ class ChatClient:
     model: str
     api_key: str | None = None
     timeout: float = 300.0  # seconds per request: local models can be slow to answer
-    retries: int = 3  # extra attempts after the first, for connection errors and _RETRY_STATUS
-    backoff: float = 1.0  # seconds before the first retry, doubled each time
+    retries: int = 3  # extra attempts after the first, for connection errors, timeouts and _RETRY_STATUS
+    backoff: float = 1.0  # urllib3's backoff factor: the first retry at once, then after 2, 4, ... x backoff s
     temperature: float | None = 0.0  # deterministic where the server supports it
 
     @property
@@ -45,22 +46,22 @@ class ChatClient:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+        attempts = f"gave up after {self.retries + 1} attempts"
+        # POST is retried too: a completion has no side effect; a 429's or 503's Retry-After is honoured
+        retry = Retry(total=self.retries, backoff_factor=self.backoff, status_forcelist=_RETRY_STATUS,
+                      allowed_methods=None, raise_on_status=False)
+        with requests.Session() as session:
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
             try:
-                response = requests.post(self.url, json=payload, headers=headers, timeout=self.timeout)
+                response = session.post(self.url, json=payload, headers=headers, timeout=self.timeout)
             except requests.RequestException as error:
-                problem = f"cannot reach {self.url}: {error}"
-                continue
+                raise ChatError(f"cannot reach {self.url}: {error} ({attempts})") from None
             if response.status_code in _RETRY_STATUS:
-                problem = f"{self.url} answered HTTP {response.status_code}: {response.text[:300]}"
-                continue
+                raise ChatError(f"{self.url} answered HTTP {response.status_code}: {response.text[:300]} ({attempts})")
             if response.status_code != 200:
                 raise ChatError(f"{self.url} answered HTTP {response.status_code}: {response.text[:500]}")
             return _content(self.url, response)
-        raise ChatError(f"{problem} (gave up after {self.retries + 1} attempts)")
 
 
 def _content(url: str, response: requests.Response) -> str:
