@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
 from envs.cities import check_city_name, city_infos, shadowed, shipped_dir, user_dir
 from envs.osrm.client import OSRMClient
 from envs.osrm.pipeline import PoolRequest, build_pools, local_osrm
@@ -25,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--osrm-url", help="root of a running OSRM server, e.g. http://localhost:5000 (needs --bbox)")
     build.add_argument("--name", required=True, type=_argument(check_city_name),
                        help="pool name, as later given to nco.load_city")
-    build.add_argument("--points", type=_at_least(2), default=1000, help="number of distinct road points (default 1000)")
+    build.add_argument("--points", type=_at_least(2), default=1000,
+                       help="number of distinct road points (default 1000)")
     build.add_argument("--bbox", type=parse_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT",
                        help="sampling area (default with --pbf: the densest 3 x 3 km window of the roads)")
     build.add_argument("--seed", type=int, default=0)
@@ -76,8 +79,31 @@ def _at_least(minimum: int):
     return _argument(check)
 
 
-def _progress(stage: str, done: int, total: int) -> None:
-    print(f"\r  {stage}: {done}/{total}   ", end="" if done < total else "\n", file=sys.stderr, flush=True)
+class _Progress:
+    """A pool build's ``(stage, done, total)`` reports as one tqdm bar per stage on stderr (snapping, then
+    the table tiles); a context manager, so that a failed build leaves no bar half drawn."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.bar: tqdm | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.bar is None or stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, tqdm(total=total, desc=f"  {stage}", unit="step", file=sys.stderr)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -88,15 +114,16 @@ def run_build(args: argparse.Namespace) -> int:
     try:
         if args.pbf is not None:
             print(f"building OSRM graph of {args.pbf} (cached by content) ...", file=sys.stderr)
-            with local_osrm(args.pbf, threads=args.threads) as (client, nodes, provenance):
-                (path,) = build_pools(client, [request], provenance, nodes=nodes, out=args.out, progress=_progress)
+            with local_osrm(args.pbf, threads=args.threads) as (client, nodes, provenance), _Progress() as progress:
+                (path,) = build_pools(client, [request], provenance, nodes=nodes, out=args.out, progress=progress)
         else:
             if args.bbox is None:
                 raise ValueError("--bbox is required with --osrm-url (the server's road graph is not readable)")
             provenance = {"source_file": None, "osrm_url": args.osrm_url, "osrm_version": "unknown (remote)",
                           "profile": "server's"}
-            (path,) = build_pools(OSRMClient(args.osrm_url), [request], provenance, out=args.out,
-                                  progress=_progress)
+            with _Progress() as progress:
+                (path,) = build_pools(OSRMClient(args.osrm_url), [request], provenance, out=args.out,
+                                      progress=progress)
     except RuntimeError as error:  # OSRM unavailable, failed build, dead server
         print(f"nco data build-city: error: {error}", file=sys.stderr)
         return 2
@@ -145,6 +172,6 @@ def run_label(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"nco data label: error: {error}", file=sys.stderr)
         return 2
-    print(f"labelled {report['labelled']} instances ({report['skipped']} already there, {report['infeasible']} infeasible) "
-          f"in {report['seconds']} s ({report['per_hour']} per hour) -> {args.out}")
+    print(f"labelled {report['labelled']} instances ({report['skipped']} already there, "
+          f"{report['infeasible']} infeasible) in {report['seconds']} s ({report['per_hour']} per hour) -> {args.out}")
     return 0
