@@ -78,7 +78,7 @@ def test_vroom_warm_start_does_not_waste_the_budget(acvrp50: Instance) -> None:
 
 
 # -- arguments -------------------------------------------------------------------------------
-BAD_LIMITS = [None, "1", True, math.inf, 1e12, MAX_TIME_LIMIT * 2, 0, -1.0, math.nan]
+BAD_LIMITS = ["1", True, math.inf, 1e12, MAX_TIME_LIMIT * 2, 0, -1.0, math.nan]  # None: the default (test_stop.py)
 BAD_SEEDS = [-1, 2**32, 1.5, True, "3", None]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,13 @@ from strategies import VARIANTS, instances
 
 import nco
 from nco import Instance, Solution, evaluate
-from nco.methods import get_solver
+from nco.methods import SOLVER_MODULES, get_solver
 from nco_core import UnsupportedFeature
+from nco_core.errors import UnknownOption
+from solvers.base import Solver
+from solvers.neighbours import proximity
 from solvers.scaling import UINT32_MAX, choose_scale, integer_data
+from solvers.stop import Budget, MaxIterations
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 BACKENDS = ("pyvrp", "ortools", "vroom")
@@ -174,3 +180,58 @@ def test_pyvrp_cost_matches_evaluator_on_solomon() -> None:
         with table.open() as handle:
             bks = {row["instance"]: float(row["bks_distance_only_distance"]) for row in csv.DictReader(handle)}
         assert solution.cost <= 1.05 * bks[path.stem]
+
+
+# -- the typed contract ---------------------------------------------------------------------------
+@pytest.mark.parametrize("method", sorted(SOLVER_MODULES))
+def test_every_method_is_a_typed_solver_with_an_options_dataclass(method: str) -> None:
+    solver = get_solver(method)
+    assert isinstance(solver, Solver) and solver.name == method
+    assert dataclasses.is_dataclass(solver.options_type) and isinstance(solver.options(), solver.options_type)
+    accepted = ", ".join(field.name for field in dataclasses.fields(solver.options_type))
+    with pytest.raises(UnknownOption, match=rf"{method} solver: unknown option\(s\) \['bogus'\]; it accepts {accepted}"):
+        nco.solve(nco.sample_instance("acvrp", 5, seed=0), method, bogus=1)
+
+
+@pytest.mark.parametrize(
+    "method, options, message",
+    [
+        ("vroom", {"exploration_level": 9}, "exploration_level must be an integer in 0..5"),
+        ("ortools", {"first_solution": "NEAREST"}, "unknown first_solution 'NEAREST'"),
+        ("neural", {"samples": -1}, "samples must be an integer >= 0"),
+        ("hybrid", {"starts": 0}, "starts must be an integer >= 1"),
+        ("hybrid", {"refiner": "ortools", "neighbours": "learned"}, "needs refiner='pyvrp'"),
+        ("pyvrp", {"neighbours": "nearest"}, "unknown neighbours 'nearest'"),
+    ],
+)
+def test_option_values_are_checked_when_parsed(method: str, options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        get_solver(method).options(**options)
+
+
+def test_the_typed_path_takes_parsed_options_and_a_running_budget() -> None:
+    instance = nco.sample_instance("acvrp", 20, seed=1)
+    solver = get_solver("ortools")
+    options = solver.options(first_solution="PATH_CHEAPEST_ARC")
+    solution = solver.solve(instance, options, budget=Budget.of(MaxIterations(5), time_limit=5), seed=0)
+    _check(instance, solution)
+    assert solution.info["first_solution"] == "PATH_CHEAPEST_ARC" and solution.runtime < 2
+
+
+def test_the_pyvrp_backend_takes_a_provider_and_leaves_learned_to_the_method_layer() -> None:
+    from solvers.pyvrp_solver import SOLVER as backend
+
+    with pytest.raises(ValueError, match="unknown neighbours 'learned'"):
+        backend.options(neighbours="learned")
+    shapes = []
+
+    def provider(data, params):
+        lists = proximity(data, params, 5)
+        shapes.append(lists.shape)
+        return lists, {"neighbours": "five nearest"}
+
+    instance = nco.sample_instance("acvrp", 20, seed=1)
+    solution = backend(instance, time_limit=0.2, neighbours=provider)
+    _check(instance, solution)
+    assert shapes == [(20, 5)] and solution.info["neighbours"] == "five nearest" and solution.info["neighbours_k"] == 5
+
