@@ -242,6 +242,10 @@ def _instance(problem: Problem) -> Instance:
     known = all(matrices[p].distance is not None for p in profiles)
     distance = np.stack([pick(matrices[p].distance) for p in profiles]) if known else duration
     jobs, depots = problem.jobs, problem.depots
+    # One shift for a fleet that returns to where it started is the depots' opening hours: the same
+    # constraint, in the form every method (the neural one too) models; else each type has its shift.
+    shared = len({v.time_window for v in problem.vehicles}) == 1 and all(v.end == v.start for v in problem.vehicles)
+    opening = problem.vehicles[0].time_window if shared else None
     fleet = []
     for group in problem.vehicle_groups:
         v = problem.vehicles[group[0]]
@@ -251,7 +255,7 @@ def _instance(problem: Problem) -> Instance:
             count=len(group), capacity=float(v.capacity), fixed_cost=float(v.fixed), profile=profiles.index(v.profile),
             unit_distance_cost=v.per_km / 1000 if known else 0.0, unit_duration_cost=v.per_hour / 3600,
             start_depot=depots.index(v.start), end_depot=None if v.end is None else depots.index(v.end),
-            time_window=v.time_window, max_tasks=v.max_tasks, max_distance=float(v.max_distance)))
+            time_window=None if shared else v.time_window, max_tasks=v.max_tasks, max_distance=float(v.max_distance)))
     allowed = None
     if any(job.skills for job in jobs):
         allowed = np.ones((len(fleet), len(nodes)), dtype=bool)
@@ -261,8 +265,8 @@ def _instance(problem: Problem) -> Instance:
     column = lambda key: np.array([0.0] * len(depots) + [getattr(job, key) for job in jobs])  # noqa: E731
     delivery, pickup, service = column("delivery"), column("pickup"), column("service")
     windows = None
-    if any(job.time_window is not None for job in jobs):
-        windows = _time_windows(problem, duration, service)
+    if opening is not None or any(job.time_window is not None for job in jobs):
+        windows = _time_windows(problem, duration, service, opening)
     try:
         return Instance(
             distance=distance[0] if len(profiles) == 1 else distance,
@@ -283,14 +287,16 @@ def _instance(problem: Problem) -> Instance:
                     "job number j in the file, from 0)") from None
 
 
-def _time_windows(problem: Problem, duration: np.ndarray, service: np.ndarray) -> np.ndarray:
-    """Rows for every node; depots and jobs without a window get the whole horizon (the vehicles' shifts
-    bound them). VROOM's windows are unbounded by default, so the horizon is a time no route can reach:
-    the latest window or shift bound plus all service plus the longest leg out of every node."""
+def _time_windows(problem: Problem, duration: np.ndarray, service: np.ndarray,
+                  opening: Window | None) -> np.ndarray:
+    """Rows for every node; depots (unless ``opening`` is their shared shift) and jobs without a window
+    get the whole horizon (the vehicles' shifts bound them). VROOM's windows are unbounded by default,
+    so the horizon is a time no route can reach: the latest window or shift bound plus all service
+    plus the longest leg out of every node."""
     given = [b for job in problem.jobs if job.time_window is not None for b in job.time_window]
     given += [b for v in problem.vehicles if v.time_window is not None for b in v.time_window]
     finite = np.where(np.isfinite(duration), duration, 0.0)
     horizon = max(given) + float(service.sum()) + float(finite.max(axis=(0, 2)).sum())
-    rows = [(0.0, horizon)] * len(problem.depots)
+    rows = [opening or (0.0, horizon)] * len(problem.depots)
     rows += [job.time_window if job.time_window is not None else (0.0, horizon) for job in problem.jobs]
     return np.array(rows, dtype=np.float64)
