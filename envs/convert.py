@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
-from envs.generators import InstanceBatch
+from envs.batch import InstanceBatch, pack
 from nco_core.errors import UnsupportedFeature
 from nco_core.features import unsupported_by_env
 from nco_core.instance import Instance
@@ -23,7 +22,8 @@ __all__ = ["actions_to_routes", "instances_to_batch", "routes_to_actions"]
 
 
 def instances_to_batch(instances: Sequence[Instance]) -> InstanceBatch:
-    """Stack instances of the same size; fewer vehicle types or profiles are padded (count 0)."""
+    """Stack instances of the same size (``envs.batch.CROSSINGS``); fewer vehicle types or
+    profiles are padded (count 0)."""
     if not instances:
         raise ValueError("instances: need at least one instance")
     for instance in instances:
@@ -33,47 +33,10 @@ def instances_to_batch(instances: Sequence[Instance]) -> InstanceBatch:
     n = instances[0].num_nodes
     for instance in instances:
         if instance.num_nodes != n:
-            raise ValueError(f"instance {instance.name!r}: {instance.num_nodes} nodes, the batch has {n}; sizes must match")
-    K = max(len(instance.vehicle_types) for instance in instances)
-    P = max(instance.num_profiles for instance in instances)
-
-    def profiles(instance: Instance, duration: bool) -> np.ndarray:
-        stack = np.stack([(instance.duration_matrix if duration else instance.distance_matrix)(p) for p in range(instance.num_profiles)])
-        return np.concatenate([stack, np.repeat(stack[:1], P - len(stack), 0)])  # padding is never driven on
-
-    def fleet(attribute: str, fill: float) -> np.ndarray:
-        return np.array([[getattr(v, attribute) for v in i.vehicle_types] + [fill] * (K - len(i.vehicle_types)) for i in instances])
-
-    def per_type(instance: Instance, value: np.ndarray | None, fill: float | bool) -> np.ndarray:
-        base = np.full((K, n), fill, dtype=type(fill)) if value is None else value
-        return np.concatenate([base, np.full((K - len(base), n), fill, dtype=base.dtype)])
-
-    no_windows = np.tile([0.0, np.inf], (n, 1))
-    coordinates = [np.zeros((n, 2)) if i.coordinates is None else i.coordinates for i in instances]
-    return InstanceBatch(
-        distance=np.stack([profiles(i, duration=False) for i in instances]),
-        duration=np.stack([profiles(i, duration=True) for i in instances]),
-        coordinates=np.stack(coordinates),
-        has_coordinates=np.array([i.coordinates is not None for i in instances]),
-        latlon=np.array([i.coordinate_system == "latlon" for i in instances]),
-        demand=np.stack([i.delivery for i in instances]),
-        pickup=np.stack([i.backhaul for i in instances]),
-        time_windows=np.stack([no_windows if i.time_windows is None else i.time_windows for i in instances]),
-        has_time_windows=np.array([i.time_windows is not None for i in instances]),
-        service_time=np.stack([i.service for i in instances]),
-        open_routes=np.array([i.open_routes for i in instances]),
-        strict_backhaul=np.array([i.backhaul_mode == "strict" and i.pickup is not None for i in instances]),
-        vehicle_count=fleet("count", 0).astype(np.int64),
-        vehicle_capacity=fleet("capacity", np.inf),
-        vehicle_profile=fleet("profile", 0).astype(np.int64),
-        vehicle_max_duration=fleet("max_duration", np.inf),
-        vehicle_fixed_cost=fleet("fixed_cost", 0.0),
-        vehicle_unit_distance_cost=fleet("unit_distance_cost", 0.0),
-        vehicle_unit_duration_cost=fleet("unit_duration_cost", 0.0),
-        allowed=np.stack([per_type(i, i.allowed, True) for i in instances]),
-        preference=np.stack([per_type(i, i.preference, 0.0) for i in instances]),
-        has_profiles=np.array([i.allowed is not None or i.preference is not None for i in instances]),
-    )
+            raise ValueError(
+                f"instance {instance.name!r}: {instance.num_nodes} nodes, the batch has {n}; sizes must match"
+            )
+    return pack(instances)
 
 
 def actions_to_routes(actions: torch.Tensor, vehicle_types: torch.Tensor) -> list[tuple[list[list[int]], list[int]]]:

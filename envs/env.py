@@ -85,7 +85,7 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from envs.generators import InstanceBatch
+from envs.batch import COLUMNS, InstanceBatch
 from nco_core.features import ENV_FLAGS
 from nco_core.instance import Instance
 
@@ -106,50 +106,38 @@ class RoutingEnv:
 
             batch = instances_to_batch(batch)
         B, n, K = batch.batch_size, batch.num_nodes, batch.vehicle_count.shape[1]
-        f = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)  # noqa: E731
         t = lambda a, dtype: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device)  # noqa: E731
-        capacity = f(batch.vehicle_capacity)
+        kinds = {"float": self.dtype, "int": torch.int64, "bool": torch.bool}
+        # the batch columns the env keeps as they are (envs.batch.CROSSINGS); the rest is derived here
+        raw = {column: t(getattr(batch, column), kinds[kind]) for column, kind in COLUMNS.items() if kind}
+        distance, service, windows, capacity = (raw[key] for key in ("distance", "service_time", "time_windows", "vehicle_capacity"))
         finite_cap = torch.where(torch.isfinite(capacity), capacity, 0).amax(1)
         scale = torch.where(finite_cap > 0, finite_cap, 1)[:, None]
-        windows = f(batch.time_windows)
-        trips = f(batch.duration[:, 0, 0, 1:] + batch.duration[:, 0, 1:, 0])
+        trips = t(batch.duration[:, 0, 0, 1:] + batch.duration[:, 0, 1:, 0], self.dtype)
         horizon = torch.where(torch.isfinite(windows[:, 0, 1]), windows[:, 0, 1], 2 * trips.amax(1))
         coords = t(batch.coordinates, torch.float32)
         low, high = coords.amin(1, keepdim=True), coords.amax(1, keepdim=True)
         span = (high - low).amax(-1, keepdim=True).clamp(min=1e-12)
-        locs = torch.where(t(batch.has_coordinates, torch.bool)[:, None, None], (coords - low) / span, 0.0)
-        distance, service = f(batch.distance), f(batch.service_time)
+        locs = torch.where(raw["has_coordinates"][:, None, None], (coords - low) / span, 0.0)
         # One tensor when durations are the distances: a step's two random reads then share a cache line.
-        duration = distance if np.array_equal(batch.duration, batch.distance) else f(batch.duration)
+        same = np.array_equal(batch.duration, batch.distance)
+        duration = distance if same else t(batch.duration, self.dtype)
+        flags = {flag.key: t(_FLAG_VALUES[flag.name](batch), torch.bool) for flag in ENV_FLAGS}
         td = TensorDict(
             {
-                "distance": distance,
+                **raw,
+                **flags,
                 "duration": duration,
                 "distance_to_depot": (distance_to_depot := distance[..., 0].contiguous()),
                 "duration_to_depot": distance_to_depot if duration is distance else duration[..., 0].contiguous(),
                 "locs": locs,
-                "has_coordinates": t(batch.has_coordinates, torch.bool),
-                "demand": f(batch.demand),
-                "pickup": f(batch.pickup),
-                "demand_norm": (f(batch.demand) / scale).float(),
-                "pickup_norm": (f(batch.pickup) / scale).float(),
-                "time_windows": windows,
+                "demand_norm": (raw["demand"] / scale).float(),
+                "pickup_norm": (raw["pickup"] / scale).float(),
                 "time_windows_norm": (windows / horizon[:, None, None]).clamp(max=1).float(),
-                "service_time": service,
                 "service_time_norm": (service / horizon[:, None]).float(),
                 "horizon": horizon,
-                **{flag.key: t(_FLAG_VALUES[flag.name](batch), torch.bool) for flag in ENV_FLAGS},
                 "has_unreachable": ~(torch.isfinite(distance) & torch.isfinite(duration)).flatten(1).all(1),
-                "latest_arrival": self._latest_arrival(distance, duration, windows, service, t(batch.open_routes, torch.bool)),
-                "vehicle_count": t(batch.vehicle_count, torch.int64),
-                "vehicle_capacity": capacity,
-                "vehicle_max_duration": f(batch.vehicle_max_duration),
-                "vehicle_fixed_cost": f(batch.vehicle_fixed_cost),
-                "vehicle_unit_distance_cost": f(batch.vehicle_unit_distance_cost),
-                "vehicle_unit_duration_cost": f(batch.vehicle_unit_duration_cost),
-                "vehicle_profile": t(batch.vehicle_profile, torch.int64),
-                "allowed": t(batch.allowed, torch.bool),
-                "preference": f(batch.preference),
+                "latest_arrival": self._latest_arrival(distance, duration, windows, service, flags["open_routes"]),
                 "current_node": torch.zeros(B, dtype=torch.int64, device=self.device),
                 "vehicle_type": torch.zeros(B, dtype=torch.int64, device=self.device),
                 "routes_used": torch.zeros(B, K, dtype=torch.int64, device=self.device),

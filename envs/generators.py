@@ -32,16 +32,16 @@ units of ``unit``):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 from typing import Literal
 
 import numpy as np
 
+from envs.batch import InstanceBatch, unpack
 from envs.cities import load_city
 from envs.city import City
 from envs.presets import Variant, variant
 from envs.profiles import camp_profiles
-from nco_core.instance import Instance, VehicleType
+from nco_core.instance import Instance
 
 __all__ = ["CAPACITY_BY_SIZE", "GENERATOR_VERSION", "InstanceBatch", "generate", "sample_instance", "to_instances"]
 
@@ -53,51 +53,6 @@ GENERATOR_VERSION = 1
 CAPACITY_BY_SIZE = {10: 20, 15: 25, 20: 30, 30: 33, 40: 37, 50: 40, 60: 43, 75: 45, 100: 50, 125: 55, 150: 60, 200: 70, 500: 100, 1000: 150}  # fmt: skip
 BACKHAUL_SHARE = 0.2
 FORBID_SHARE = 0.2
-
-
-@dataclass(frozen=True)
-class InstanceBatch:
-    """B instances of n = N + 1 nodes (node 0 = depot) and K vehicle types, as stacked arrays.
-
-    Absent attributes hold neutral values (zero demand, infinite capacity, windows ``[0, inf]``,
-    everything allowed) so that one environment handles every mix; the ``has_*`` flags record
-    which attributes an instance really has, for the round trip to ``Instance``. Vehicle types
-    with ``vehicle_count == 0`` are padding.
-    """
-
-    distance: np.ndarray  # (B, P, n, n)
-    duration: np.ndarray  # (B, P, n, n)
-    coordinates: np.ndarray  # (B, n, 2), zeros where has_coordinates is False
-    has_coordinates: np.ndarray  # (B,) bool
-    latlon: np.ndarray  # (B,) bool: coordinates are (lat, lon), not xy
-    demand: np.ndarray  # (B, n) linehaul
-    pickup: np.ndarray  # (B, n) backhaul
-    time_windows: np.ndarray  # (B, n, 2)
-    has_time_windows: np.ndarray  # (B,) bool
-    service_time: np.ndarray  # (B, n)
-    open_routes: np.ndarray  # (B,) bool
-    strict_backhaul: np.ndarray  # (B,) bool
-    vehicle_count: np.ndarray  # (B, K) int
-    vehicle_capacity: np.ndarray  # (B, K)
-    vehicle_profile: np.ndarray  # (B, K) int
-    vehicle_max_duration: np.ndarray  # (B, K)
-    vehicle_fixed_cost: np.ndarray  # (B, K)
-    vehicle_unit_distance_cost: np.ndarray  # (B, K)
-    vehicle_unit_duration_cost: np.ndarray  # (B, K)
-    allowed: np.ndarray  # (B, K, n) bool
-    preference: np.ndarray  # (B, K, n)
-    has_profiles: np.ndarray  # (B,) bool: allowed/preference are part of the instance
-
-    @property
-    def batch_size(self) -> int:
-        return int(self.distance.shape[0])
-
-    @property
-    def num_nodes(self) -> int:
-        return int(self.distance.shape[-1])
-
-    def __getitem__(self, index: slice | np.ndarray) -> InstanceBatch:
-        return InstanceBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 
 def capacity_for(num_customers: int) -> float:
@@ -282,46 +237,9 @@ def generate(
 
 
 def to_instances(batch: InstanceBatch, name: str = "generated") -> list[Instance]:
-    """One validated ``Instance`` per row; the evaluator then scores env rollouts on them."""
-    instances = []
-    for b in range(batch.batch_size):
-        types = np.flatnonzero(batch.vehicle_count[b] > 0)
-        profiles = int(batch.vehicle_profile[b, types].max()) + 1  # padding types' profiles are dropped
-        single = profiles == 1
-        matrix = lambda m: m[b, 0] if single else m[b, :profiles]  # noqa: E731
-        same = np.array_equal(batch.duration[b, :profiles], batch.distance[b, :profiles])
-        fleet = tuple(
-            VehicleType(
-                count=int(batch.vehicle_count[b, k]),
-                capacity=float(batch.vehicle_capacity[b, k]),
-                fixed_cost=float(batch.vehicle_fixed_cost[b, k]),
-                profile=int(batch.vehicle_profile[b, k]),
-                max_duration=float(batch.vehicle_max_duration[b, k]),
-                unit_distance_cost=float(batch.vehicle_unit_distance_cost[b, k]),
-                unit_duration_cost=float(batch.vehicle_unit_duration_cost[b, k]),
-            )
-            for k in types
-        )
-        demand, pickup = batch.demand[b], batch.pickup[b]
-        instances.append(
-            Instance(
-                distance=matrix(batch.distance),
-                duration=None if same else matrix(batch.duration),
-                coordinates=batch.coordinates[b] if batch.has_coordinates[b] else None,
-                coordinate_system="latlon" if batch.latlon[b] else "xy",
-                demand=demand if demand.any() or pickup.any() else None,
-                pickup=pickup if pickup.any() else None,
-                fleet=fleet,
-                time_windows=batch.time_windows[b] if batch.has_time_windows[b] else None,
-                service_time=batch.service_time[b] if batch.service_time[b].any() else None,
-                open_routes=bool(batch.open_routes[b]),
-                backhaul_mode="strict" if batch.strict_backhaul[b] else "mixed",
-                allowed=batch.allowed[b, types] if batch.has_profiles[b] else None,
-                preference=batch.preference[b, types] if batch.has_profiles[b] else None,
-                name=f"{name}-{b}",
-            )
-        )
-    return instances
+    """One validated ``Instance`` per row (through ``envs.batch.CROSSINGS``); the evaluator then
+    scores env rollouts on them."""
+    return unpack(batch, name)
 
 
 def sample_instance(

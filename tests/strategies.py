@@ -123,7 +123,9 @@ def instances(draw: st.DrawFn, variant: Variant, min_customers: int = 5, max_cus
                 profile=t % num_profiles,
                 max_duration=np.inf if max_duration is None else max_duration,
                 unit_distance_cost=float(rng.choice([0.5, 1.0, 1.5])),
-                unit_duration_cost=float(rng.choice([0.25, 1.0] if t == 0 else [0.0, 0.25, 1.0])) if "duration_cost" in on else 0.0,
+                unit_duration_cost=float(rng.choice([0.25, 1.0] if t == 0 else [0.0, 0.25, 1.0]))
+                if "duration_cost" in on
+                else 0.0,
             )
             for t in range(k)
         )

@@ -12,10 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nco
+from envs import batch as batch_table
 from envs import env as env_module
 from envs import fast
+from envs.convert import instances_to_batch
 from envs.env import RoutingEnv
-from envs.presets import PRESETS, Variant
+from envs.generators import to_instances
+from envs.presets import Variant
 from nco.methods import neural
 from nco.policies import features as policy_features
 from nco.training.reference import _key
@@ -66,6 +69,44 @@ def test_strategies_refuse_an_unknown_feature_name() -> None:
 
     with pytest.raises(ValueError, match="unknown feature"):
         StrategyVariant(frozenset({"time_window"}))
+
+
+# --- the field table ---------------------------------------------------------------------------
+
+
+def test_every_instance_field_crosses_into_the_batch_through_the_table_or_is_refused() -> None:
+    """A new Instance (or VehicleType) field must get a row of envs/batch.CROSSINGS, or be listed
+    as not carried with the feature that makes the env refuse instances that use it."""
+    crossed = {name for crossing in batch_table.CROSSINGS for name in crossing.fields}
+    init = {f.name for f in dataclasses.fields(Instance) if f.init}
+    assert crossed.isdisjoint(batch_table.NOT_CARRIED) and crossed | set(batch_table.NOT_CARRIED) == init
+    vehicle = {f.name for f in dataclasses.fields(VehicleType)}
+    assert set(batch_table._FLEET) | set(batch_table.NOT_CARRIED_VEHICLE) == vehicle
+    refused = {f.name for f in features.FEATURES if not f.neural}
+    for why in (*batch_table.NOT_CARRIED.values(), *batch_table.NOT_CARRIED_VEHICLE.values()):
+        named = {word.strip(",") for word in why.split()} & set(features.NAMES)
+        assert named <= refused and (named or not why.startswith("feature")), why
+    assert [f.name for f in dataclasses.fields(batch_table.InstanceBatch)] == list(batch_table.COLUMNS)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_instances_round_trip_through_the_batch(name: str, data: st.DataObject) -> None:
+    instance = data.draw(instances(VARIANTS[name], max_customers=8))
+    back = to_instances(instances_to_batch([instance]), name="back")[0]
+    assert back.features() == instance.features()
+    for field in dataclasses.fields(Instance):
+        if field.init and field.name not in ("name", "fleet", "capacity", "num_vehicles", "max_route_duration"):
+            ours, theirs = getattr(back, field.name), getattr(instance, field.name)
+            if isinstance(ours, np.ndarray) or isinstance(theirs, np.ndarray):
+                # a field absent on one side is neutral on the other (zones come with preferences)
+                neutral = lambda a: not a.any() if a.dtype != bool else a.all()  # noqa: E731
+                assert (np.array_equal(ours, theirs) if ours is not None and theirs is not None
+                        else neutral(theirs if ours is None else ours)), field.name  # fmt: skip
+            else:
+                assert ours == theirs, field.name
+    assert back.vehicle_types == instance.vehicle_types
 
 
 # --- checkpoint cards --------------------------------------------------------------------------
