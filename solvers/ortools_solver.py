@@ -73,7 +73,7 @@ class _Model:
         self.vehicle_type = np.repeat(np.arange(len(types)), [v.count for v in types])
         num_vehicles = len(self.vehicle_type)
         starts = [int(types[k].start_depot) for k in self.vehicle_type]
-        ends = [int(types[k].start_depot if types[k].end_depot is None else types[k].end_depot) for k in self.vehicle_type]
+        ends = [int(types[k].start_depot if (end := types[k].end_depot) is None else end) for k in self.vehicle_type]
         self.manager = pywrapcp.RoutingIndexManager(instance.num_nodes, num_vehicles, starts, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
         self.clients = range(instance.num_depots, instance.num_nodes)
@@ -93,9 +93,11 @@ class _Model:
     def _matrix(self, matrix: np.ndarray) -> int:
         return self.routing.RegisterTransitMatrix(matrix.astype(np.int64).tolist())
 
-    def _per_vehicle(self, matrices: np.ndarray) -> list[int]:
+    def _per_vehicle(self, matrices: np.ndarray, tail: np.ndarray | None = None) -> list[int]:
         """One transit callback per vehicle from per-profile ``matrices``, with arcs into the
-        depots free for open-ended vehicles (their dummy return); each variant registered once."""
+        depots free for open-ended vehicles (their dummy return), plus ``tail[i]`` on every arc
+        leaving node ``i`` (a service time, which an open route's last client still takes);
+        each variant registered once."""
         types, depots = self.instance.vehicle_types, self.instance.num_depots
         registered: dict[tuple[int, bool], int] = {}
         callbacks = []
@@ -105,6 +107,8 @@ class _Model:
                 matrix = matrices[key[0]].copy()
                 if key[1]:
                     matrix[:, :depots] = 0
+                if tail is not None:
+                    matrix += tail[:, None]
                 registered[key] = self._matrix(matrix)
             callbacks.append(registered[key])
         return callbacks
@@ -127,7 +131,7 @@ class _Model:
 
     def _distances(self) -> None:
         scaled = self.scaled
-        if scaled.distances is None:
+        if scaled.distances is None or scaled.max_distance is None:
             return
         caps = [int(scaled.max_distance[k]) for k in self.vehicle_type]
         self.routing.AddDimensionWithVehicleTransitAndCapacity(
@@ -164,7 +168,7 @@ class _Model:
             return
         scaled, routing, manager = self.scaled, self.routing, self.manager
         # transit of an arc: the travel time plus the service at its tail (zero at depots)
-        per_vehicle = self._per_vehicle(scaled.travel + scaled.service[None, :, None])
+        per_vehicle = self._per_vehicle(scaled.travel, tail=scaled.service)
         horizon = int(max(scaled.shift[:, 1].max(), scaled.windows[:, 1].max()))
         routing.AddDimensionWithVehicleTransits(per_vehicle, horizon, horizon, False, "time")
         time = routing.GetDimensionOrDie("time")
@@ -224,10 +228,10 @@ class _Model:
         for v, k in enumerate(self.vehicle_type):
             slots.setdefault(int(k), []).append(v)
         per_vehicle: list[list[int]] = [[] for _ in self.vehicle_type]
-        for route, k in zip(initial.routes, initial.vehicle_types, strict=True):
-            if not slots.get(k):
-                return None, f"rejected (more routes of vehicle type {k} than vehicles); cold start"
-            per_vehicle[slots[k].pop(0)] = [self.manager.NodeToIndex(node) for node in route]
+        for route, kind in zip(initial.routes, initial.vehicle_types, strict=True):
+            if not slots.get(kind):
+                return None, f"rejected (more routes of vehicle type {kind} than vehicles); cold start"
+            per_vehicle[slots[kind].pop(0)] = [self.manager.NodeToIndex(node) for node in route]
         assignment = self.routing.ReadAssignmentFromRoutes(per_vehicle, True)
         if assignment is None:
             return None, "rejected (infeasible in OR-Tools' integer model); cold start"

@@ -239,7 +239,7 @@ class PyVRP(Solver[PyVRPOptions]):
         )
         best = result.best
         routes, types = routes_of(best, instance.num_depots)
-        backend_cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
+        backend_cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
         info = {
             "backend_feasible": bool(best.is_feasible()),
             "backend_cost": scaled.cost.value(backend_cost) - scaled.preference_offset,

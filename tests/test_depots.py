@@ -79,6 +79,18 @@ def test_backends_solve_mixed_open_and_closed_ends(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", BACKENDS)
+def test_an_open_route_finishes_after_its_last_service(method: str) -> None:
+    """Vehicle 1 ends open with a shift ending at 95: serving 90, 80, 70 and 50 would finish at
+    60 of travel + 40 of service = 100 (at 90 if the last service were forgotten), so the
+    big-prize client at 50 must be left out."""
+    instance = two_depots(end_depot=None, time_window=(0.0, 95.0))
+    solution = nco.solve(instance, method=method, time_limit=1.0, seed=0)
+    assert solution.feasible, solution.violations
+    assert solution.unassigned == [BIG_PRIZE, SMALL_PRIZE]
+    assert solution.cost == pytest.approx(100 + 36 + 1000 + 1)
+
+
+@pytest.mark.parametrize("method", BACKENDS)
 def test_max_tasks_binds_in_every_backend(method: str) -> None:
     """Vehicle 1 capped at 3 clients and vehicle 0 at 3 by its shift leave room for the six
     required clients only: the big-prize client is left out and its prize paid."""
