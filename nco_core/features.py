@@ -31,6 +31,7 @@ __all__ = [
     "Knob",
     "fits",
     "of",
+    "unknown_knobs",
     "unsupported_by_env",
     "used",
 ]
@@ -184,6 +185,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("preferences", ("preference",), forbids=False),
     Knob("preference_weight", (), matched=False),
 )
+
+
+def unknown_knobs(flags: Mapping[str, float]) -> list[str]:
+    """Flag names that are no ``Variant`` knob: a card holding one was written against another
+    vocabulary, and :func:`fits` would silently ignore it."""
+    known = {knob.name for knob in KNOBS}
+    return sorted(set(flags) - known)
 
 
 def fits(flags: Mapping[str, float], features: Mapping[str, bool]) -> bool:

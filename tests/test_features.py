@@ -158,6 +158,16 @@ def test_card_flags_match_features_as_before() -> None:
     assert features.fits(generic, use("capacity", "multiple_profiles", "allowed", "preference"))
 
 
+def test_a_card_with_a_flag_of_another_vocabulary_is_an_error_naming_it(tmp_path: Path) -> None:
+    import json
+
+    card = json.loads((CARDS / "acvrp50.json").read_text())
+    card["flags"]["has_time_windows"] = 0  # an env key, not a Variant knob
+    (tmp_path / "odd.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match=r"odd\.json: flags \['has_time_windows'\] are no variant knob"):
+        neural.checkpoint_for(nco.sample_instance("acvrp", 10, seed=0), tmp_path)
+
+
 def test_neural_solve_picks_the_same_checkpoint_as_before() -> None:
     for problem, (small, _) in BEFORE.items():
         solution = nco.solve(nco.sample_instance(problem, 12, seed=3), method="neural", time_limit=5, seed=0)

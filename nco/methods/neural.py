@@ -56,6 +56,9 @@ def _parsed_cards(stamped: tuple[tuple[str, int], ...]) -> list[dict[str, Any]]:
     for name, _ in stamped:
         path = Path(name)
         card = json.loads(path.read_text())
+        unknown = feature_table.unknown_knobs(card.get("flags", {}))
+        if unknown:
+            raise ValueError(f"checkpoint card {name}: flags {unknown} are no variant knob (nco_core.features.KNOBS)")
         card["checkpoint_path"] = str(path.parent / card["checkpoint"])
         cards.append(card)
     return cards

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from nco.policies import RoutingPolicy, build_policy
+from nco_core.features import unknown_knobs
 from nco_core.io import atomic_path
 
 __all__ = ["RESUME_WEIGHTS_ONLY", "check_resumable", "load_policy", "save_policy", "ship"]
@@ -71,6 +72,9 @@ def ship(checkpoint: str | os.PathLike, directory: str | os.PathLike, name: str,
     """Copy a policy checkpoint to ``directory/name.pt`` with its card ``name.json``: what the
     neural solver matches instances against (flags, size) and how the model was made."""
     policy, meta = load_policy(checkpoint)
+    unknown = unknown_knobs(meta.get("flags", {}))
+    if unknown:  # the neural method matches instances by these names
+        raise ValueError(f"checkpoint {str(checkpoint)!r}: flags {unknown} are no variant knob (nco_core.features.KNOBS)")
     target = save_policy(policy, Path(directory) / f"{name}.pt", **meta)
     parameters = sum(p.numel() for p in policy.parameters())
     card = dict(checkpoint=target.name, **{k: meta[k] for k in ("problem", "flags", "size") if k in meta})
