@@ -25,7 +25,7 @@ from solvers.stop import Budget, Criterion
 
 __all__ = ["Options", "Solver"]
 
-O = TypeVar("O", bound="Options")
+OptionsT = TypeVar("OptionsT", bound="Options")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,29 +33,29 @@ class Options:
     """A method's options; subclasses add fields with defaults and check them in ``__post_init__``."""
 
     @classmethod
-    def parse(cls: type[O], method: str, given: Mapping[str, Any]) -> O:
+    def parse(cls: type[OptionsT], method: str, given: Mapping[str, Any]) -> OptionsT:
         """``given`` keyword options as ``cls``; an unknown name raises :class:`UnknownOption`."""
         accepted = tuple(field.name for field in dataclasses.fields(cls))
         reject_options(method, {key: value for key, value in given.items() if key not in accepted}, accepted)
         return cls(**given)
 
 
-class Solver(ABC, Generic[O]):
+class Solver(ABC, Generic[OptionsT]):
     """A solving method: ``name``, its options type, and :meth:`solve` on a running budget."""
 
     name: str
-    options_type: type[O]
+    options_type: type[OptionsT]
 
-    def options(self, **given: Any) -> O:
+    def options(self, **given: Any) -> OptionsT:
         """The method's options from keywords, validated (what ``__call__`` does first)."""
         return self.options_type.parse(self.name, given)
 
-    def prepare(self, instance: Instance, options: O) -> None:
+    def prepare(self, instance: Instance, options: OptionsT) -> None:
         """Pay the one-time costs per process of solving ``instance`` (imports, loading and
         calibrating a checkpoint) before a budget's clock starts; nothing by default."""
 
     @abstractmethod
-    def solve(self, instance: Instance, options: O, *, budget: Budget, seed: int, initial: Solution | None = None) -> Solution:
+    def solve(self, instance: Instance, options: OptionsT, *, budget: Budget, seed: int, initial: Solution | None = None) -> Solution:
         """Solve within ``budget`` (charged from the call to the return); the result is built with
         ``Solution.of`` so that the evaluator scores it. Raises ``UnsupportedFeature`` before
         solving when the instance uses a feature the method cannot model."""

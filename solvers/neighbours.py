@@ -15,7 +15,7 @@ Lists are ``(C, k)`` arrays of location ids (clients 1..C) here and PyVRP ``Acti
 from __future__ import annotations
 
 import time as clock
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 import pyvrp
@@ -37,7 +37,8 @@ __all__ = [
 class Scorer(Protocol):
     """Scores each client's ``candidates`` nearest clients (higher: try first)."""
 
-    candidates: int
+    @property
+    def candidates(self) -> int: ...
 
     def score(self, data: pyvrp.ProblemData, candidates: np.ndarray) -> np.ndarray: ...
 
@@ -52,7 +53,7 @@ class Provider(Protocol):
 
 
 # What the PyVRP backend's ``neighbours`` option takes
-Neighbours = Union[str, np.ndarray, Provider]
+Neighbours = str | np.ndarray | Provider
 
 
 def proximity(data: pyvrp.ProblemData, params: NeighbourhoodParams, k: int | None = None) -> np.ndarray:
@@ -103,9 +104,12 @@ def neighbourhood(
             raise ValueError(f"pyvrp solver: unknown neighbours {kind!r}; the backend takes 'proximity', a (C, k) "
                              "array or a provider ('learned' is nco.solve's: nco.methods.neighbours)")
         lists = compute_neighbours(data, params)
-        note = {"neighbours": "proximity", "neighbours_k": max(map(len, lists.values()), default=0)}
+        note: dict[str, object] = {"neighbours": "proximity", "neighbours_k": max(map(len, lists.values()), default=0)}
     else:
-        given, note = (kind, {"neighbours": "given"}) if isinstance(kind, np.ndarray) else kind(data, params)
+        if isinstance(kind, np.ndarray):
+            given, note = kind, {"neighbours": "given"}
+        else:
+            given, note = kind(data, params)
         _check(given, data.num_clients)
         lists = as_pyvrp(given)
         note = {"neighbours_k": int(given.shape[1]), **note}
