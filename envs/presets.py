@@ -3,7 +3,9 @@
 Everything else (generators, environments, policies) reads the flags, never the names, so a new
 variant is a new row here rather than a new branch somewhere else. Flag values in ``[0, 1]`` are
 per-instance probabilities (RouteFinder style): ``time_windows=0.5`` gives a batch in which about
-half of the instances have time windows, all handled by one environment.
+half of the instances have time windows, all handled by one environment. The knobs are named
+after the features they produce (``nco_core.features.KNOBS``), which is how checkpoint cards,
+whose ``flags`` are these knobs, are matched against instances.
 """
 
 from __future__ import annotations
@@ -84,4 +86,7 @@ def variant(problem: str | Variant, **flags: float) -> Variant:
             base = PRESETS[problem]
         except KeyError:
             raise ValueError(f"unknown problem {problem!r}; presets: {', '.join(PRESETS)}") from None
+    unknown = sorted(set(flags) - {f.name for f in fields(Variant)})
+    if unknown:
+        raise ValueError(f"unknown variant flag(s) {unknown}; flags: {', '.join(f.name for f in fields(Variant))}")
     return replace(base, **flags) if flags else base

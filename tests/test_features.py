@@ -64,6 +64,13 @@ def test_strategies_make_exactly_the_features_they_name(name: str, data: st.Data
     assert set(features.used(instance)) == variant.features
 
 
+def test_an_unknown_variant_flag_is_an_error_naming_the_knobs() -> None:
+    from envs.presets import variant
+
+    with pytest.raises(ValueError, match=r"unknown variant flag\(s\) \['time_window'\]; flags: capacity, time_windows"):
+        variant("acvrp", time_window=1)
+
+
 def test_strategies_refuse_an_unknown_feature_name() -> None:
     from tests.strategies import Variant as StrategyVariant
 
