@@ -45,10 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", metavar="PT",
                         help="neural: policy checkpoint (default: the shipped one that fits)")
     parser.add_argument("--samples", type=int, metavar="K",
-                        help="neural: sampled rollouts on top of greedy POMO; hybrid: neural candidates")
+                        help="neural, hybrid: sampled rollouts decoded on top of the greedy POMO starts (default 0)")
     parser.add_argument("--augment", action="store_true", help="neural: decode 8 symmetric copies of the coordinates")
     parser.add_argument("--starts", type=int, metavar="S",
-                        help="neural: POMO starts (default every customer; fewer decode faster at large N)")
+                        help="neural: greedy POMO starts (default: as many as fit in the time limit); hybrid: the "
+                             "most starts seeding the refiner (default 16)")
     parser.add_argument(
         "--neighbours", choices=["proximity", "learned"],
         help="pyvrp / hybrid with the pyvrp refiner: PyVRP's local-search neighbour lists (default proximity)",
