@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,10 @@ def parse_time(text: str) -> float:
     """Seconds from ``"5400"``, ``"01:30"`` or ``"01:30:00"``; ValueError otherwise."""
     parts = text.strip().split(":")
     if len(parts) == 1:
-        value = float(parts[0])
+        try:
+            value = float(parts[0])
+        except ValueError:
+            raise ValueError(f"{text!r} is neither seconds nor HH:MM[:SS]") from None
     elif len(parts) in (2, 3) and all(part.isdigit() for part in parts):
         h, m, sec = (*map(int, parts), 0)[:3]
         if m >= 60 or sec >= 60:
@@ -107,7 +111,7 @@ class _Rows:
         return frozenset(self.text(r, "skills").replace(";", " ").split()) if "skills" in self.columns else frozenset()
 
 
-def read_stops_csv(stops: str | Path, fleet: str | Path | None = None) -> Problem:
+def read_stops_csv(stops: str | os.PathLike[str], fleet: str | os.PathLike[str] | None = None) -> Problem:
     """The :class:`Problem` of a stops CSV and, optionally, a fleet CSV."""
     stops_rows = _Rows(Path(stops), ("id", "lat", "lon"), STOP_COLUMNS)
     places: dict[tuple[float, float], int] = {}

@@ -120,7 +120,10 @@ def read_vroom(path: str | Path, data: dict | None = None) -> Problem:
         where = ".".join(map(str, first["loc"]))
         raise InstanceFileError(f"{path}: {where}: {first['msg']} (got {str(first.get('input'))[:80]})") from None
     try:
-        return _problem(model, path)
+        problem = _problem(model, path)
+        if problem.matrices is not None:
+            problem.instance  # noqa: B018 - built now, so that its errors name this file
+        return problem
     except StopsError as error:
         raise InstanceFileError(f"{path}: {error}") from None
 
