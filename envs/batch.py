@@ -132,12 +132,14 @@ def _fleet(instance: Instance, K: int) -> tuple[np.ndarray, ...]:
 
 
 def _fleet_back(row: Row) -> dict[str, Any]:
-    kinds = {attribute: (int if dtype is np.int64 else float) for attribute, (_, _, dtype) in _FLEET.items()}
-    fleet = tuple(
-        VehicleType(**{attribute: kinds[attribute](row[column][k]) for attribute, (column, _, _) in _FLEET.items()})
-        for k in row.types
-    )
-    return {"fleet": fleet}
+    def vehicle(k: int) -> VehicleType:
+        values: dict[str, Any] = {
+            attribute: (int if dtype is np.int64 else float)(row[column][k])
+            for attribute, (column, _, dtype) in _FLEET.items()
+        }
+        return VehicleType(**values)
+
+    return {"fleet": tuple(vehicle(k) for k in row.types)}
 
 
 def _per_type(value: np.ndarray | None, K: int, n: int, fill: float | bool) -> np.ndarray:
@@ -149,63 +151,87 @@ _NO_WINDOWS = np.array([0.0, np.inf])
 
 CROSSINGS: tuple[Crossing, ...] = (
     Crossing(
-        ("distance", "duration"), ("distance", "duration"),
+        ("distance", "duration"),
+        ("distance", "duration"),
         lambda i, K, P: (_profiles(i, P, duration=False), _profiles(i, P, duration=True)),
-        _matrices_back, ("float", None),
+        _matrices_back,
+        ("float", None),
     ),
     Crossing(
-        ("coordinates", "coordinate_system"), ("coordinates", "has_coordinates", "latlon"),
-        lambda i, K, P: (np.zeros((i.num_nodes, 2)) if i.coordinates is None else i.coordinates,
-                         i.coordinates is not None, i.coordinate_system == "latlon"),
-        lambda r: {"coordinates": r["coordinates"] if r["has_coordinates"] else None,
-                   "coordinate_system": "latlon" if r["latlon"] else "xy"},
+        ("coordinates", "coordinate_system"),
+        ("coordinates", "has_coordinates", "latlon"),
+        lambda i, K, P: (
+            np.zeros((i.num_nodes, 2)) if i.coordinates is None else i.coordinates,
+            i.coordinates is not None,
+            i.coordinate_system == "latlon",
+        ),
+        lambda r: {
+            "coordinates": r["coordinates"] if r["has_coordinates"] else None,
+            "coordinate_system": "latlon" if r["latlon"] else "xy",
+        },
         (None, "bool", None),
     ),
     Crossing(
-        ("demand", "pickup"), ("demand", "pickup"),
+        ("demand", "pickup"),
+        ("demand", "pickup"),
         lambda i, K, P: (i.delivery, i.backhaul),
-        lambda r: {"demand": r["demand"] if r["demand"].any() or r["pickup"].any() else None,
-                   "pickup": r["pickup"] if r["pickup"].any() else None},
+        lambda r: {
+            "demand": r["demand"] if r["demand"].any() or r["pickup"].any() else None,
+            "pickup": r["pickup"] if r["pickup"].any() else None,
+        },
         ("float", "float"),
     ),
     Crossing(
-        ("time_windows",), ("time_windows", "has_time_windows"),
-        lambda i, K, P: (np.tile(_NO_WINDOWS, (i.num_nodes, 1)) if i.time_windows is None else i.time_windows,
-                         i.time_windows is not None),
+        ("time_windows",),
+        ("time_windows", "has_time_windows"),
+        lambda i, K, P: (
+            np.tile(_NO_WINDOWS, (i.num_nodes, 1)) if i.time_windows is None else i.time_windows,
+            i.time_windows is not None,
+        ),
         lambda r: {"time_windows": r["time_windows"] if r["has_time_windows"] else None},
         ("float", None),
     ),
     Crossing(
-        ("service_time",), ("service_time",),
+        ("service_time",),
+        ("service_time",),
         lambda i, K, P: (i.service,),
         lambda r: {"service_time": r["service_time"] if r["service_time"].any() else None},
         ("float",),
     ),
     Crossing(
-        ("open_routes",), ("open_routes",),
+        ("open_routes",),
+        ("open_routes",),
         lambda i, K, P: (i.open_routes,),
         lambda r: {"open_routes": bool(r["open_routes"])},
         (None,),
     ),
     Crossing(
-        ("backhaul_mode",), ("strict_backhaul",),
+        ("backhaul_mode",),
+        ("strict_backhaul",),
         lambda i, K, P: (i.backhaul_mode == "strict" and i.pickup is not None,),
         lambda r: {"backhaul_mode": "strict" if r["strict_backhaul"] else "mixed"},
         (None,),
     ),
     Crossing(
         # capacity / num_vehicles / max_route_duration are the shorthand of a one-type fleet
-        ("fleet", "capacity", "num_vehicles", "max_route_duration"), tuple(column for column, _, _ in _FLEET.values()),
+        ("fleet", "capacity", "num_vehicles", "max_route_duration"),
+        tuple(column for column, _, _ in _FLEET.values()),
         lambda i, K, P: _fleet(i, K),
         _fleet_back,
         tuple("int" if dtype is np.int64 else "float" for _, _, dtype in _FLEET.values()),
     ),
     Crossing(
-        ("allowed", "preference"), ("allowed", "preference", "has_profiles"),
-        lambda i, K, P: (_per_type(i.allowed, K, i.num_nodes, True), _per_type(i.preference, K, i.num_nodes, 0.0),
-                         i.allowed is not None or i.preference is not None),
-        lambda r: {"allowed": r["allowed"][r.types] if r["has_profiles"] else None,
-                   "preference": r["preference"][r.types] if r["has_profiles"] else None},
+        ("allowed", "preference"),
+        ("allowed", "preference", "has_profiles"),
+        lambda i, K, P: (
+            _per_type(i.allowed, K, i.num_nodes, True),
+            _per_type(i.preference, K, i.num_nodes, 0.0),
+            i.allowed is not None or i.preference is not None,
+        ),
+        lambda r: {
+            "allowed": r["allowed"][r.types] if r["has_profiles"] else None,
+            "preference": r["preference"][r.types] if r["has_profiles"] else None,
+        },
         ("bool", "float", None),
     ),
 )
@@ -241,8 +267,9 @@ def pack(instances: Sequence[Instance]) -> InstanceBatch:
         for crossing in CROSSINGS:
             for column, value in zip(crossing.columns, crossing.pack(instance, K, P), strict=True):
                 columns[column].append(value)
-    return InstanceBatch(**{column: np.stack(values) if np.ndim(values[0]) else np.array(values)
-                            for column, values in columns.items()})
+    return InstanceBatch(
+        **{column: np.stack(values) if np.ndim(values[0]) else np.array(values) for column, values in columns.items()}
+    )
 
 
 def unpack(batch: InstanceBatch, name: str) -> list[Instance]:

@@ -54,44 +54,95 @@ def _types(instance: Instance):
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("capacity", "some vehicle type has a finite capacity",
-            lambda i: any(math.isfinite(v.capacity) for v in _types(i))),
+    Feature(
+        "capacity",
+        "some vehicle type has a finite capacity",
+        lambda i: any(math.isfinite(v.capacity) for v in _types(i)),
+    ),
     Feature("time_windows", "customers (and the depot) have time windows", lambda i: i.time_windows is not None),
-    Feature("service_time", "some node has a positive service time",
-            lambda i: i.service_time is not None and bool(np.any(i.service_time > 0))),
-    Feature("backhaul", "some customer has a pickup brought back to the depot",
-            lambda i: i.pickup is not None and bool(np.any(i.pickup > 0))),
-    Feature("strict_backhaul", "linehaul customers before backhauls on every route (backhaul_mode='strict')",
-            lambda i: i.backhaul_mode == "strict" and i.pickup is not None),
+    Feature(
+        "service_time",
+        "some node has a positive service time",
+        lambda i: i.service_time is not None and bool(np.any(i.service_time > 0)),
+    ),
+    Feature(
+        "backhaul",
+        "some customer has a pickup brought back to the depot",
+        lambda i: i.pickup is not None and bool(np.any(i.pickup > 0)),
+    ),
+    Feature(
+        "strict_backhaul",
+        "linehaul customers before backhauls on every route (backhaul_mode='strict')",
+        lambda i: i.backhaul_mode == "strict" and i.pickup is not None,
+    ),
     Feature("open_routes", "routes end at their last customer", lambda i: bool(i.open_routes)),
-    Feature("max_duration", "some vehicle type has a route duration limit",
-            lambda i: any(math.isfinite(v.max_duration) for v in _types(i))),
+    Feature(
+        "max_duration",
+        "some vehicle type has a route duration limit",
+        lambda i: any(math.isfinite(v.max_duration) for v in _types(i)),
+    ),
     Feature("heterogeneous_fleet", "more than one vehicle type", lambda i: len(_types(i)) > 1),
-    Feature("fixed_cost", "some vehicle type has a fixed cost per used vehicle",
-            lambda i: any(v.fixed_cost > 0 for v in _types(i))),
-    Feature("duration_cost", "some vehicle type pays per unit of route duration",
-            lambda i: any(v.unit_duration_cost > 0 for v in _types(i))),
-    Feature("multiple_profiles", "several distance/duration matrices, one per vehicle profile",
-            lambda i: i.num_profiles > 1),
-    Feature("allowed", "some vehicle type may not serve some node (zones)",
-            lambda i: i.allowed is not None and not bool(i.allowed.all())),
-    Feature("preference", "serving a node with a vehicle type earns a reward (profiled VRP)",
-            lambda i: i.preference is not None and bool(np.any(i.preference != 0))),
+    Feature(
+        "fixed_cost",
+        "some vehicle type has a fixed cost per used vehicle",
+        lambda i: any(v.fixed_cost > 0 for v in _types(i)),
+    ),
+    Feature(
+        "duration_cost",
+        "some vehicle type pays per unit of route duration",
+        lambda i: any(v.unit_duration_cost > 0 for v in _types(i)),
+    ),
+    Feature(
+        "multiple_profiles", "several distance/duration matrices, one per vehicle profile", lambda i: i.num_profiles > 1
+    ),
+    Feature(
+        "allowed",
+        "some vehicle type may not serve some node (zones)",
+        lambda i: i.allowed is not None and not bool(i.allowed.all()),
+    ),
+    Feature(
+        "preference",
+        "serving a node with a vehicle type earns a reward (profiled VRP)",
+        lambda i: i.preference is not None and bool(np.any(i.preference != 0)),
+    ),
     # The env builds routes from one depot, without shifts, task or distance limits, and serves
     # every client: the neural methods refuse these by name.
-    Feature("multiple_depots", "several depots, or a vehicle type that starts or ends away from node 0",
-            lambda i: i.num_depots > 1 or any(v.start_depot != 0 or v.end_depot not in (0, None) for v in _types(i)),
-            neural=False),
-    Feature("mixed_route_ends", "some vehicle types end open, others at a depot",
-            lambda i: len({v.end_depot is None for v in _types(i)}) > 1, neural=False),
-    Feature("shifts", "some vehicle type has a shift (VehicleType.time_window)",
-            lambda i: any(v.time_window is not None for v in _types(i)), neural=False),
-    Feature("max_tasks", "some vehicle type caps the clients per route",
-            lambda i: any(v.max_tasks is not None for v in _types(i)), neural=False),
-    Feature("max_distance", "some vehicle type has a route distance limit",
-            lambda i: any(math.isfinite(v.max_distance) for v in _types(i)), neural=False),
-    Feature("optional_clients", "some clients may be left out at the cost of their prize",
-            lambda i: i.required is not None and not bool(i.required[i.num_depots:].all()), neural=False),
+    Feature(
+        "multiple_depots",
+        "several depots, or a vehicle type that starts or ends away from node 0",
+        lambda i: i.num_depots > 1 or any(v.start_depot != 0 or v.end_depot not in (0, None) for v in _types(i)),
+        neural=False,
+    ),
+    Feature(
+        "mixed_route_ends",
+        "some vehicle types end open, others at a depot",
+        lambda i: len({v.end_depot is None for v in _types(i)}) > 1,
+        neural=False,
+    ),
+    Feature(
+        "shifts",
+        "some vehicle type has a shift (VehicleType.time_window)",
+        lambda i: any(v.time_window is not None for v in _types(i)),
+        neural=False,
+    ),
+    Feature(
+        "max_tasks",
+        "some vehicle type caps the clients per route",
+        lambda i: any(v.max_tasks is not None for v in _types(i)),
+        neural=False,
+    ),
+    Feature(
+        "max_distance",
+        "some vehicle type has a route distance limit",
+        lambda i: any(math.isfinite(v.max_distance) for v in _types(i)),
+        neural=False,
+    ),
+    Feature(
+        "optional_clients",
+        "some clients may be left out at the cost of their prize",
+        lambda i: i.required is not None and not bool(i.required[i.num_depots :].all()),
+        neural=False,
+    ),
 )
 
 NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
