@@ -15,20 +15,21 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyvrp
 from pyvrp.search import NeighbourhoodParams
 
-from nco.policies.arcs import NUM_FEATURES, ArcScorer, load_scorer
-from nco.policies.threads import one_thread
 from nco_core.instance import Instance
 from nco_core.paths import shipped_data
 from nco_core.solution import Solution
 from solvers.neighbours import learned
 from solvers.pyvrp_solver import PyVRP, PyVRPOptions
 from solvers.stop import Budget
+
+if TYPE_CHECKING:
+    from nco.policies.arcs import ArcScorer
 
 __all__ = ["DEFAULT_HEAD", "DEFAULT_K", "SCORER_DIR", "SOLVER", "Learned", "PyVRPMethod", "PyVRPMethodOptions", "problem_of", "scorer_for"]
 
@@ -41,7 +42,11 @@ DEFAULT_HEAD = 10
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> ArcScorer:
+    # torch and the scorer load with the first learned list: plain PyVRP never pays for them
     import torch
+
+    from nco.policies.arcs import NUM_FEATURES, load_scorer
+    from nco.policies.threads import one_thread
 
     scorer = load_scorer(path)
     card = Path(path).with_suffix(".json")
@@ -78,6 +83,8 @@ class Learned:
     scorer: ArcScorer
 
     def __call__(self, data: pyvrp.ProblemData, params: NeighbourhoodParams) -> tuple[np.ndarray, dict[str, Any]]:
+        from nco.policies.threads import one_thread  # loaded with the scorer
+
         k, head = getattr(self.scorer, "list_shape", (DEFAULT_K, DEFAULT_HEAD))
         with one_thread():
             lists = learned(data, params, self.scorer, k=k, head=head)
