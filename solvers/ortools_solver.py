@@ -125,7 +125,9 @@ class _Model:
             return
         types = self.instance.vehicle_types
         ones = (np.arange(self.instance.num_nodes) >= self.instance.num_depots).astype(np.int64)
-        caps = [self.instance.num_customers if types[k].max_tasks is None else types[k].max_tasks for k in self.vehicle_type]
+        caps = [
+            self.instance.num_customers if types[k].max_tasks is None else types[k].max_tasks for k in self.vehicle_type
+        ]
         callback = self.routing.RegisterUnaryTransitVector(ones.tolist())
         self.routing.AddDimensionWithVehicleCapacity(callback, 0, caps, True, name)
 

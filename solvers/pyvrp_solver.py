@@ -86,8 +86,9 @@ def build_data(instance: Instance, scaled: IntegerData) -> pyvrp.ProblemData:
         extra: dict[str, Any] = {}
         if scaled.max_duration[k] < scaled.time.big:
             extra["shift_duration"] = int(scaled.max_duration[k])
-        limits = ([scaled.cost.big - 1] if forbidding else []) + (
-            [int(scaled.max_distance_cost[k])] if k in limited else [])
+        limits = [scaled.cost.big - 1] if forbidding else []
+        if k in limited and scaled.max_distance_cost is not None:  # set whenever a type is limited
+            limits.append(int(scaled.max_distance_cost[k]))
         if limits:
             extra["max_distance"] = int(min(limits))
         tasks = [instance.num_customers if vehicle.max_tasks is None else vehicle.max_tasks] * counting
