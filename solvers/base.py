@@ -55,7 +55,9 @@ class Solver(ABC, Generic[OptionsT]):
         calibrating a checkpoint) before a budget's clock starts; nothing by default."""
 
     @abstractmethod
-    def solve(self, instance: Instance, options: OptionsT, *, budget: Budget, seed: int, initial: Solution | None = None) -> Solution:
+    def solve(
+        self, instance: Instance, options: OptionsT, *, budget: Budget, seed: int, initial: Solution | None = None
+    ) -> Solution:
         """Solve within ``budget`` (charged from the call to the return); the result is built with
         ``Solution.of`` so that the evaluator scores it. Raises ``UnsupportedFeature`` before
         solving when the instance uses a feature the method cannot model."""

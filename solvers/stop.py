@@ -110,7 +110,6 @@ def _parts(criterion: Criterion) -> tuple[Criterion, ...]:
     return (criterion,)
 
 
-
 @dataclass(frozen=True)
 class Budget:
     """A call's stop criteria with its clock running: the tightest bound of each kind.

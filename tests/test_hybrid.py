@@ -82,5 +82,7 @@ def test_variant_without_a_shipped_policy_is_refined_from_scratch(refiner: str) 
 
 def test_hybrid_reports_what_neither_part_can_model() -> None:
     instance = sample_instance("vrpb", 10, seed=3)  # strict backhaul: no shipped policy, and VROOM cannot
-    with pytest.raises(UnsupportedFeature, match="not supported by hybrid: skipped: no neural start.*not supported by vroom"):
+    with pytest.raises(
+        UnsupportedFeature, match="not supported by hybrid: skipped: no neural start.*not supported by vroom"
+    ):
         nco.solve(instance, method="hybrid", refiner="vroom", time_limit=0.3)

@@ -15,7 +15,9 @@ PACKAGES = ("nco", "envs", "solvers", "nco_core")
 
 
 def _run(code: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _import_in(orders: list[tuple[str, ...]]) -> None:

@@ -10,9 +10,9 @@ import torch
 
 import nco
 from nco.cli import main
+from nco.methods.neighbours import DEFAULT_HEAD, DEFAULT_K, SCORER_DIR
 from nco.policies.arcs import NUM_FEATURES, ArcScorer, arc_features, load_scorer
 from nco.training.arcs import ArcsConfig, examples, train_arcs
-from nco.methods.neighbours import DEFAULT_HEAD, DEFAULT_K, SCORER_DIR
 from solvers.neighbours import as_pyvrp, learned, neighbourhood, proximity, recall
 from solvers.pyvrp_solver import build_data, solver_params
 from solvers.scaling import integer_data
@@ -95,8 +95,9 @@ def test_given_lists_are_checked():
 
 def test_training_lowers_the_loss_and_raises_recall(labelled, tmp_path):
     torch.manual_seed(0)
-    scorer, card = train_arcs(ArcsConfig(out=str(tmp_path / "arcs.pt"), epochs=12, candidates=12, lr=5e-3,
-                                         val_fraction=0.34), labelled)
+    scorer, card = train_arcs(
+        ArcsConfig(out=str(tmp_path / "arcs.pt"), epochs=12, candidates=12, lr=5e-3, val_fraction=0.34), labelled
+    )
     start, best = card["history"][0], card["best"]
     assert best["loss"] < 0.9 * start["loss"]
     assert best["recall@5"] > start["recall@5"] + 0.1
@@ -113,7 +114,10 @@ def test_nco_train_arcs_from_label_shards(tmp_path):
     args = ["data", "label", "--problem", "acvrp", "--size", "20", "--num-instances", "6", "--time-limit", "0.1",
             "--shard-size", "3", "--no-progress", "--out", str(labels)]  # fmt: skip
     assert main(args) == 0
-    assert main(["train", "--algorithm", "arcs", "--labels", str(labels), "--epochs", "2", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(["train", "--algorithm", "arcs", "--labels", str(labels), "--epochs", "2", "--out", str(tmp_path / "run")])
+        == 0
+    )
     card = json.loads((tmp_path / "run" / "arcs.json").read_text())
     assert card["problems"] == ["acvrp"] and card["sizes"] == [20] and card["train_instances"] == 5
     assert load_scorer(tmp_path / "run" / "arcs.pt").candidates == card["candidates"]
@@ -125,7 +129,9 @@ def test_solving_with_learned_neighbours_is_feasible_and_reported(problem, city)
     instance = nco.sample_instance(problem, 100, city=city, seed=1000)
     solution = nco.solve(instance, method="pyvrp", time_limit=0.3, seed=0, neighbours="learned")
     assert solution.feasible, solution.violations
-    shape = json.loads((SCORER_DIR / f"{problem}.json").read_text()).get("lists", {"k": DEFAULT_K, "head": DEFAULT_HEAD})
+    shape = json.loads((SCORER_DIR / f"{problem}.json").read_text()).get(
+        "lists", {"k": DEFAULT_K, "head": DEFAULT_HEAD}
+    )
     assert solution.info["neighbours"] == "learned"
     assert (solution.info["neighbours_k"], solution.info["neighbours_head"]) == (shape["k"], shape["head"])
     assert 0 < solution.info["neighbours_time"] < 0.3

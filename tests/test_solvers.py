@@ -189,7 +189,9 @@ def test_every_method_is_a_typed_solver_with_an_options_dataclass(method: str) -
     assert isinstance(solver, Solver) and solver.name == method
     assert dataclasses.is_dataclass(solver.options_type) and isinstance(solver.options(), solver.options_type)
     accepted = ", ".join(field.name for field in dataclasses.fields(solver.options_type))
-    with pytest.raises(UnknownOption, match=rf"{method} solver: unknown option\(s\) \['bogus'\]; it accepts {accepted}"):
+    with pytest.raises(
+        UnknownOption, match=rf"{method} solver: unknown option\(s\) \['bogus'\]; it accepts {accepted}"
+    ):
         nco.solve(nco.sample_instance("acvrp", 5, seed=0), method, bogus=1)
 
 
@@ -234,4 +236,3 @@ def test_the_pyvrp_backend_takes_a_provider_and_leaves_learned_to_the_method_lay
     solution = backend(instance, time_limit=0.2, neighbours=provider)
     _check(instance, solution)
     assert shapes == [(20, 5)] and solution.info["neighbours"] == "five nearest" and solution.info["neighbours_k"] == 5
-

@@ -52,8 +52,13 @@ def test_every_call_has_a_runtime_bound() -> None:
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: MaxIterations(0), lambda: MaxIterations(1.5), lambda: NoImprovement(True), lambda: MaxRuntime(math.inf),
-     lambda: MaxRuntime(0)],
+    [
+        lambda: MaxIterations(0),
+        lambda: MaxIterations(1.5),
+        lambda: NoImprovement(True),
+        lambda: MaxRuntime(math.inf),
+        lambda: MaxRuntime(0),
+    ],
 )
 def test_bad_criteria_are_refused(make: Callable[[], object]) -> None:
     with pytest.raises((TypeError, ValueError)):

@@ -67,7 +67,9 @@ class HybridOptions(Options):
         if self.neighbours not in ("proximity", "learned"):
             raise ValueError(f"hybrid solver: unknown neighbours {self.neighbours!r}; choose 'proximity' or 'learned'")
         if self.neighbours != "proximity" and self.refiner != "pyvrp":
-            raise ValueError(f"hybrid solver: neighbours={self.neighbours!r} needs refiner='pyvrp', not {self.refiner!r}")
+            raise ValueError(
+                f"hybrid solver: neighbours={self.neighbours!r} needs refiner='pyvrp', not {self.refiner!r}"
+            )
 
 
 class Hybrid(Solver[HybridOptions]):
@@ -90,8 +92,14 @@ class Hybrid(Solver[HybridOptions]):
     ) -> Solution:
         deadline = budget.deadline
         refiner = options.refiner
-        info: dict[str, Any] = {"refiner": refiner, "starts": 0, "samples": 0, "candidates": 0,
-                                "neighbours": "none (no PyVRP local search ran)", "stop": budget.describe()}
+        info: dict[str, Any] = {
+            "refiner": refiner,
+            "starts": 0,
+            "samples": 0,
+            "candidates": 0,
+            "neighbours": "none (no PyVRP local search ran)",
+            "stop": budget.describe(),
+        }
         pool: list[Solution] = []
         if initial is not None:
             start, info["initial"] = _rescore(instance, initial)
@@ -159,16 +167,24 @@ def _neural(
     share = NEURAL_SHARE * deadline.remaining()
     samples = options.samples
     try:
-        starts = min(plan(instance, share, checkpoint=checkpoint, samples=samples), options.starts, instance.num_customers)
+        starts = min(
+            plan(instance, share, checkpoint=checkpoint, samples=samples), options.starts, instance.num_customers
+        )
         if starts == 0:
             info["neural"] = f"skipped: not even one rollout fits in {share:.3f} s ({NEURAL_SHARE:.0%} of the budget)"
             return deadline, []
-        neural = candidates(instance, starts + samples, seed=seed, checkpoint=checkpoint, starts=starts, samples=samples)
+        neural = candidates(
+            instance, starts + samples, seed=seed, checkpoint=checkpoint, starts=starts, samples=samples
+        )
     except ValueError as error:  # the policy's environment cannot model this instance
         info["neural"] = f"skipped: the policy cannot start this instance ({error})"
         return deadline, []
-    info.update(starts=starts, samples=samples, candidates=len(neural),
-                neural=f"used: {len(neural)} candidates from {starts} POMO starts and {samples} samples")
+    info.update(
+        starts=starts,
+        samples=samples,
+        candidates=len(neural),
+        neural=f"used: {len(neural)} candidates from {starts} POMO starts and {samples} samples",
+    )
     return deadline, neural
 
 

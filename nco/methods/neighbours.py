@@ -31,7 +31,17 @@ from solvers.stop import Budget
 if TYPE_CHECKING:
     from nco.policies.arcs import ArcScorer
 
-__all__ = ["DEFAULT_HEAD", "DEFAULT_K", "SCORER_DIR", "SOLVER", "Learned", "PyVRPMethod", "PyVRPMethodOptions", "problem_of", "scorer_for"]
+__all__ = [
+    "DEFAULT_HEAD",
+    "DEFAULT_K",
+    "SCORER_DIR",
+    "SOLVER",
+    "Learned",
+    "PyVRPMethod",
+    "PyVRPMethodOptions",
+    "problem_of",
+    "scorer_for",
+]
 
 SCORER_DIR = shipped_data("checkpoints", "arcs")
 # The learned lists' shape when a scorer's card names none (``"lists": {"k": .., "head": ..}``,
@@ -65,8 +75,10 @@ def scorer_for(problem: str, directory: Path = SCORER_DIR) -> ArcScorer:
     path = directory / f"{problem}.pt"
     if not path.exists():
         shipped = sorted(p.stem for p in directory.glob("*.pt")) if directory.exists() else []
-        raise FileNotFoundError(f"no arc scorer for {problem!r} in {directory} (shipped: {shipped or 'none'}); "
-                                "train one with `nco train --algorithm arcs`")
+        raise FileNotFoundError(
+            f"no arc scorer for {problem!r} in {directory} (shipped: {shipped or 'none'}); "
+            "train one with `nco train --algorithm arcs`"
+        )
     return _load(str(path))
 
 

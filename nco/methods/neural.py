@@ -35,13 +35,22 @@ from solvers.budget import finish_reserve
 from solvers.stop import Budget
 
 __all__ = [
-    "CHECKPOINT_DIR", "SOLVER", "Neural", "NeuralOptions", "candidates", "checkpoint_for", "load", "plan",
-    "predicted_seconds", "warmup",
+    "CHECKPOINT_DIR",
+    "SOLVER",
+    "Neural",
+    "NeuralOptions",
+    "candidates",
+    "checkpoint_for",
+    "load",
+    "plan",
+    "predicted_seconds",
+    "warmup",
 ]
 
 CHECKPOINT_DIR = shipped_data("checkpoints")
 
 PLANNED_SHARE = 0.9  # of the remaining budget planned for decoding: the cost model's error margin
+
 
 def _cards(directory: Path) -> list[dict[str, Any]]:
     """The cards in ``directory``, parsed once per version of the files (every hybrid call asks,
@@ -185,7 +194,9 @@ def warmup(checkpoint: str) -> None:
     _COSTS[path] = _CostModel(a, b, c)
 
 
-def predicted_seconds(instance: Instance, starts: int, *, checkpoint: str, samples: int = 0, augment: bool = False) -> float:
+def predicted_seconds(
+    instance: Instance, starts: int, *, checkpoint: str, samples: int = 0, augment: bool = False
+) -> float:
     """Predicted wall time of decoding ``starts`` greedy rollouts (+ ``samples``) on ``instance``."""
     warmup(checkpoint)
     return _COSTS[str(checkpoint)].seconds(instance, max(starts, 1), samples, augment)
