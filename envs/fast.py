@@ -284,7 +284,7 @@ def _static(td: TensorDict) -> _Static:
         arr("strict_backhaul", np.bool_)[:, None].copy(),
         np.ascontiguousarray(np.stack([arr(key, np.bool_) for key in FEATURE_FLAGS], 1)),
     )
-    flags = np.stack([arr(key, np.bool_) for key in BATCH_FLAGS], 1).any(0)
+    flags = np.asarray(np.stack([arr(key, np.bool_) for key in BATCH_FLAGS], 1).any(0))
     return _Static(floats, per_type, ints, bools, flags, ints.shape[2])
 
 

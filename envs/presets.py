@@ -11,6 +11,7 @@ whose ``flags`` are these knobs, are matched against instances.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 __all__ = ["PRESETS", "Variant", "variant"]
 
@@ -77,7 +78,7 @@ PRESETS: dict[str, Variant] = {
     "pvrp-zc": Variant(capacity=1, num_profiles=5, min_profiles=3, zones=1),
 }
 
-def variant(problem: str | Variant, **flags: float) -> Variant:
+def variant(problem: str | Variant, **flags: Any) -> Variant:
     """A preset by name (or a Variant), with some flags overridden."""
     if isinstance(problem, Variant):
         base = problem

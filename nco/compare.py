@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -46,7 +47,7 @@ class ComparisonRow:
 class ComparisonTable:
     rows: list[ComparisonRow]
 
-    def summary(self) -> list[dict[str, object]]:
+    def summary(self) -> list[dict[str, Any]]:
         """Per method and budget: mean gap over feasible runs, mean time, feasible share; instances
         the method cannot model are counted apart, not as infeasible."""
         groups: dict[tuple[str, float], list[ComparisonRow]] = defaultdict(list)
@@ -103,7 +104,7 @@ class ComparisonTable:
         import matplotlib.pyplot as plt
 
         figure, axes = plt.subplots(figsize=(6, 4))
-        by_method: dict[str, list[dict[str, object]]] = defaultdict(list)
+        by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for item in self.summary():
             by_method[str(item["method"])].append(item)
         for method, items in by_method.items():

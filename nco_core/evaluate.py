@@ -182,8 +182,8 @@ def _coverage(instance: Instance, routes: list[list[int]]) -> tuple[list[Violati
                 )
             else:
                 seen[node] += 1
-    for node in np.flatnonzero(seen > 1):
-        found.append(Violation("duplicate", f"node {node} is visited {seen[node]} times", None, int(node)))
+    for twice in np.flatnonzero(seen > 1):
+        found.append(Violation("duplicate", f"node {twice} is visited {seen[twice]} times", None, int(twice)))
     missing = np.flatnonzero(seen[depots:] == 0) + depots
     required = instance.is_required[missing]
     for node in missing[required]:

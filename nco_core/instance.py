@@ -324,7 +324,7 @@ class Instance:
         """A validated copy with some fields changed."""
         current = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
         current.update(changes)
-        return Instance(**current)  # type: ignore[arg-type]
+        return Instance(**current)
 
     def __repr__(self) -> str:
         used = [key for key, on in self.features().items() if on]

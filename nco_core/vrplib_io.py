@@ -11,6 +11,7 @@ DIMENSION rows, so a file cut at a line boundary is an error, not a smaller inst
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,8 @@ def _numbers(path: Path, key: str, value: object) -> np.ndarray:
 
 def _odd_row(value: object) -> str:
     """Where a section stops being a table of numbers (rows as parsed: the index column removed)."""
-    rows = [list(np.atleast_1d(np.asarray(row, dtype=object))) for row in value]  # type: ignore[union-attr]
+    parsed = value if isinstance(value, Iterable) else [value]
+    rows = [list(np.atleast_1d(np.asarray(row, dtype=object))) for row in parsed]
     for i, row in enumerate(rows):
         words = [str(item) for item in row if isinstance(item, str) and not _is_number(item)]
         if words:
@@ -341,16 +343,15 @@ def _fleet(path: Path, data: dict[str, Any], size: int, where: np.ndarray) -> di
     kinds = list(dict.fromkeys(signatures))  # distinct vehicles, in order of first appearance
     counts = [signatures.count(kind) for kind in kinds]
     members = [signatures.index(kind) for kind in kinds]
-    fleet_types = tuple(
-        VehicleType(counts[k], **{attr: float(columns[attr][v]) for attr in attrs}) for k, v in enumerate(members)
-    )
+    values: list[dict[str, Any]] = [{attr: float(columns[attr][v]) for attr in attrs} for v in members]
+    fleet_types = tuple(VehicleType(count, **value) for count, value in zip(counts, values, strict=True))
     result: dict[str, Any] = {"fleet": fleet_types}
     if "vehicles_allowed_clients" in data:
         result["allowed"] = allowed[members]
     return result
 
 
-def _allowed(path: Path, value: object, count: int, size: int, where: np.ndarray) -> np.ndarray:
+def _allowed(path: Path, value: Iterable[object] | None, count: int, size: int, where: np.ndarray) -> np.ndarray:
     """(vehicles, nodes) bool from VEHICLES_ALLOWED_CLIENTS_SECTION (1-based client numbers per vehicle)."""
     allowed = np.ones((count, size), dtype=bool)
     if value is None:

@@ -117,10 +117,10 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
         if scaled.max_distance is not None:
             limits["max_distance"] = int(scaled.max_distance[k])
         for _ in range(vehicle.count):
-            route = starts.get(k, [])
+            queued = starts.get(k, [])
             steps = []
-            if route:
-                visits = route.pop(0)
+            if queued:
+                visits = queued.pop(0)
                 steps = [vroom.VehicleStep("start"), *(vroom.VehicleStep("single", n) for n in visits), vroom.VehicleStep("end")]
             problem.add_vehicle(
                 vroom.Vehicle(

@@ -23,7 +23,7 @@ def parse_bbox(text: str) -> BBox:
         raise ValueError(f"bbox {text!r}: expected four numbers minlon,minlat,maxlon,maxlat") from None
     if len(values) != 4:
         raise ValueError(f"bbox {text!r}: expected four numbers minlon,minlat,maxlon,maxlat, got {len(values)}")
-    return check_bbox(values)  # type: ignore[arg-type]
+    return check_bbox(values)
 
 
 def check_bbox(bbox: BBox) -> BBox:

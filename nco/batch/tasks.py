@@ -12,8 +12,9 @@ import os
 import re
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from nco.method_spec import parse_method
 from nco_core.errors import UnsupportedFeature
@@ -42,7 +43,7 @@ class Recipe:
         return sample_instance(self.problem, self.size, city=self.city, seed=self.seed).replace(name=self.name)
 
 
-Source = Union[Recipe, Instance]
+Source = Recipe | Instance
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Task:
         return (self.instance, self.method, self.budget)
 
 
-def plan(sources: list[Source], methods: list[str], budgets: list[float], seed: int = 0) -> list[Task]:
+def plan(sources: Sequence[Source], methods: list[str], budgets: list[float], seed: int = 0) -> list[Task]:
     """Every method at every budget on every source, in ``nco compare``'s order; rejects unknown
     methods and duplicate instance names up front, so a typo costs no cluster time."""
     for method in methods:

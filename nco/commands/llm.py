@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.show_code and result.code:
         print(f"--- generated program ---\n{result.code}\n-------------------------")
     print(f"{len(result.rounds)} round(s), {result.seconds:.1f} s")
-    if result.solution is None:
+    if result.solution is None or result.instance is None:
         print("NOT SOLVED: no round produced a result")
         for problem in result.problems:
             print(f"  {problem}")

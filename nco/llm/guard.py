@@ -75,7 +75,7 @@ _PATH_EVENTS_READ = {"os.listdir", "os.scandir", "glob.glob", "os.chdir"}
 
 def install(workdir: str, read_roots: list[str]) -> None:
     realpath = os.path.realpath
-    fspath = os.fspath
+    fspath, pathlike = os.fspath, os.PathLike
     sep = os.sep
     workdir = realpath(workdir)
     roots = tuple(realpath(root) for root in read_roots)
@@ -83,9 +83,11 @@ def install(workdir: str, read_roots: list[str]) -> None:
     def inside(path: object, bases: tuple[str, ...]) -> bool:
         if isinstance(path, int):  # an already open descriptor
             return True
+        if not isinstance(path, (str, bytes, pathlike)):
+            return False
         try:
             name = fspath(path)
-        except TypeError:
+        except TypeError:  # a PathLike whose __fspath__ returns something else
             return False
         if isinstance(name, bytes):
             name = name.decode(errors="surrogateescape")

@@ -8,6 +8,8 @@ compute distances with other (equally valid) float rounding.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from nco_core.instance import Instance
@@ -15,7 +17,7 @@ from nco_core.instance import Instance
 __all__ = ["instance_differences"]
 
 
-def _fields(instance: Instance) -> dict[str, object]:
+def _fields(instance: Instance) -> dict[str, Any]:
     n = instance.num_nodes
     types = instance.vehicle_types
     windows = instance.time_windows
@@ -58,7 +60,7 @@ def instance_differences(actual: Instance, expected: Instance, rtol: float = 1e-
         if isinstance(value, np.ndarray):
             same = np.array_equal(other, value) if value.dtype == bool else np.allclose(other, value, rtol=rtol, atol=1e-6)
         elif key == "fleet":
-            same = all(np.allclose(a, b, rtol=rtol) for a, b in zip(other, value, strict=True))  # type: ignore[arg-type]
+            same = all(np.allclose(a, b, rtol=rtol) for a, b in zip(other, value, strict=True))
         else:
             same = other == value
         if not same:

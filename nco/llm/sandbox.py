@@ -269,6 +269,7 @@ def _user_namespace() -> Iterator[int | None]:
          f"read go && exec {unshare} --mount --pid --fork --mount-proc -- sh -c '{forbid_nesting}'"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
+    assert holder.stdin is not None and holder.stdout is not None  # both are pipes
     descriptor = -1
     try:
         deadline = time.monotonic() + 10

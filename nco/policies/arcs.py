@@ -128,6 +128,8 @@ class ArcScorer(nn.Module):
     node terms are projected per node, then gathered, so a round costs O(N K H) not O(N K 3H).
     """
 
+    list_shape: tuple[int, int]  # (k, head) of the neighbour lists it makes, from its card (nco.methods.neighbours)
+
     def __init__(self, features: int = NUM_FEATURES, hidden: int = 32, candidates: int = 24, rounds: int = 2) -> None:
         super().__init__()
         self.hparams = {"features": features, "hidden": hidden, "candidates": candidates, "rounds": rounds}

@@ -237,7 +237,7 @@ class RoutingPolicy(nn.Module):
             rows = max(1, min(MAX_ROWS, MAX_ROLLOUT_BYTES // (ROW_BYTES * size)))
             chunk = max(1, rows // (num_augment * max(num_starts, samples, 1)))
             per_slice = max(1, rows // num_augment)
-            slices = [
+            slices: list[dict[str, Any]] = [
                 dict(strategy="greedy", num_starts=min(per_slice, num_starts - first), first_start=first)
                 for first in range(0, max(num_starts, 1), per_slice)
             ]

@@ -13,6 +13,8 @@ import copy
 import torch
 from torch import nn
 
+from nco.policies.policy import RoutingPolicy
+
 __all__ = ["RolloutBaseline", "shared_advantage"]
 
 
@@ -27,7 +29,9 @@ class RolloutBaseline(nn.Module):
     """A frozen greedy copy of the policy. It is a submodule, so its weights are saved in
     Lightning's checkpoint and restored on resume."""
 
-    def __init__(self, policy: nn.Module) -> None:
+    policy: RoutingPolicy
+
+    def __init__(self, policy: RoutingPolicy) -> None:
         super().__init__()
         self.policy = copy.deepcopy(policy).eval().requires_grad_(False)
 

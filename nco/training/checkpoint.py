@@ -77,7 +77,7 @@ def ship(checkpoint: str | os.PathLike, directory: str | os.PathLike, name: str,
         raise ValueError(f"checkpoint {str(checkpoint)!r}: flags {unknown} are no variant knob (nco_core.features.KNOBS)")
     target = save_policy(policy, Path(directory) / f"{name}.pt", **meta)
     parameters = sum(p.numel() for p in policy.parameters())
-    card = dict(checkpoint=target.name, **{k: meta[k] for k in ("problem", "flags", "size") if k in meta})
+    card: dict[str, Any] = {"checkpoint": target.name, **{k: meta[k] for k in ("problem", "flags", "size") if k in meta}}
     card.update(model=dict(policy.hparams), parameters=parameters, meta=meta, **notes)
     path = Path(directory) / f"{name}.json"
     with atomic_path(path) as temp:

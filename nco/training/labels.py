@@ -209,7 +209,7 @@ def _write_shard(path: Path, job: LabelJob, shard: int, indices: Sequence[int], 
         type_offsets=np.array(type_offsets, np.int64),
     )
     with atomic_path(path) as temp, open(temp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        np.savez_compressed(handle, allow_pickle=False, **arrays)
 
 
 def _check_existing(path: Path, job: LabelJob, shard: int, count: int) -> None:

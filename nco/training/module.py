@@ -57,7 +57,7 @@ class RoutingModule(L.LightningModule):
         env = self.env
         scale = distance_scale(td).float()
         if self.baseline is None:
-            starts = self.hparams.num_starts or td["demand"].shape[1] - 1
+            starts = self.hparams["num_starts"] or td["demand"].shape[1] - 1
             rollout = self.policy.rollout(td, env, strategy="sampling", num_starts=starts)
             reward = rollout.per_instance(rollout.reward.float())
             advantage = shared_advantage(reward) / scale[:, None]

@@ -68,7 +68,8 @@ class _CheckpointWriter(L.Callback):
         if self.config.checkpoint_every and trainer.global_step % self.config.checkpoint_every == 0:
             self._save_full(trainer)
 
-    def on_train_epoch_end(self, trainer: L.Trainer, module: RoutingModule) -> None:
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        assert isinstance(module, RoutingModule)
         self._save_full(trainer)
         if not trainer.is_global_zero:
             return
@@ -164,12 +165,15 @@ def train(config: TrainConfig) -> Path | None:
         num_sanity_val_steps=0,
     )
     rank = trainer.global_rank
+    train_data: LabelStream | BatchStream
     if labels:
         train_data = LabelStream(labels, config.batch_size, config.steps_per_epoch, config.seed, config.orderings,
                                  rank=rank, world=trainer.world_size, reload=lambda: _read_labels(config))
     else:
         train_data = BatchStream(spec, config.batch_size, config.steps_per_epoch, config.seed, rank=rank)
-    val_data = torch.utils.data.DataLoader(range(len(val_instances)), batch_size=16, collate_fn=list)
+    # a range is a map-style dataset (len and indexing), which torch's stub does not accept as a Dataset
+    val_data: torch.utils.data.DataLoader[int] = torch.utils.data.DataLoader(
+        range(len(val_instances)), batch_size=16, collate_fn=list)  # type: ignore[arg-type]
     trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume,
                 weights_only=RESUME_WEIGHTS_ONLY)
     return out if trainer.is_global_zero else None
