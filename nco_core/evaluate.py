@@ -286,7 +286,8 @@ def _schedule(instance: Instance, r: int, route: list[int], k: int) -> tuple[flo
     time-window (and shift) infeasibility. The duration uses the latest departure that does not
     make the route finish later: delaying the start by x shortens the route by x while x is at
     most the total waiting and no node becomes late. The finish (arrival at the end depot, or the
-    end of the last service on an open route) must also be within the shift.
+    end of the last service on an open route) must also be within the shift; an end depot's
+    closing time binds its arrival, its opening time does not.
     """
     vehicle = instance.vehicle_types[k]
     travel = instance.duration_matrix(vehicle.profile)
@@ -304,6 +305,8 @@ def _schedule(instance: Instance, r: int, route: list[int], k: int) -> tuple[flo
     for node in stops:
         arrival = time + float(travel[previous, node])
         early, late = (0.0, math.inf) if windows is None else (float(windows[node, 0]), float(windows[node, 1]))
+        if node < depots:
+            early = 0.0  # the end depot: only its closing time binds (no backend waits to return)
         if arrival > late + 1e-9:
             where = f"depot {node}" if node < depots else f"node {node}"
             found.append(

@@ -114,7 +114,9 @@ class Instance:
         if self.num_depots < 1:
             raise _fail(name, f"num_depots must be >= 1, got {self.num_depots}")
         if size < self.num_depots + 1:
-            raise _fail(name, f"distance: need {self.num_depots} depot(s) and at least one customer, got {size} node(s)")
+            raise _fail(
+                name, f"distance: need {self.num_depots} depot(s) and at least one customer, got {size} node(s)"
+            )
         if self.duration is not None:
             duration = _matrix(name, "duration", self.duration)
             if duration.shape != distance.shape:

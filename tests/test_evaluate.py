@@ -208,6 +208,10 @@ def test_end_depot_closing_time_is_a_time_window() -> None:
     result = evaluate(instance, [[2]], [0])  # reaches depot 1 at 110
     late = [v for v in result.violations if v.kind == "time_window"]
     assert [(v.node, v.amount) for v in late] == [(1, pytest.approx(5))] and "depot 1" in late[0].message
+    # its opening time does not bind an arrival: the route ends when it gets there, no waiting
+    opening = depots().replace(time_windows=[[0, 1000], [500, 1000], [0, 1000], [0, 1000], [0, 1000]])
+    result = evaluate(opening, [[2, 3]], [0])
+    assert result.feasible and result.duration == pytest.approx(100 + 20)
 
 
 def test_max_distance_is_checked() -> None:
