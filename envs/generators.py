@@ -151,7 +151,7 @@ def generate(
             matrix[:, :, np.arange(n), np.arange(n)] = 0.0
         allowed = rng.random((B, K, n)) >= FORBID_SHARE
         allowed[:, :, 0] = True
-        orphan = ~allowed.any(axis=1)  # (B, n)
+        orphan = np.asarray(~allowed.any(axis=1))  # (B, n)
         rescue = np.zeros((B, K, n), bool)
         rescue[np.arange(B)[:, None], rng.integers(0, K, (B, n)), np.arange(n)[None]] = True
         allowed |= orphan[:, None] & rescue

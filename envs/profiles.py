@@ -64,7 +64,7 @@ def _zones(rng: np.random.Generator, coordinates: np.ndarray, latlon: np.ndarray
     to_centre = np.take_along_axis(both_ways, centres[:, None, :].repeat(n, 1), axis=2)  # (B, n, K)
     to_centre = np.where(np.arange(centres.shape[1]) < types[:, None, None], to_centre, np.inf)
     cluster = to_centre.argmin(axis=2)
-    return np.where((rng.random(B) < 0.5)[:, None], sector, cluster)
+    return np.where((rng.random((B,)) < 0.5)[:, None], sector, cluster)
 
 
 def camp_profiles(
@@ -91,14 +91,14 @@ def camp_profiles(
     spread = rng.uniform(*CAPACITY_SPREAD, (B, K))
     sized = np.maximum(np.round(capacity * spread), demand.max(axis=1, keepdims=True)) if np.isfinite(capacity) else np.full((B, K), np.inf)
 
-    zoned = rng.random(B) < zones
+    zoned = rng.random((B,)) < zones
     zone = _zones(rng, coordinates, latlon, duration[:, 0], types)  # (B, n)
     own = zone[:, None, :] == np.arange(K)[None, :, None]  # (B, K, n)
     allowed = own | (rng.random((B, K, n)) < ZONE_SHARE)
     allowed[:, :, 0] = True
     allowed = np.where(zoned[:, None, None], allowed, True) & ~padding[..., None]
 
-    preferred = rng.random(B) < preferences
+    preferred = rng.random((B,)) < preferences
     home = rng.integers(1, n, (B, K))
     from_home = np.take_along_axis(duration, home[:, :, None, None].repeat(n, 3), axis=2)[:, :, 0]  # (B, K, n)
     sigma = np.maximum(np.median(from_home[..., 1:], axis=2, keepdims=True), 1e-9)
