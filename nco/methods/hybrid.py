@@ -28,7 +28,6 @@ import dataclasses
 from typing import Any
 
 from nco.methods import get_solver
-from nco.methods.neighbours import problem_of, scorer_for
 from nco.methods.neural import candidates, checkpoint_for, plan, warmup
 from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
@@ -79,13 +78,15 @@ class Hybrid(Solver[HybridOptions]):
     options_type = HybridOptions
 
     def prepare(self, instance: Instance, options: HybridOptions) -> None:
-        """The policy's warm-up and, for learned neighbours, the arc scorer: loaded before the clock."""
+        """The policy's warm-up and the refiner's one-time costs (the arc scorer of learned
+        neighbours): paid before the clock starts."""
         try:
             warmup(str(options.checkpoint or checkpoint_for(instance)))
         except UnsupportedFeature:
             pass
-        if options.neighbours == "learned":
-            scorer_for(problem_of(instance.features()))
+        if options.refiner != "ga":
+            solver = get_solver(options.refiner)
+            solver.prepare(instance, solver.options(**_refiner_options(options)))
 
     def solve(
         self, instance: Instance, options: HybridOptions, *, budget: Budget, seed: int, initial: Solution | None = None
@@ -204,8 +205,14 @@ def _refine(
         # a feasible start is the useful one; without one the backend starts cold and says so
         start = best_start or min(pool, key=lambda s: len(s.violations), default=None)
         solver = get_solver(refiner)
-        extra = {"neighbours": options.neighbours} if refiner == "pyvrp" else {}
-        refined = solver.solve(instance, solver.options(**extra), budget=budget, seed=seed, initial=start)
+        refined = solver.solve(
+            instance, solver.options(**_refiner_options(options)), budget=budget, seed=seed, initial=start
+        )
         return refined, f"{refiner}: warm start {refined.info.get('warm_start', 'n/a')}"
     except UnsupportedFeature as error:
         return None, f"fallback to the neural solution: {error}"
+
+
+def _refiner_options(options: HybridOptions) -> dict[str, Any]:
+    """The refiner's own options: the neighbour lists for PyVRP, none for the others."""
+    return {"neighbours": options.neighbours} if options.refiner == "pyvrp" else {}
