@@ -74,11 +74,10 @@ def test_pvrp_instances_drop_padding_and_stay_feasible(city) -> None:
             assert evaluate(instance, routes, types).feasible
 
 
-def _step_greedy(policy: CampPolicy, env: RoutingEnv, td, static, steps: int):
-    index = torch.arange(td.batch_size[0])
+def _step_greedy(policy: CampPolicy, env: RoutingEnv, td, rows, steps: int):
     for _ in range(steps):
-        mask = policy.pair_mask(td, static, index)
-        pair = policy.logits(td, static, index, mask).argmax(-1)
+        mask = policy.pair_mask(td, rows)
+        pair = policy.logits(td, rows, mask).argmax(-1)
         n = td["visited"].shape[1]
         td["action"] = torch.where(pair // n > td["vehicle_type"], 0, pair % n)
         td = env.step(td)
@@ -92,11 +91,11 @@ def test_pair_mask_is_the_envs_mask_of_each_type(city) -> None:
     torch.manual_seed(0)
     policy, env = CampPolicy(dim=16, layers=1, heads=2).eval(), RoutingEnv()
     td = env.reset(generate("pvrp-zc", 6, 15, city=city, seed=2))
-    static = policy.encode(td, env, torch.ones(6))
+    rows = policy.for_rows(policy.encode(td, env, torch.ones(6)), torch.arange(6))
     checked_later = 0
     for steps in (0, 3, 7, 12):
-        state = _step_greedy(policy, env, td.clone(), static, steps)
-        mask = policy.pair_mask(state, static, torch.arange(6))
+        state = _step_greedy(policy, env, td.clone(), rows, steps)
+        mask = policy.pair_mask(state, rows)
         for b in range(6):
             k0 = int(state["vehicle_type"][b])
             at_depot = int(state["current_node"][b]) == 0
@@ -140,6 +139,23 @@ def test_rollouts_are_feasible_and_their_gradients_finite(city) -> None:
     for instance, found in zip(instances, policy.solutions(instances, k=2, starts=4, samples=2), strict=True):
         assert found and all(s.feasible for s in found)
         assert found[0].cost <= found[-1].cost
+
+
+@torch.no_grad()
+def test_the_kernel_and_the_env_decode_the_same_actions(city) -> None:
+    torch.manual_seed(2)
+    policy, env = CampPolicy(dim=16, layers=1, heads=2).eval(), RoutingEnv()
+    for problem in ("pvrp-p", "pvrp-zc"):
+        batch = generate(problem, 3, 20, city=city, seed=8)
+        runs = [policy.rollout(env.reset(batch), env, strategy="greedy", num_starts=5, engine=engine) for engine in ("fast", "env")]
+        assert torch.equal(runs[0].actions, runs[1].actions) and torch.equal(runs[0].vehicle_types, runs[1].vehicle_types)
+        torch.testing.assert_close(runs[0].reward, runs[1].reward)
+        torch.testing.assert_close(runs[0].log_likelihood, runs[1].log_likelihood)
+        sampled = [
+            policy.rollout(env.reset(batch), env, num_samples=3, generator=torch.Generator().manual_seed(5), engine=engine)
+            for engine in ("fast", "env")
+        ]
+        assert torch.equal(sampled[0].actions, sampled[1].actions)
 
 
 def test_one_command_trains_resumes_and_loads(tmp_path: Path) -> None:

@@ -25,20 +25,25 @@ env's own mask of a fresh route (:meth:`RoutingEnv._customer_mask` at reset) res
 unvisited clients, when every unvisited client stays servable by types from there on (the
 env's skip rule).
 
-This policy steps the TensorDict env only (no compiled kernel: ``envs/fast.py`` exposes the
-current type's mask alone), so it decodes slower than the ACVRP policies on a CPU.
+Rollouts step the compiled kernel of ``envs/fast.py`` on a CPU (the later types' masks need only
+the kernel's visited/fleet arrays and the reset-time masks above) and the TensorDict env elsewhere;
+``tests/test_camp.py`` checks that both decode the same actions.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from tensordict import TensorDict
 from torch import nn
 
 from envs.env import RoutingEnv, augment, multistart
+from envs.fast import CT, RS, UC, FastEnv
 from nco.policies.decoding import Strategy, select
 from nco.policies.encoders import MatrixEncoder
 from nco.policies.features import FAR, NODE_DIM, distance_scale, encoder_inputs
@@ -50,6 +55,8 @@ __all__ = ["CampPolicy"]
 PROFILE_DIM = 7  # per (type, client) features, see _profile_features
 TYPE_DIM = 5  # per type, static
 STATE_DIM = 9  # per type, each step
+# what a step reads of each row: the env's TensorDict, or the same keys over the kernel's arrays
+Rows = Mapping[str, torch.Tensor]
 
 
 class CampPolicy(nn.Module):
@@ -89,44 +96,60 @@ class CampPolicy(nn.Module):
         return dict(nodes=per_type, keys=self.key(per_type) / math.sqrt(per_type.shape[-1]), graph=per_type.mean(2),
                     net=net, alone=alone, covered_from=covered_from, available=available)  # fmt: skip
 
-    def pair_mask(self, td: TensorDict, static: dict[str, torch.Tensor], index: torch.Tensor) -> torch.Tensor:
-        """[R, K, n] allowed (type, node) pairs of rows ``td`` (instance ``index`` of each row)."""
-        R = td.batch_size[0]
-        K = static["alone"].shape[1]
+    def for_rows(self, static: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What every step reads of the instance ``index[r]`` of row ``r``, gathered once per rollout
+        (rows are replicas, so the per-instance tensors of :meth:`encode` stay shared)."""
+        K, n = static["alone"].shape[1:]
+        types = torch.arange(K, device=index.device)
+        graph_weight = self.query.weight[:, -static["graph"].shape[-1] :]
+        return dict(static, types=types, alone_rows=static["alone"][index], covered_rows=static["covered_from"][index],
+                    available_rows=static["available"][index], flat=(index[:, None] * K + types[None]) * n,
+                    blocked=torch.zeros(index.shape[0], 1, 1, K, device=index.device).masked_fill(~static["available"][index][:, None, None], float("-inf")),
+                    graph_query=F.linear(static["graph"], graph_weight)[index])  # fmt: skip
+
+    def pair_mask(self, td: Rows, rows: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[R, K, n] allowed (type, node) pairs of the rows ``td`` (``rows``: :meth:`for_rows`)."""
+        types = rows["types"]
         k0, at_depot, done = td["vehicle_type"], td["current_node"] == 0, td["done"]
-        types = torch.arange(K, device=td.device)
         current = types[None] == k0[:, None]  # [R, K]
         env_mask = td["action_mask"].clone()
         env_mask[:, 0] &= ~at_depot | done  # at the depot, column 0 is the skip: later types stand for it
         open_ = ~td["visited"]
         open_[:, 0] = False
-        stranded = (open_[:, None] & ~static["covered_from"][index]).any(-1)  # [R, K]
-        left = static["available"][index] & (td["routes_used"] < td["vehicle_count"])
-        later = (types[None] > k0[:, None]) & at_depot[:, None] & ~done[:, None] & left & ~stranded & td["action_mask"][:, :1]
-        mask = static["alone"][index] & open_[:, None] & later[..., None]
+        stranded = (open_[:, None] & ~rows["covered_rows"]).any(-1)  # [R, K]
+        left = rows["available_rows"] & (td["routes_used"] < td["vehicle_count"])
+        later = (types[None] > k0[:, None]) & (at_depot & ~done & td["action_mask"][:, 0])[:, None] & left & ~stranded
+        mask = rows["alone_rows"] & open_[:, None] & later[..., None]
         return torch.where(current[..., None], env_mask[:, None], mask)
 
-    def logits(self, td: TensorDict, static: dict[str, torch.Tensor], index: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def logits(self, td: Rows, rows: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         """[R, K * n] masked logits of every (type, node) pair."""
-        R = td.batch_size[0]
-        K, n = mask.shape[1:]
-        k0 = td["vehicle_type"]
-        types = torch.arange(K, device=td.device)
-        current = types[None] == k0[:, None]
+        R, K, n = mask.shape
+        current = rows["types"][None] == td["vehicle_type"][:, None]
         position = torch.where(current, td["current_node"][:, None], 0)  # other types wait at the depot
-        nodes, keys = static["nodes"], static["keys"]  # [B', K, n, d], shared by the replicas
+        nodes, keys = rows["nodes"], rows["keys"]  # [B', K, n, d], shared by the replicas
         base, dim = nodes.shape[0], nodes.shape[-1]
-        flat = ((index[:, None] * K + types[None]) * n + position).flatten()  # (instance, type, node) of each row
+        flat = (rows["flat"] + position).flatten()  # (instance, type, node) of each row's types
         here = nodes.reshape(-1, dim).index_select(0, flat).view(R, K, dim)
-        tokens = here + self.state_embed(_state_features(td, mask, current))
-        tokens = self.communicate(tokens, src_key_padding_mask=~static["available"][index])
-        query = self.query(torch.cat([tokens, static["graph"][index]], -1))  # [R, K, d]
+        tokens = self._communicate(here + self.state_embed(_state_features(td, mask, current)), rows["blocked"])
+        query = F.linear(tokens, self.query.weight[:, :dim]) + rows["graph_query"]  # [R, K, d]
         # rows are r * B' + b: every replica of an instance queries its keys in one product
         by_instance = query.view(R // base, base, K, dim).permute(1, 2, 3, 0)  # [B', K, d, replicas]
         compat = (keys @ by_instance).permute(3, 0, 1, 2).reshape(R, K, n)
-        net = static["net"].reshape(-1, n).index_select(0, flat).view(R, K, n)
+        net = rows["net"].reshape(-1, n).index_select(0, flat).view(R, K, n)
         logits = self.clip * torch.tanh(compat) + self.cost_scale * net
         return logits.masked_fill(~mask, float("-inf")).view(R, K * n)
+
+    def _communicate(self, tokens: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+        """The vehicles' attention layer (``self.communicate``, post-norm, ReLU) written out: the
+        module's own forward re-checks its fast-path conditions at every call, which cost more
+        than its arithmetic on K tokens. Padding types are masked out as keys."""
+        layer, (R, K, dim) = self.communicate, tokens.shape
+        heads = layer.self_attn.num_heads
+        q, k, v = F.linear(tokens, layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias).view(R, K, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=blocked)
+        x = layer.norm1(tokens + layer.self_attn.out_proj(attended.transpose(1, 2).reshape(R, K, dim)))
+        return layer.norm2(x + layer.linear2(F.relu(layer.linear1(x))))
 
     # -----------------------------------------------------------------------------------------
     def rollout(
@@ -144,58 +167,92 @@ class CampPolicy(nn.Module):
         log_likelihood: bool = True,
     ) -> Rollout:
         """Decode whole solutions for the freshly reset ``td`` (replica rows ``r * B + b``, as
-        :meth:`RoutingPolicy.rollout`); ``engine`` may only be ``None`` or ``"env"``."""
-        if engine not in (None, "env"):
-            raise ValueError(f"the camp policy steps the TensorDict env only; engine={engine!r}")
+        :meth:`RoutingPolicy.rollout`). ``engine="fast"`` (the default on a CPU) steps the compiled
+        kernel of ``envs/fast.py``, ``"env"`` the TensorDict env; both read the same masks (the
+        kernel is the env bit for bit), so they decode the same actions."""
+        if engine is None:
+            engine = "fast" if td.device.type == "cpu" else "env"
+        if engine not in ("fast", "env"):
+            raise ValueError(f"engine: expected 'fast' or 'env', got {engine!r}")
         B = td.batch_size[0]
         scale = distance_scale(td)
+        encoded = td
         if num_augment > 1:
             if not bool((td["locs"] != 0).any()):
                 raise ValueError("symmetry augmentation needs coordinates; these instances have none")
-            td = augment(td, num_augment)
-        static = self.encode(td, env, scale.repeat(num_augment))
+            encoded = augment(td, num_augment)
+        static = self.encode(encoded, env, scale.repeat(num_augment))
         replicas = num_augment
         actions: list[torch.Tensor] = []
         types: list[torch.Tensor] = []
-        if num_starts:
-            types.append(td["vehicle_type"].repeat(num_starts))
-            td, first = multistart(env, td, num_starts, first_start)
-            actions.append(first)
-            replicas *= num_starts
-        if num_samples > 1:
-            td = td[torch.arange(td.batch_size[0], device=td.device).repeat(num_samples)]
-            replicas *= num_samples
-        rows = td.batch_size[0]
+        if engine == "fast":
+            state = FastEnv(td, np.arange(B * num_augment) % B, scale.repeat(num_augment).detach().cpu().numpy())
+            if num_starts:
+                types.append(state.vehicle_type.repeat(num_starts))
+                state, first = state.pomo_starts(num_starts, first_start)
+                actions.append(first)
+            if num_samples > 1:
+                state = state.repeat(num_samples)
+            rows, finished = state.rows, state.all_done
+            fleet = {key: td[key][torch.from_numpy(state.instance)] for key in ("vehicle_count", "vehicle_capacity", "horizon")}
+            copy = torch.clone if torch.is_grad_enabled() else (lambda t: t)  # the kernel writes in place
+
+            def view() -> Rows:
+                floats = torch.from_numpy(state.state)
+                return dict(fleet, vehicle_type=copy(state.vehicle_type), current_node=copy(state.current_node),
+                            done=copy(state.done), action_mask=copy(state.mask), visited=copy(torch.from_numpy(state.visited)),
+                            routes_used=copy(torch.from_numpy(state.routes_used)), route_length=copy(torch.from_numpy(state.length)),
+                            used_capacity=copy(floats[:, UC]), current_time=copy(floats[:, CT]), route_start=copy(floats[:, RS]))  # fmt: skip
+        else:
+            if num_starts:
+                types.append(encoded["vehicle_type"].repeat(num_starts))
+                encoded, first = multistart(env, encoded, num_starts, first_start)
+                actions.append(first)
+            if num_samples > 1:
+                encoded = encoded[torch.arange(encoded.batch_size[0], device=td.device).repeat(num_samples)]
+            rows = encoded.batch_size[0]
+            finished = lambda: bool(encoded["done"].all())  # noqa: E731
+            view = lambda: encoded  # noqa: E731
+        replicas *= max(num_starts, 1) * max(num_samples, 1)
         index = torch.arange(rows, device=td.device) % (B * num_augment)
+        per_row = self.for_rows(static, index)
         total = torch.zeros(rows, device=td.device)
         n = td["visited"].shape[1]
-        while not bool(td["done"].all()):
-            mask = self.pair_mask(td, static, index)
-            logits = self.logits(td, static, index, mask)
-            log_probs = torch.log_softmax(logits.float(), -1)
-            pair = select(log_probs, strategy, generator)
-            chosen_type = pair // n
-            later = chosen_type > td["vehicle_type"]
+        while not finished():
+            rows_now = view()
+            mask = self.pair_mask(rows_now, per_row)
+            logits = self.logits(rows_now, per_row, mask)
+            current_type, done = rows_now["vehicle_type"], rows_now["done"]
+            if log_likelihood or strategy != "greedy":
+                log_probs = torch.log_softmax(logits.float(), -1)
+                pair = select(log_probs, strategy, generator)
+            else:
+                pair = logits.argmax(-1)
+            later = pair // n > current_type
             action = torch.where(later, 0, pair % n)
             if log_likelihood:
                 grid = log_probs.view(rows, -1, n)
-                beyond = torch.arange(grid.shape[1], device=td.device)[None] > td["vehicle_type"][:, None]
+                beyond = torch.arange(grid.shape[1], device=td.device)[None] > current_type[:, None]
                 beyond = grid.masked_fill(~beyond[..., None], float("-inf"))
                 # rows that do not skip read zeros: an all -inf logsumexp would send NaN through backward
                 skip = torch.logsumexp(torch.where(later[:, None, None], beyond, 0.0).flatten(1), -1)
                 step = torch.where(later, skip, log_probs.gather(1, pair[:, None]).squeeze(1))
-                total = total + torch.where(td["done"], 0.0, step)
-            types.append(td["vehicle_type"].clone())
+                total = total + torch.where(done, 0.0, step)
+            types.append(current_type.clone())
             actions.append(action)
-            td["action"] = action
-            td = env.step(td)
+            if engine == "fast":
+                state.step(action)
+            else:
+                encoded["action"] = action
+                encoded = env.step(encoded)
         empty = torch.zeros(rows, 0, dtype=torch.int64, device=td.device)
+        final = state.complete.clone() if engine == "fast" else encoded["complete"].clone()
         return Rollout(
             actions=torch.stack(actions, 1) if actions else empty,
             vehicle_types=torch.stack(types, 1) if types else empty,
-            reward=env.get_reward(td),
+            reward=-state.cost if engine == "fast" else env.get_reward(encoded),
             log_likelihood=total,
-            complete=td["complete"].clone(),
+            complete=final,
             replicas=replicas,
         )
 
@@ -248,7 +305,7 @@ def _type_features(td: TensorDict, cost: torch.Tensor, unit: torch.Tensor) -> to
     return torch.stack(columns, -1)
 
 
-def _state_features(td: TensorDict, mask: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+def _state_features(td: Rows, mask: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
     """[R, K, STATE_DIM]: each type's situation this step (route details for the current one)."""
     R, K, n = mask.shape
     k0 = td["vehicle_type"]
@@ -261,7 +318,7 @@ def _state_features(td: TensorDict, mask: torch.Tensor, current: torch.Tensor) -
     per_type = torch.stack(
         [
             current.float(),
-            (torch.arange(K, device=td.device)[None] < k0[:, None]).float(),
+            (torch.arange(K, device=k0.device)[None] < k0[:, None]).float(),
             mask[..., 1:].any(-1).float(),
             td["routes_used"].float() / (n - 1),
         ],
