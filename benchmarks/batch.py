@@ -5,8 +5,8 @@
 
 Kinds of task (each a fresh ``nco.batch.run_batch`` into an empty OUT, on an already started and
 warmed cluster of 1 or 2 single-thread workers, the two clusters taking turns every round so load
-drift hits both): PyVRP 0.5 s on ACVRP100, neural on ACVRP100 (budget 3 s, so every POMO start fits and the work per task is equal),
-and tiny PyVRP tasks (0.02 s on ACVRP10) that expose the engine's own cost per task.
+drift hits both): PyVRP 0.5 s on ACVRP100, neural on ACVRP100 (budget 3 s, so every POMO start fits
+and the work per task is equal), and tiny PyVRP tasks (0.02 s on ACVRP10) that expose the engine's own cost per task.
 ``overhead per task`` = (batch wall x workers - sum of task wall times) / tasks: scheduling,
 transfers, the client's row and solution writes, idle cores. Quality per task is compared on the
 same instances and seeds (mean cost 2 workers / 1 worker). Writes ``benchmarks/results/batch.md``.
@@ -171,57 +171,77 @@ def report(
     lines = [
         "# Batch engine: 1 vs 2 Dask workers",
         "",
-        f"`python benchmarks/batch.py` ({rounds} rounds, the 1- and 2-worker clusters taking turns; medians over rounds).",
+        f"`python benchmarks/batch.py` ({rounds} rounds, the 1- and 2-worker clusters taking turns; "
+        "medians over rounds).",
         "Workers are single-thread processes of a `LocalCluster` on loopback, started and warmed before timing.",
         "",
-        "| tasks | n | tasks/s 1 worker | tasks/s 2 workers | speed-up | overhead/task 1w (ms) | overhead/task 2w (ms) | mean solver time 1w / 2w (s) | mean cost 2w / 1w |",
+        "| tasks | n | tasks/s 1 worker | tasks/s 2 workers | speed-up | overhead/task 1w (ms) | "
+        "overhead/task 2w (ms) | mean solver time 1w / 2w (s) | mean cost 2w / 1w |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for kind, count in counts.items():
         one, two = median(kind, 1, "throughput"), median(kind, 2, "throughput")
         lines.append(
             f"| {kind} | {count} | {one:.2f} | {two:.2f} | {two / one:.2f}x | {median(kind, 1, 'overhead_ms'):.0f} | "
-            f"{median(kind, 2, 'overhead_ms'):.0f} | {median(kind, 1, 'runtime'):.3f} / {median(kind, 2, 'runtime'):.3f} | "
+            f"{median(kind, 2, 'overhead_ms'):.0f} | {median(kind, 1, 'runtime'):.3f} / "
+            f"{median(kind, 2, 'runtime'):.3f} | "
             f"{median(kind, 2, 'cost') / median(kind, 1, 'cost'):.4f} |"
         )
     pyvrp, neural = list(counts)[0], NEURAL
     load = os.getloadavg()[0]
     lines += [
         "",
-        f"Cluster start (scheduler + workers + client, before warm-up): 1 worker {start_s[1]:.1f} s, 2 workers {start_s[2]:.1f} s; "
-        f"a warmed worker (solvers imported, ACVRP100 policy loaded and calibrated) holds {memory:.0f} MB. The client's serial "
-        f"share of a task (solution JSON written atomically + one CSV row): {writes[0]:.2f} ms; reading rows back on resume: "
+        f"Cluster start (scheduler + workers + client, before warm-up): 1 worker {start_s[1]:.1f} s, "
+        f"2 workers {start_s[2]:.1f} s; "
+        "a warmed worker (solvers imported, ACVRP100 policy loaded and calibrated) holds "
+        f"{memory:.0f} MB. The client's serial "
+        f"share of a task (solution JSON written atomically + one CSV row): {writes[0]:.2f} ms; "
+        "reading rows back on resume: "
         f"{writes[1]:.1f} ms per 1000 rows.",
         "",
-        f"**The machine is shared**: other agents' jobs ran alongside (1-minute load average {load:.1f} on 2 cores at the end), "
-        "so the 2-worker figures are depressed: the two workers did not get two free cores. The mean solver time per task "
+        "**The machine is shared**: other agents' jobs ran alongside (1-minute load average "
+        f"{load:.1f} on 2 cores at the end), "
+        "so the 2-worker figures are depressed: the two workers did not get two free cores. The mean "
+        "solver time per task "
         f"shows it: neural decoding took {median(neural, 1, 'runtime'):.3f} s per instance on 1 worker and "
-        f"{median(neural, 2, 'runtime'):.3f} s on 2, and two plain processes decoding the same instances at once, without "
-        f"Dask, got {ceiling:.2f}x the throughput of one (measured right after): the ceiling this machine allowed, against "
-        f"which the engine's neural speed-up is to be read. Budgeted PyVRP tasks reach ~2x the tasks/s by construction (each "
+        f"{median(neural, 2, 'runtime'):.3f} s on 2, and two plain processes decoding the same "
+        "instances at once, without "
+        f"Dask, got {ceiling:.2f}x the throughput of one (measured right after): the ceiling this "
+        "machine allowed, against "
+        "which the engine's neural speed-up is to be read. Budgeted PyVRP tasks reach ~2x the "
+        "tasks/s by construction (each "
         "stops at its budget, core or no core); whether the second worker had a real core shows in their cost instead "
         f"(mean cost 2w / 1w: {median(pyvrp, 2, 'cost') / median(pyvrp, 1, 'cost'):.4f}, i.e. fewer search iterations "
-        "when it is above 1). So the goal, >= 1.8x on 2 cores *at equal quality*, is not demonstrated on this machine; it "
+        "when it is above 1). So the goal, >= 1.8x on 2 cores *at equal quality*, is not "
+        "demonstrated on this machine; it "
         "needs a quiet one to be judged.",
         "",
         "## What limits it at 100 workers (on paper)",
         "",
-        "- **Scheduler**: one central Python process; Dask documents about 1 ms of scheduler overhead per task, i.e. on the "
-        "order of 1000 tasks/s. 100 workers on 0.5 s tasks ask for 200 tasks/s (about a fifth of it), on 1 s tasks 100/s. "
-        "Tasks below ~0.1 s (1000/s at 100 workers) make the scheduler the bottleneck: bundle several instances per task "
+        "- **Scheduler**: one central Python process; Dask documents about 1 ms of scheduler "
+        "overhead per task, i.e. on the "
+        "order of 1000 tasks/s. 100 workers on 0.5 s tasks ask for 200 tasks/s (about a fifth of "
+        "it), on 1 s tasks 100/s. "
+        "Tasks below ~0.1 s (1000/s at 100 workers) make the scheduler the bottleneck: bundle "
+        "several instances per task "
         "there (not implemented).",
-        f"- **Client (result volume)**: every result (~1 KB pickled for N=100) and every row passes through the one client, "
-        f"serially, at {writes[0]:.2f} ms each here: ~{1000 / writes[0]:.0f} rows/s, well above 200/s. Solution files are a "
+        "- **Client (result volume)**: every result (~1 KB pickled for N=100) and every row passes "
+        "through the one client, "
+        f"serially, at {writes[0]:.2f} ms each here: ~{1000 / writes[0]:.0f} rows/s, well above "
+        "200/s. Solution files are a "
         "few KB at N=100 (tens of KB at N=1000); 10^6 tasks give a results.csv of ~300 MB that a resume reads in "
         f"~{writes[1]:.0f} s.",
-        "- **Inputs (task size)**: a generated instance travels as its recipe (~100 bytes) and is sampled on the worker; "
+        "- **Inputs (task size)**: a generated instance travels as its recipe (~100 bytes) and is "
+        "sampled on the worker; "
         "instances read from files leave the client once each (N=100: ~160 KB, N=1000: ~16 MB of matrices), so 1000 "
         "N=1000 files are 16 GB out of one network card: keep such files on shared storage (workers reading paths is "
         "not implemented).",
         f"- **Per-worker start-up and memory**: each worker imports torch and the solvers and, per checkpoint, loads, "
-        f"compiles and calibrates the policy (seconds, excluded from budgets but not from throughput; amortised after a "
+        "compiles and calibrates the policy (seconds, excluded from budgets but not from throughput; "
+        "amortised after a "
         f"few tasks) and holds ~{memory:.0f} MB: 100 workers need ~{memory * 100 / 1024:.0f} GB across their machines.",
-        "- **Submission**: every task is submitted at once; the scheduler keeps a few KB per task, so batches of millions "
+        "- **Submission**: every task is submitted at once; the scheduler keeps a few KB per task, "
+        "so batches of millions "
         "of tasks would want submission in waves (not implemented).",
         "",
         "## Machine",

@@ -228,8 +228,10 @@ def main(args: argparse.Namespace) -> None:
     lines = [
         "# Env throughput: nco's compiled engine (nco-fast) and RoutingEnv (nco) vs rl4co",
         "",
-        f"Written by `benchmarks/env_throughput.py` (how to run: see its docstring) on {time.strftime('%Y-%m-%d %H:%M')}.",
-        f"Random policy uniform over the action mask (same function for both), batch {args.batch}, N = {args.size}, full episodes,",
+        "Written by `benchmarks/env_throughput.py` (how to run: see its docstring) on "
+        f"{time.strftime('%Y-%m-%d %H:%M')}.",
+        f"Random policy uniform over the action mask (same function for both), batch {args.batch}, N "
+        f"= {args.size}, full episodes,",
         f"best of {args.repeats} rollouts after a warm-up, each cell in a fresh process. nco instances: "
         + (f"city pool `{args.city}` (road km / minutes, asymmetric)." if args.city else "unit square (Euclidean)."),
         "rl4co: its own generators (unit square), `CVRPEnv` / `CVRPTWEnv` with `num_loc` = N.",
@@ -240,7 +242,8 @@ def main(args: argparse.Namespace) -> None:
         f"- python {machine['python']}, torch {torch.__version__}, nco commit {machine['commit']}, "
         + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
         "",
-        "| problem | threads | lib | steps/episode | steps/s | (median) | env-only steps/s | instance-steps/s | rollout s | vs rl4co steps/s | vs rl4co env-only | vs rl4co rollout |",
+        "| problem | threads | lib | steps/episode | steps/s | (median) | env-only steps/s | "
+        "instance-steps/s | rollout s | vs rl4co steps/s | vs rl4co env-only | vs rl4co rollout |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for problem, threads, cells in rows:
@@ -251,11 +254,13 @@ def main(args: argparse.Namespace) -> None:
                 continue
             r = summaries["rl4co"]
             if name != "rl4co" and r:
-                ratio = f"| **{s['steps_per_s'] / r['steps_per_s']:.2f}x** | {s['env_steps_per_s'] / r['env_steps_per_s']:.2f}x | {r['rollout_s'] / s['rollout_s']:.2f}x"
+                ratio = (f"| **{s['steps_per_s'] / r['steps_per_s']:.2f}x** | "
+                         f"{s['env_steps_per_s'] / r['env_steps_per_s']:.2f}x | {r['rollout_s'] / s['rollout_s']:.2f}x")
             else:
                 ratio = "| | |"
             lines.append(
-                f"| {problem}{args.size} | {threads} | {name} | {s['steps']:.0f} | {s['steps_per_s']:.0f} | {s['median_steps_per_s']:.0f} | "
+                f"| {problem}{args.size} | {threads} | {name} | {s['steps']:.0f} | "
+                f"{s['steps_per_s']:.0f} | {s['median_steps_per_s']:.0f} | "
                 f"{s['env_steps_per_s']:.0f} | {s['instance_steps_per_s']:.3g} | {s['rollout_s']:.3f} {ratio} |"
             )
     if args.notes:

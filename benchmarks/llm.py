@@ -120,7 +120,8 @@ def _write(args: argparse.Namespace, endpoint: str, model: str, rows: list[dict]
         f"- versions: nco {version('nco')}, pyvrp {version('pyvrp')}, ortools {version('ortools')}, "
         f"pyvroom {version('pyvroom')}, requests {version('requests')}",
         f"- sandbox: {'network namespace + ' if network_isolation() else ''}rlimits + audit hook",
-        f"- reference: first of `{args.reference_methods}` that supports the task, for {args.reference_time:g} s on the expected instance; "
+        f"- reference: first of `{args.reference_methods}` that supports the task, for "
+        f"{args.reference_time:g} s on the expected instance; "
         f"optimal = feasible and gap <= {100 * args.tolerance:g}%",
         "",
         "| task | rounds | time (s) | verified | instance matches | feasible | gap (%) | note |",

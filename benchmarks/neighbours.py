@@ -35,8 +35,8 @@ from hybrid import city_instances  # noqa: E402
 from machine import ROOT, describe, publish  # noqa: E402
 
 import nco  # noqa: E402
-from nco_core.io import atomic_path  # noqa: E402
 from nco.methods.neighbours import problem_of, scorer_for  # noqa: E402
+from nco_core.io import atomic_path  # noqa: E402
 from solvers.neighbours import learned, proximity, recall  # noqa: E402
 from solvers.pyvrp_solver import build_data, solver_params  # noqa: E402
 from solvers.scaling import integer_data  # noqa: E402

@@ -167,10 +167,12 @@ def update_card_table(readme: Path, cards: list[dict]) -> None:
         return " → ".join(f"{c['size']}×{c['epochs']}" for c in curriculum) + f" | {sum(c['steps'] for c in curriculum)}"
 
     table = [
-        "| checkpoint | problem | n | stages (N × epochs) | steps | train s | greedy POMO % | + 8x augment % | + 128 samples % |",
+        "| checkpoint | problem | n | stages (N × epochs) | steps | train s | greedy POMO % | + 8x "
+        "augment % | + 128 samples % |",
         "|---|---|---|---|---|---|---|---|---|",
         *[
-            f"| `{c['checkpoint']}` | {c['problem']} | {c['size']} | {stages(c)} | {c.get('training_wall_seconds', '?')} | {gaps(c['validation'])} |"
+            f"| `{c['checkpoint']}` | {c['problem']} | {c['size']} | {stages(c)} | "
+            f"{c.get('training_wall_seconds', '?')} | {gaps(c['validation'])} |"
             for c in cards
         ],
     ]

@@ -115,7 +115,8 @@ def main() -> None:
     child = None
     if args.rl4co_python:
         child = [args.rl4co_python, __file__, "--child", "rl4co", "--chunk", str(args.chunk), "--threads", str(args.threads)]
-        notes.append(f"rl4co interpreter: {args.rl4co_python} (torch, tensordict, lightning, rl4co: {_versions(args.rl4co_python)})")
+        notes.append(f"rl4co interpreter: {args.rl4co_python} (torch, tensordict, lightning, rl4co: "
+                     f"{_versions(args.rl4co_python)})")
     else:
         notes.append("rl4co not timed (no --rl4co-python given)")
     runs = alternate(args.rounds, lambda: run_nco(args.chunk), child)
@@ -128,15 +129,18 @@ def main() -> None:
         describe(),
         f"torch threads {torch.get_num_threads()}.",
         *[f"{note}." for note in notes],
-        f"Multi-start: {STARTS} starts x {BATCH} instances, decoded {args.chunk} instances at a time. Untrained weights (throughput only).",
+        f"Multi-start: {STARTS} starts x {BATCH} instances, decoded {args.chunk} instances at a time. "
+        "Untrained weights (throughput only).",
         "",
-        "Steps: decoding steps summed over the chunks (customers + depot returns of the longest rollout in each chunk).",
+        "Steps: decoding steps summed over the chunks (customers + depot returns of the longest "
+        "rollout in each chunk).",
         "",
         "| library | greedy (s) | steps | ms/step | multi-start x100 greedy (s) | steps | ms/step |",
         "|---|---|---|---|---|---|---|",
         *[
             f"| {name} | {r['greedy']:.2f} | {r['greedy_steps']} | {1000 * r['greedy'] / r['greedy_steps']:.1f} "
-            f"| {r['multistart']:.2f} | {r['multistart_steps']} | {1000 * r['multistart'] / r['multistart_steps']:.1f} |"
+            f"| {r['multistart']:.2f} | {r['multistart_steps']} | "
+            f"{1000 * r['multistart'] / r['multistart_steps']:.1f} |"
             for name, r in rows.items()
         ],
         "",

@@ -110,7 +110,8 @@ def main() -> None:
         "",
         describe(),
         f"torch threads {torch.get_num_threads()}.",
-        f"{note}. Mean over {args.steps} steps after one warm-up step; fastest of {args.rounds} alternating rounds per library.",
+        f"{note}. Mean over {args.steps} steps after one warm-up step; fastest of {args.rounds} "
+        "alternating rounds per library.",
         "",
         "| library | steps/s | s/step |",
         "|---|---|---|",

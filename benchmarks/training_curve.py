@@ -1,6 +1,7 @@
 """Validation gap against training time, epoch by epoch, from a run's own logs (no re-training).
 
-    python benchmarks/training_curve.py runs/acvrp100-imit runs/acvrp100-imit-rl --out benchmarks/results/imitation_acvrp100.md
+    python benchmarks/training_curve.py runs/acvrp100-imit runs/acvrp100-imit-rl \\
+        --out benchmarks/results/imitation_acvrp100.md
 
 Reads the run's TensorBoard events (wall time of each logged value) and writes one markdown row
 per epoch: optimizer steps, wall minutes since the run started, labels drawn from (imitation runs

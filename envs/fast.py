@@ -350,7 +350,8 @@ class FastEnv:
         _refresh(
             self.rows, self.instance, s.floats, s.per_type, s.ints, s.bools, s.flags, self.scale,
             self.cur_node, self.vtype, self.routes_used, self.visited, self.served, self.length,
-            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np, self.penalty_np,
+            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np,
+            self.penalty_np,
         )  # fmt: skip
 
     def step(self, action: torch.Tensor | np.ndarray) -> None:
@@ -362,7 +363,8 @@ class FastEnv:
         self._all_done = _advance(
             self.rows, actions, self.instance, s.floats, s.per_type, s.ints, s.bools, s.flags, self.scale,
             self.cur_node, self.vtype, self.routes_used, self.visited, self.served, self.length,
-            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np, self.penalty_np,
+            self.state, self.started, self.mask_np, self.done_np, self.complete_np, self.features_np, self.drow_np,
+            self.penalty_np,
         )  # fmt: skip
 
     def repeat(self, times: int) -> FastEnv:

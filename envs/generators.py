@@ -50,7 +50,8 @@ Distribution = Literal["uniform", "cluster", "mixed"]
 # Bump whenever a change makes the same (problem, size, city, seed) generate a different instance:
 # stored labels (nco.training.labels) name instances by seed and refuse another version.
 GENERATOR_VERSION = 1
-CAPACITY_BY_SIZE = {10: 20, 15: 25, 20: 30, 30: 33, 40: 37, 50: 40, 60: 43, 75: 45, 100: 50, 125: 55, 150: 60, 200: 70, 500: 100, 1000: 150}  # fmt: skip
+CAPACITY_BY_SIZE = {10: 20, 15: 25, 20: 30, 30: 33, 40: 37, 50: 40, 60: 43, 75: 45, 100: 50, 125: 55, 150: 60, 200: 70,
+                    500: 100, 1000: 150}  # fmt: skip
 BACKHAUL_SHARE = 0.2
 FORBID_SHARE = 0.2
 

@@ -185,7 +185,8 @@ def test_a_shell_started_without_audit_event_sees_and_writes_nothing_outside(tmp
 @needs_sandbox
 def test_a_fork_bomb_is_bounded_by_the_process_limit() -> None:
     bomb = ("import os, time\nn = 0\nwhile n < 500:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
-            "            os._exit(0)\n        n += 1\n    except OSError:\n        break\nprint('children', n, flush=True)\n")
+            "            os._exit(0)\n        n += 1\n    except OSError:\n        "
+            "break\nprint('children', n, flush=True)\n")
     code = SPAWN + f"pid = spawn([sys.executable, '-I', '-c', {bomb!r}])\nos.waitpid(pid, 0)\n"
     start = time.monotonic()
     run = run_python(code, limits=SandboxLimits(processes=16, wall_time=20))
@@ -249,7 +250,8 @@ def test_network_is_unreachable_even_without_the_hook() -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
-    client = (f"import socket\nprint('trying', flush=True)\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+    client = ("import socket\nprint('trying', flush=True)\ntry:\n    "
+              f"socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
               "    print('connected')\nexcept OSError as error:\n    print('refused', error)\n")
     code = SPAWN + f"pid = spawn([sys.executable, '-I', '-c', {client!r}])\nos.waitpid(pid, 0)\n"
     run = run_python(code, limits=SandboxLimits(wall_time=20))

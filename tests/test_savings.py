@@ -45,4 +45,4 @@ def test_joins_follow_the_scores_and_respect_capacity_and_windows() -> None:
     timed = nco.Instance(distance=distance, demand=[0, 1, 1, 1], capacity=3, time_windows=windows)
     routes = savings_routes(timed, tails, heads, classical_savings(timed, tails, heads))
     assert nco.Solution.of(timed, routes).feasible
-    assert not any(a == 2 and b == 3 for route in routes for a, b in zip(route, route[1:]))
+    assert not any(a == 2 and b == 3 for route in routes for a, b in zip(route, route[1:], strict=False))

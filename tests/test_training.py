@@ -16,7 +16,8 @@ from nco.training.checkpoint import load_policy, save_policy
 from nco.training.data import BatchStream, DataSpec
 
 TINY = ["--problem", "acvrp", "--size", "10", "--batch-size", "16", "--num-starts", "8", "--model", "am", "--dim", "32",
-        "--layers", "2", "--heads", "4", "--val-size", "2", "--reference-time", "0.1", "--no-progress", "--seed", "0"]  # fmt: skip
+        "--layers", "2", "--heads", "4", "--val-size", "2", "--reference-time", "0.1", "--no-progress",
+        "--seed", "0"]  # fmt: skip
 
 
 def _greedy_cost(policy: RoutingPolicy, batch) -> float:
@@ -130,8 +131,9 @@ def test_ddp_on_two_cpu_processes(tmp_path):
     import sys
 
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "nco.cli", "train", *TINY, "--epochs", "1", "--steps-per-epoch", "2", "--val-size", "4",
-               "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--out", str(out)]  # fmt: skip
+    command = [sys.executable, "-m", "nco.cli", "train", *TINY, "--epochs", "1", "--steps-per-epoch", "2",
+               "--val-size", "4", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+               "--out", str(out)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "MEMBER: 2/2" in done.stderr + done.stdout

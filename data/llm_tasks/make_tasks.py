@@ -221,7 +221,8 @@ def _() -> tuple[str, Instance]:
         f"From a depot at {pt(pts[0])}, 2 electric vans (capacity 20, cost 0.5 per km) and 2 diesel vans (capacity "
         "25, cost 1.5 per km) deliver 5 boxes to each of 8 customers at "
         + ", ".join(pt(p) for p in pts[1:])
-        + ". Distances are Euclidean km. Minimise total driving cost. Electric vans are vehicle type 0, diesel vans type 1."
+        + ". Distances are Euclidean km. Minimise total driving cost. Electric vans are vehicle type "
+          "0, diesel vans type 1."
     )
     fleet = (VehicleType(count=2, capacity=20, unit_distance_cost=0.5),
              VehicleType(count=2, capacity=25, unit_distance_cost=1.5))
@@ -335,7 +336,8 @@ def _() -> tuple[str, Instance]:
     preference[0, [1, 2, 3]] = 20
     preference[1, [5, 6]] = 15
     text = (
-        f"Anna and Ben each drive a van (no capacity limit) from the depot at {pt(pts[0])}: Anna's van is vehicle type 0, "
+        f"Anna and Ben each drive a van (no capacity limit) from the depot at {pt(pts[0])}: Anna's "
+        "van is vehicle type 0, "
         "Ben's van vehicle type 1. There are 8 customers at " + ", ".join(pt(p) for p in pts[1:])
         + " (customers 1..8). Customers 1, 2 and 3 prefer Anna: serving them with her van lowers the cost by 20 "
         "each. Customers 5 and 6 prefer Ben, worth 15 each. Cost is the Euclidean distance driven minus these "
@@ -351,7 +353,8 @@ def _() -> tuple[str, Instance]:
     windows = [(0, 500), (0, 150), (50, 200), (100, 300), (0, 120), (150, 350), (200, 450), (80, 220)]
     demand = [0, 4, 6, 3, 5, 7, 2, 4]
     text = (
-        f"A caterer at {pt(pts[0])} (open from minute 0 to 500) has 1 large van (capacity 25, fixed cost 60) as vehicle "
+        f"A caterer at {pt(pts[0])} (open from minute 0 to 500) has 1 large van (capacity 25, fixed "
+        "cost 60) as vehicle "
         "type 0 and 2 small vans (capacity 10, fixed cost 20) as vehicle type 1. Travel time equals straight-line "
         "distance in minutes. Cost is fixed costs plus distance. The 7 orders must arrive inside their time window:\n"
         + listing([f"customer {i} at {pt(pts[i])}: {demand[i]} trays, time window [{windows[i][0]}, {windows[i][1]}]"

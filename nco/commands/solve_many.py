@@ -15,7 +15,8 @@ from nco_core.io import read
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "solve-many",
-        help="solve many instances on a Dask cluster (embedded by default); rows stream to OUT/results.csv, re-runs resume",
+        help="solve many instances on a Dask cluster (embedded by default); rows stream to "
+             "OUT/results.csv, re-runs resume",
         description="Give instance files, or --problem/--size to sample instances from city pools. Every finished task "
         "appends a row to OUT/results.csv and writes OUT/solutions/<instance>__<method>__<budget>.json; the same --out "
         "skips finished tasks. OUT/summary.{csv,md,png} recompute every gap over the batch at the end. Exit status: "
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         tasks, {s.name: s for s in given}, args.out, workers=args.workers, scheduler=args.scheduler,
         retry_errors=args.retry_errors, progress=args.progress,
     )  # fmt: skip
-    print(f"{result.ran} tasks run, {result.skipped} already in {args.out}, {result.failed} failed; rows: {Path(args.out) / 'results.csv'}")
+    print(f"{result.ran} tasks run, {result.skipped} already in {args.out}, {result.failed} failed; "
+          f"rows: {Path(args.out) / 'results.csv'}")
     if result.rows:
         table = table_from_batch(result.rows)
         table.write(args.out, stem="summary")

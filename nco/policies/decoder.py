@@ -87,7 +87,8 @@ class PointerDecoder(nn.Module):
         """
         return _pointer_logits(
             cache.current, cache.glimpse_key, cache.glimpse_value, cache.logit_key, self.project_state.weight,
-            current, state, _penalty(mask) if penalty is None else penalty, distance_row, self.distance_scale, self.clip,
+            current, state, _penalty(mask) if penalty is None else penalty, distance_row, self.distance_scale,
+            self.clip,
         )  # fmt: skip
 
 
