@@ -52,7 +52,12 @@ def instances(problem: str, size: int, count: int, **flags: float) -> list[nco.I
 def preference_collected(instance: nco.Instance, solution: nco.Solution) -> float:
     if instance.preference is None:
         return 0.0
-    return float(sum(instance.preference[k, route].sum() for route, k in zip(solution.routes, solution.vehicle_types, strict=True)))
+    return float(
+        sum(
+            instance.preference[k, route].sum()
+            for route, k in zip(solution.routes, solution.vehicle_types, strict=True)
+        )
+    )
 
 
 def travel_cost(instance: nco.Instance, solution: nco.Solution) -> float:
@@ -63,7 +68,9 @@ def travel_cost(instance: nco.Instance, solution: nco.Solution) -> float:
 def zones_respected(instance: nco.Instance, solution: nco.Solution) -> bool:
     if instance.allowed is None:
         return True
-    return all(bool(instance.allowed[k, route].all()) for route, k in zip(solution.routes, solution.vehicle_types, strict=True))
+    return all(
+        bool(instance.allowed[k, route].all()) for route, k in zip(solution.routes, solution.vehicle_types, strict=True)
+    )
 
 
 def run(problem: str, size: int, count: int, budgets: list[float], reference_time: float) -> list[dict]:
@@ -110,7 +117,10 @@ def one_rollout(problem: str, size: int, count: int) -> str:
             wall, cpu = min(wall, time.perf_counter() - started), min(cpu, time.process_time() - started_cpu)
         walls.append(wall)
         cpus.append(cpu)
-    return f"- {problem.upper()}{size}, one greedy rollout (`starts=1`): {1000 * np.mean(walls):.0f} ms wall, {1000 * np.mean(cpus):.0f} ms CPU (mean of {count} instances, best of 3 each)"
+    return (
+        f"- {problem.upper()}{size}, one greedy rollout (`starts=1`): {1000 * np.mean(walls):.0f} ms wall, "
+        f"{1000 * np.mean(cpus):.0f} ms CPU (mean of {count} instances, best of 3 each)"
+    )
 
 
 def table(rows: list[dict], budgets: list[float]) -> str:
@@ -120,7 +130,10 @@ def table(rows: list[dict], budgets: list[float]) -> str:
         size, count = mine[0]["size"], len({row["instance"] for row in mine})
         checkpoint = next((row["checkpoint"] for row in mine if row["checkpoint"]), "none")
         lines += [f"### {problem.upper()}{size} ({count} test-city instances, checkpoint {checkpoint})", ""]
-        lines += ["mean gap % (feasible share; mean wall s) | " + " | ".join(f"{b:g} s" for b in budgets), "|---" * (len(budgets) + 1) + "|"]
+        lines += [
+            "mean gap % (feasible share; mean wall s) | " + " | ".join(f"{b:g} s" for b in budgets),
+            "|---" * (len(budgets) + 1) + "|",
+        ]
         for method in METHODS:
             cells = []
             for budget in budgets:
@@ -144,8 +157,12 @@ def pareto(count: int, weights: list[float], time_limit: float) -> tuple[str, li
             # preferences at the default weight 0.2, so that points are comparable across weights
             collected.append(preference_collected(instance, solution) * (0.2 / weight) if weight else math.nan)
         points.append((weight, float(np.mean(travel)), float(np.mean(collected))))
-    lines = [f"### Preference vs travel (PVRP-P50, {count} instances, PyVRP {time_limit:g} s)", "",
-             "| preference weight | mean travel (min) | mean preference served (at weight 0.2) |", "|---|---|---|"]
+    lines = [
+        f"### Preference vs travel (PVRP-P50, {count} instances, PyVRP {time_limit:g} s)",
+        "",
+        "| preference weight | mean travel (min) | mean preference served (at weight 0.2) |",
+        "|---|---|---|",
+    ]
     lines += [f"| {w:g} | {t:.2f} | {p:.2f} |" for w, t, p in points]
     return "\n".join(lines) + "\n", points
 
@@ -185,18 +202,29 @@ def validate_cards(count: int, reference_time: float) -> str:
         gaps, times = [], []
         for instance in instances(card["problem"], card["size"], count):
             reference = nco.solve(instance, method="pyvrp", time_limit=reference_time, seed=0)
-            solution = nco.solve(instance, method="neural", time_limit=1e6, seed=0, checkpoint=str(CHECKPOINT_DIR / card["checkpoint"]), starts=instance.num_customers)
+            solution = nco.solve(
+                instance,
+                method="neural",
+                time_limit=1e6,
+                seed=0,
+                checkpoint=str(CHECKPOINT_DIR / card["checkpoint"]),
+                starts=instance.num_customers,
+            )
             assert solution.feasible and zones_respected(instance, solution), instance.name
             gaps.append(100 * (solution.cost - reference.cost) / travel_cost(instance, reference))
             times.append(solution.runtime)
         card["validation"] = dict(
             instances=count, cities="test split, seeds 1000..", reference=f"pyvrp {reference_time:g} s",
-            gap="(objective - reference objective) / reference travel cost, %", greedy_pomo_gap=round(float(np.mean(gaps)), 2),
+            gap="(objective - reference objective) / reference travel cost, %",
+            greedy_pomo_gap=round(float(np.mean(gaps)), 2),
             decode_seconds=round(float(np.mean(times)), 3), machine=describe().splitlines()[0].lstrip("- "),
         )  # fmt: skip
         with atomic_path(card_path) as temp:
             Path(temp).write_text(json.dumps(card, indent=1, default=str))
-        lines.append(f"| `{card['checkpoint']}` | {count} | PyVRP {reference_time:g} s | {np.mean(gaps):.2f} | {np.mean(times):.3f} |")
+        lines.append(
+            f"| `{card['checkpoint']}` | {count} | PyVRP {reference_time:g} s "
+            f"| {np.mean(gaps):.2f} | {np.mean(times):.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -212,8 +240,13 @@ def main() -> None:
     parser.add_argument("--cards", action="store_true", help="validate the shipped pvrp checkpoints into their cards")
     args = parser.parse_args()
     if args.cards:
-        publish(RESULTS / "camp-cards.md", "# Shipped pvrp checkpoints alone (greedy POMO)\n\n" + describe() + "\n\n"
-                + validate_cards(args.num_instances, args.reference_time))
+        publish(
+            RESULTS / "camp-cards.md",
+            "# Shipped pvrp checkpoints alone (greedy POMO)\n\n"
+            + describe()
+            + "\n\n"
+            + validate_cards(args.num_instances, args.reference_time),
+        )
         return
     budgets = [float(b) for b in args.budgets.split(",")]
     rows = []
@@ -222,11 +255,12 @@ def main() -> None:
     out = Path(args.out)
     text = [
         "# Profiled VRP (CAMP): camp policy, hybrid, PyVRP and OR-Tools", "",
-        f"Gap = (objective - PyVRP {args.reference_time:g} s objective) / its travel cost, in %; feasible = evaluator-feasible"
-        " and every route inside its type's zones. Budgets are wall-clock per solve (the neural row: starts sized to the budget).", "",
+        f"Gap = (objective - PyVRP {args.reference_time:g} s objective) / its travel cost, in %; "
+        "feasible = evaluator-feasible and every route inside its type's zones. Budgets are wall-clock "
+        "per solve (the neural row: starts sized to the budget).", "",
         describe(), "", f"Command: `python benchmarks/{Path(__file__).name} " + " ".join(sys.argv[1:]) + "`", "",
         table(rows, budgets),
-        "\n".join(one_rollout(problem, args.size, min(args.num_instances, 4)) for problem in args.variants.split(",")), "",
+        "\n".join(one_rollout(p, args.size, min(args.num_instances, 4)) for p in args.variants.split(",")), "",
     ]  # fmt: skip
     if args.pareto:
         section, points = pareto(4, [float(w) for w in args.pareto.split(",")], 1.0)

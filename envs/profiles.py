@@ -52,11 +52,15 @@ def _angles(coordinates: np.ndarray, latlon: np.ndarray) -> np.ndarray:
     return np.arctan2(north, east)
 
 
-def _zones(rng: np.random.Generator, coordinates: np.ndarray, latlon: np.ndarray, time: np.ndarray, types: np.ndarray) -> np.ndarray:
+def _zones(
+    rng: np.random.Generator, coordinates: np.ndarray, latlon: np.ndarray, time: np.ndarray, types: np.ndarray
+) -> np.ndarray:
     """(B, n) zone of every node in ``0 .. types - 1`` (the depot's entry is meaningless)."""
     B, n = time.shape[:2]
     rotation = rng.uniform(0, 2 * np.pi, (B, 1))
-    sector = np.floor(((_angles(coordinates, latlon) - rotation) % (2 * np.pi)) / (2 * np.pi) * types[:, None]).astype(np.int64)
+    sector = np.floor(((_angles(coordinates, latlon) - rotation) % (2 * np.pi)) / (2 * np.pi) * types[:, None]).astype(
+        np.int64
+    )
     sector = np.minimum(sector, types[:, None] - 1)
     # K distinct centre customers (random keys, the first ``types`` of them count)
     centres = 1 + np.argsort(rng.random((B, n - 1)), axis=1)[:, : types.max()]
@@ -89,7 +93,11 @@ def camp_profiles(
     padding = np.arange(K)[None] >= types[:, None]  # (B, K)
 
     spread = rng.uniform(*CAPACITY_SPREAD, (B, K))
-    sized = np.maximum(np.round(capacity * spread), demand.max(axis=1, keepdims=True)) if np.isfinite(capacity) else np.full((B, K), np.inf)
+    sized = (
+        np.maximum(np.round(capacity * spread), demand.max(axis=1, keepdims=True))
+        if np.isfinite(capacity)
+        else np.full((B, K), np.inf)
+    )
 
     zoned = rng.random((B,)) < zones
     zone = _zones(rng, coordinates, latlon, duration[:, 0], types)  # (B, n)

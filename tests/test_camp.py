@@ -43,7 +43,9 @@ def test_pvrp_generators_draw_the_documented_fleets_zones_and_preferences(city) 
         used = batch.vehicle_count > 0
         assert (batch.vehicle_count[used] == 40).all()  # unlimited: one vehicle per customer
         capacity, base = batch.vehicle_capacity[used], capacity_for(40)
-        assert (capacity >= base * CAPACITY_SPREAD[0] - 0.5).all() and (capacity <= base * CAPACITY_SPREAD[1] + 0.5).all()
+        assert (capacity >= base * CAPACITY_SPREAD[0] - 0.5).all() and (
+            capacity <= base * CAPACITY_SPREAD[1] + 0.5
+        ).all()
         assert (capacity >= batch.demand.max()).all() and len(np.unique(capacity)) > 10
     # zones: every customer has a type, the own zone plus ~ZONE_SHARE of the others, no preferences
     allowed = zc.allowed[:, :, 1:]
@@ -69,7 +71,11 @@ def test_pvrp_instances_drop_padding_and_stay_feasible(city) -> None:
             assert 3 <= len(instance.fleet) <= 5 and instance.num_profiles == len(instance.fleet)
             assert instance.coordinate_system == "latlon"
             routes = [[i] for i in range(1, instance.num_nodes)]
-            allowed = np.ones((len(instance.fleet), instance.num_nodes), bool) if instance.allowed is None else instance.allowed
+            allowed = (
+                np.ones((len(instance.fleet), instance.num_nodes), bool)
+                if instance.allowed is None
+                else instance.allowed
+            )
             types = [int(np.flatnonzero(allowed[:, i])[0]) for i in range(1, instance.num_nodes)]
             assert evaluate(instance, routes, types).feasible
 
@@ -136,7 +142,7 @@ def test_rollouts_are_feasible_and_their_gradients_finite(city) -> None:
         assert all(torch.isfinite(p.grad).all() for p in policy.parameters() if p.grad is not None)
         policy.zero_grad()
     instances = to_instances(generate("pvrp-zc", 3, 12, city=city, seed=6))
-    for instance, found in zip(instances, policy.solutions(instances, k=2, starts=4, samples=2), strict=True):
+    for found in policy.solutions(instances, k=2, starts=4, samples=2):
         assert found and all(s.feasible for s in found)
         assert found[0].cost <= found[-1].cost
 
@@ -147,12 +153,19 @@ def test_the_kernel_and_the_env_decode_the_same_actions(city) -> None:
     policy, env = CampPolicy(dim=16, layers=1, heads=2).eval(), RoutingEnv()
     for problem in ("pvrp-p", "pvrp-zc"):
         batch = generate(problem, 3, 20, city=city, seed=8)
-        runs = [policy.rollout(env.reset(batch), env, strategy="greedy", num_starts=5, engine=engine) for engine in ("fast", "env")]
-        assert torch.equal(runs[0].actions, runs[1].actions) and torch.equal(runs[0].vehicle_types, runs[1].vehicle_types)
+        runs = [
+            policy.rollout(env.reset(batch), env, strategy="greedy", num_starts=5, engine=engine)
+            for engine in ("fast", "env")
+        ]
+        assert torch.equal(runs[0].actions, runs[1].actions) and torch.equal(
+            runs[0].vehicle_types, runs[1].vehicle_types
+        )
         torch.testing.assert_close(runs[0].reward, runs[1].reward)
         torch.testing.assert_close(runs[0].log_likelihood, runs[1].log_likelihood)
         sampled = [
-            policy.rollout(env.reset(batch), env, num_samples=3, generator=torch.Generator().manual_seed(5), engine=engine)
+            policy.rollout(
+                env.reset(batch), env, num_samples=3, generator=torch.Generator().manual_seed(5), engine=engine
+            )
             for engine in ("fast", "env")
         ]
         assert torch.equal(sampled[0].actions, sampled[1].actions)
@@ -162,7 +175,8 @@ def test_one_command_trains_resumes_and_loads(tmp_path: Path) -> None:
     from nco.training.run import TrainConfig, train
 
     options = dict(problem="pvrp-zc", size=8, data="real", model="camp", dim=16, layers=1, heads=2, batch_size=2,
-                   steps_per_epoch=2, num_starts=4, val_size=2, reference_time=0.1, progress=False, out=str(tmp_path))  # fmt: skip
+                   steps_per_epoch=2, num_starts=4, val_size=2, reference_time=0.1, progress=False,
+                   out=str(tmp_path))  # fmt: skip
     train(TrainConfig(epochs=1, **options))
     train(TrainConfig(epochs=2, resume="last", **options))
     policy, meta = load_policy(tmp_path / "policy.pt")
@@ -173,7 +187,9 @@ def test_one_command_trains_resumes_and_loads(tmp_path: Path) -> None:
 def _zones_respected(instance: nco.Instance, solution: nco.Solution) -> bool:
     if instance.allowed is None:
         return True
-    return all(bool(instance.allowed[k, route].all()) for route, k in zip(solution.routes, solution.vehicle_types, strict=True))
+    return all(
+        bool(instance.allowed[k, route].all()) for route, k in zip(solution.routes, solution.vehicle_types, strict=True)
+    )
 
 
 @pytest.mark.parametrize("problem", ["pvrp-p", "pvrp-zc"])

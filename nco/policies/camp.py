@@ -60,7 +60,15 @@ Rows = Mapping[str, torch.Tensor]
 
 
 class CampPolicy(nn.Module):
-    def __init__(self, model: str = "camp", dim: int = 64, layers: int = 2, heads: int = 4, norm: str = "instance", clip: float = 10.0) -> None:
+    def __init__(
+        self,
+        model: str = "camp",
+        dim: int = 64,
+        layers: int = 2,
+        heads: int = 4,
+        norm: str = "instance",
+        clip: float = 10.0,
+    ) -> None:
         super().__init__()
         if model != "camp":
             raise ValueError(f"CampPolicy: model must be 'camp', got {model!r}")
@@ -84,13 +92,23 @@ class CampPolicy(nn.Module):
         nodes = self.encoder(inputs.nodes, inputs.coords, inputs.distance, inputs.duration)  # [B, n, d]
         cost = _type_costs(td)  # [B, K, n, n] each type's arc cost on its own profile
         finite = torch.isfinite(cost[:, 0])
-        cost_unit = (torch.where(finite, cost[:, 0], 0).sum((1, 2)) / (finite.sum((1, 2)) - n).clamp(min=1)).clamp(min=1e-9)
+        cost_unit = (torch.where(finite, cost[:, 0], 0).sum((1, 2)) / (finite.sum((1, 2)) - n).clamp(min=1)).clamp(
+            min=1e-9
+        )
         available = td["vehicle_count"] > 0
-        alone = torch.stack([env._customer_mask(td, torch.full((B,), k, dtype=torch.int64, device=td.device)) for k in range(K)], 1)
+        alone = torch.stack(
+            [env._customer_mask(td, torch.full((B,), k, dtype=torch.int64, device=td.device)) for k in range(K)], 1
+        )
         alone &= available[..., None]
         covered_from = alone.flip(1).cummax(1).values.flip(1)  # servable alone by some type >= k
         net = ((cost - td["preference"][:, :, None, :]) / cost_unit[:, None, None, None]).clamp(-FAR, FAR).float()
-        features = torch.cat([_profile_features(td, cost, cost_unit, alone), _type_features(td, cost, cost_unit)[:, :, None].expand(B, K, n, TYPE_DIM)], -1)
+        features = torch.cat(
+            [
+                _profile_features(td, cost, cost_unit, alone),
+                _type_features(td, cost, cost_unit)[:, :, None].expand(B, K, n, TYPE_DIM),
+            ],
+            -1,
+        )
         per_type = nodes[:, None] + self.profile_embed(features)
         per_type = self.profile_layer(per_type.view(B * K, n, -1)).view(B, K, n, -1)
         return dict(nodes=per_type, keys=self.key(per_type) / math.sqrt(per_type.shape[-1]), graph=per_type.mean(2),
@@ -104,7 +122,8 @@ class CampPolicy(nn.Module):
         graph_weight = self.query.weight[:, -static["graph"].shape[-1] :]
         return dict(static, types=types, alone_rows=static["alone"][index], covered_rows=static["covered_from"][index],
                     available_rows=static["available"][index], flat=(index[:, None] * K + types[None]) * n,
-                    blocked=torch.zeros(index.shape[0], 1, 1, K, device=index.device).masked_fill(~static["available"][index][:, None, None], float("-inf")),
+                    blocked=torch.zeros(index.shape[0], 1, 1, K, device=index.device).masked_fill(
+                        ~static["available"][index][:, None, None], float("-inf")),
                     graph_query=F.linear(static["graph"], graph_weight)[index])  # fmt: skip
 
     def pair_mask(self, td: Rows, rows: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -146,7 +165,11 @@ class CampPolicy(nn.Module):
         than its arithmetic on K tokens. Padding types are masked out as keys."""
         layer, (R, K, dim) = self.communicate, tokens.shape
         heads = layer.self_attn.num_heads
-        q, k, v = F.linear(tokens, layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias).view(R, K, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            F.linear(tokens, layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias)
+            .view(R, K, 3, heads, dim // heads)
+            .permute(2, 0, 3, 1, 4)
+        )
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=blocked)
         x = layer.norm1(tokens + layer.self_attn.out_proj(attended.transpose(1, 2).reshape(R, K, dim)))
         return layer.norm2(x + layer.linear2(F.relu(layer.linear1(x))))
@@ -171,7 +194,7 @@ class CampPolicy(nn.Module):
         kernel of ``envs/fast.py``, ``"env"`` the TensorDict env; both read the same masks (the
         kernel is the env bit for bit), so they decode the same actions."""
         if engine is None:
-            engine = "fast" if td.device.type == "cpu" else "env"
+            engine = "fast" if td["visited"].device.type == "cpu" else "env"
         if engine not in ("fast", "env"):
             raise ValueError(f"engine: expected 'fast' or 'env', got {engine!r}")
         B = td.batch_size[0]
@@ -194,15 +217,20 @@ class CampPolicy(nn.Module):
             if num_samples > 1:
                 state = state.repeat(num_samples)
             rows, finished = state.rows, state.all_done
-            fleet = {key: td[key][torch.from_numpy(state.instance)] for key in ("vehicle_count", "vehicle_capacity", "horizon")}
+            fleet = {
+                key: td[key][torch.from_numpy(state.instance)]
+                for key in ("vehicle_count", "vehicle_capacity", "horizon")
+            }
             copy = torch.clone if torch.is_grad_enabled() else (lambda t: t)  # the kernel writes in place
 
             def view() -> Rows:
                 floats = torch.from_numpy(state.state)
                 return dict(fleet, vehicle_type=copy(state.vehicle_type), current_node=copy(state.current_node),
-                            done=copy(state.done), action_mask=copy(state.mask), visited=copy(torch.from_numpy(state.visited)),
-                            routes_used=copy(torch.from_numpy(state.routes_used)), route_length=copy(torch.from_numpy(state.length)),
-                            used_capacity=copy(floats[:, UC]), current_time=copy(floats[:, CT]), route_start=copy(floats[:, RS]))  # fmt: skip
+                            done=copy(state.done), action_mask=copy(state.mask),
+                            visited=copy(torch.from_numpy(state.visited)),
+                            routes_used=copy(torch.from_numpy(state.routes_used)),
+                            route_length=copy(torch.from_numpy(state.length)), used_capacity=copy(floats[:, UC]),
+                            current_time=copy(floats[:, CT]), route_start=copy(floats[:, RS]))  # fmt: skip
         else:
             if num_starts:
                 types.append(encoded["vehicle_type"].repeat(num_starts))
@@ -267,7 +295,10 @@ def _type_costs(td: TensorDict) -> torch.Tensor:
     profile = td["vehicle_profile"][..., None, None].expand(B, K, n, n)
     distance = td["distance"].gather(1, profile)
     duration = td["duration"].gather(1, profile)
-    return td["vehicle_unit_distance_cost"][..., None, None] * distance + td["vehicle_unit_duration_cost"][..., None, None] * duration
+    return (
+        td["vehicle_unit_distance_cost"][..., None, None] * distance
+        + td["vehicle_unit_duration_cost"][..., None, None] * duration
+    )
 
 
 def _profile_features(td: TensorDict, cost: torch.Tensor, unit: torch.Tensor, alone: torch.Tensor) -> torch.Tensor:
@@ -275,7 +306,9 @@ def _profile_features(td: TensorDict, cost: torch.Tensor, unit: torch.Tensor, al
     scaled = lambda x: (x / unit[:, None, None]).clamp(max=FAR).float()  # noqa: E731
     capacity = td["vehicle_capacity"]
     finite = torch.isfinite(capacity)
-    load = torch.where(finite[..., None], td["demand"][:, None] / torch.where(finite, capacity, 1)[..., None], 0).float()
+    load = torch.where(
+        finite[..., None], td["demand"][:, None] / torch.where(finite, capacity, 1)[..., None], 0
+    ).float()
     columns = [
         td["allowed"].float(),
         alone.float(),
@@ -313,7 +346,12 @@ def _state_features(td: Rows, mask: torch.Tensor, current: torch.Tensor) -> torc
     finite = torch.isfinite(capacity)
     free = torch.where(finite, 1 - td["used_capacity"] / torch.where(finite, capacity, 1), 1.0).float()
     route = torch.stack(
-        [free, ((td["current_time"] - td["route_start"]) / td["horizon"]).clamp(max=2).float(), td["route_length"].float() / (n - 1)], -1
+        [
+            free,
+            ((td["current_time"] - td["route_start"]) / td["horizon"]).clamp(max=2).float(),
+            td["route_length"].float() / (n - 1),
+        ],
+        -1,
     )
     per_type = torch.stack(
         [
