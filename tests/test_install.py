@@ -55,3 +55,9 @@ def test_a_wheel_install_solves_with_the_shipped_checkpoint(tmp_path: Path) -> N
     assert sorted(node for route in solution["routes"] for node in route) == list(range(1, 51))
     checkpoint = Path(solution["info"]["checkpoint"])
     assert checkpoint.name == "atsp50.pt" and checkpoint.is_relative_to(venv), checkpoint
+    assert _files(checkpoint.parents[1]) == _files(source / "data")  # .../site-packages/nco_data: all of data/
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts}
