@@ -152,14 +152,31 @@ def _umask() -> int:
 
 # -- detection ----------------------------------------------------------------------------------
 VROOM_KEY = re.compile(r'"(jobs|shipments)"\s*:')  # keys nco's own (strict) JSON schema never has
+CHUNK = 1 << 20
+
+
+def _has_vroom_keys(path: Path) -> bool:
+    """Scan for VROOM's keys in 1 MB chunks (the file may be far larger than memory allows parsing,
+    which the JSON reader checks before it parses)."""
+    tail = ""
+    with path.open(errors="replace") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), ""):
+            if VROOM_KEY.search(tail + chunk):
+                return True
+            tail = chunk[-64:]  # a key split across two chunks
+    return False
+
+
+def is_stops_file(path: str | os.PathLike[str]) -> bool:
+    """A user's stops (:func:`read_problem`): a stops CSV or a VROOM problem JSON."""
+    return Path(path).is_file() and _detect_format(Path(path)) in ("vroom", "csv")
 
 
 def _detect_format(path: Path) -> str:
     if path.suffix.lower() == ".csv":
         return "csv"
     if path.suffix == ".json":
-        with path.open(errors="replace") as handle:
-            return "vroom" if VROOM_KEY.search(handle.read()) else "json"
+        return "vroom" if _has_vroom_keys(path) else "json"
     with path.open(errors="replace") as handle:
         head = [line.strip().upper() for _, line in zip(range(6), handle, strict=False)]
     # Solomon files: a name line, then a VEHICLE block without "KEY : value" headers

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nco.api import solve
 from nco_core.instance import Instance
-from nco_core.io import read, read_problem, write
+from nco_core.io import is_stops_file, read, read_problem, write
 from nco_core.solution import Solution
 from nco_core.stops import Problem
 
@@ -60,17 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _is_stops(path: str) -> bool:
-    """A stops CSV, or a JSON file with VROOM's keys (nco.read's own detection)."""
-    if Path(path).suffix.lower() == ".csv":
-        return True
-    from nco_core.io import VROOM_KEY
-
-    return Path(path).suffix == ".json" and Path(path).is_file() and bool(VROOM_KEY.search(Path(path).read_text()))
-
-
 def run(args: argparse.Namespace) -> int:
-    stops = _is_stops(args.file)
+    stops = is_stops_file(args.file) or Path(args.file).suffix.lower() == ".csv"
     drawn = [flag for flag, value in (("--vehicles", args.vehicles), ("--osrm-url", args.osrm_url), ("--pbf", args.pbf),
                                       ("--map", args.map), ("--geojson", args.geojson), ("--png", args.png))
              if value]
