@@ -138,6 +138,7 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
             )
             vehicle_type.append(k)
     required = instance.is_required
+    ranked = not bool(required.all())  # priorities only where some jobs are optional (VROOM's default otherwise)
     for node in range(instance.num_depots, instance.num_nodes):
         load = {"delivery": vroom.Amount([int(scaled.delivery[node])]), "pickup": vroom.Amount([int(scaled.pickup[node])])}
         problem.add_job(
@@ -146,7 +147,7 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
                 location=node,
                 default_service=int(scaled.service[node]),
                 skills=job_skills.get(node),
-                priority=100 if required[node] else 0,
+                priority=100 if ranked and required[node] else 0,
                 time_windows=[vroom.TimeWindow(int(windows[node, 0]), int(windows[node, 1]))]
                 if features["time_windows"]
                 else (),
