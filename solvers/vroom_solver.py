@@ -138,7 +138,7 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
             )
             vehicle_type.append(k)
     required = instance.is_required
-    ranked = not bool(required.all())  # priorities only where some jobs are optional (VROOM's default otherwise)
+    ranked = not bool(required.all())  # priorities only where some jobs are optional
     for node in range(instance.num_depots, instance.num_nodes):
         load = {"delivery": vroom.Amount([int(scaled.delivery[node])]), "pickup": vroom.Amount([int(scaled.pickup[node])])}
         problem.add_job(
