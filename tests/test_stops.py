@@ -318,3 +318,25 @@ def test_cli_example_offline(tmp_path, capsys):
     assert all(len(f["geometry"]["coordinates"]) == f["properties"]["jobs"] + 2 for f in lines)  # straight
     code = cli(["solve", "data/instances/does-not-exist.vrp", "--map", str(tmp_path / "m.html")])
     assert code == 2
+
+
+def test_cli_pbf_builds_and_serves_a_local_osrm(monaco, dataset, tmp_path, capsys):  # noqa: F811
+    stops, fleet = monaco_stops(dataset, tmp_path, 6)
+    code = cli(["solve", str(stops), "--vehicles", str(fleet), "--pbf", str(monaco), "--method", "ortools",
+                "--time-limit", "1", "--geojson", str(tmp_path / "r.geojson")])
+    assert code == 0, capsys.readouterr().err
+    lines = [f for f in json.loads((tmp_path / "r.geojson").read_text())["features"]
+             if f["geometry"]["type"] == "LineString"]
+    assert lines and all(len(f["geometry"]["coordinates"]) > f["properties"]["jobs"] + 2 for f in lines)
+
+
+def test_max_tasks_and_max_distance_reach_the_model(tmp_path):
+    data = small_problem()
+    for vehicle in data["vehicles"]:
+        vehicle.update(max_tasks=2, max_distance=9000)
+    problem = nco.read_problem(write_json(tmp_path / "p.json", data))
+    kind = problem.instance.vehicle_types[0]
+    assert (kind.max_tasks, kind.max_distance, kind.count) == (2, 9000, 2)
+    solution = nco.solve(problem.instance, method="vroom", time_limit=0.5)
+    assert solution.feasible and all(len(route) <= 2 for route in solution.routes)
+    assert all(route["distance"] <= 9000 for route in vroom_solution(problem, solution)["routes"])
