@@ -1,11 +1,12 @@
 """Stops and fleet as plain CSV files (a header row, then one row per stop or vehicle).
 
 Stops (``stops.csv``): ``id, lat, lon`` required; optional ``demand, pickup, tw_start, tw_end,
-service, skills``. Fleet (``fleet.csv``): ``id, start_lat, start_lon`` required; optional ``end_lat,
-end_lon`` (absent columns: back to the start; empty cells: an open route ending at its last stop),
-``capacity`` (empty: unlimited), ``shift_start, shift_end, skills, fixed_cost, per_hour, per_km,
-max_tasks, max_distance``. Without a fleet file the first stop row is the depot, where as many
-uncapacitated vehicles as there are stops start and end.
+service, skills, prize`` (a stop with a prize is optional: leaving it out costs the prize). Fleet
+(``fleet.csv``): ``id, start_lat, start_lon`` required; optional ``end_lat, end_lon`` (absent
+columns: back to the start; empty cells: an open route ending at its last stop), ``capacity``
+(empty: unlimited), ``shift_start, shift_end, skills, fixed_cost, per_hour, per_km, max_tasks,
+max_distance``. Without a fleet file the first stop row is the depot, where as many uncapacitated
+vehicles as there are stops start and end.
 
 Times are seconds (``3600``) or clock times (``08:30``, ``08:30:15``, = seconds since midnight);
 distances are metres; ``skills`` are words separated by spaces or ``;``. Ids are kept as the text
@@ -27,7 +28,7 @@ from nco_core.stops import Job, Problem, StopsError, Vehicle
 
 __all__ = ["parse_time", "read_stops_csv"]
 
-STOP_COLUMNS = ("id", "lat", "lon", "demand", "pickup", "tw_start", "tw_end", "service", "skills")
+STOP_COLUMNS = ("id", "lat", "lon", "demand", "pickup", "tw_start", "tw_end", "service", "skills", "prize")
 FLEET_COLUMNS = ("id", "start_lat", "start_lon", "end_lat", "end_lon", "capacity", "shift_start", "shift_end",
                  "skills", "fixed_cost", "per_hour", "per_km", "max_tasks", "max_distance")
 
@@ -134,7 +135,9 @@ def read_stops_csv(stops: str | os.PathLike[str], fleet: str | os.PathLike[str] 
             stops_rows.text(r, "id"), place(stops_rows, r, "lat", "lon"),
             stops_rows.optional(r, "demand", 0.0), stops_rows.optional(r, "pickup", 0.0),
             stops_rows.optional(r, "service", 0.0, parse_time),
-            window, stops_rows.skills(r)))
+            window, stops_rows.skills(r),
+            prize=stops_rows.number(r, "prize") if "prize" in stops_rows.columns and stops_rows.text(r, "prize")
+            else None))
     if fleet is None:
         depot = place(stops_rows, 0, "lat", "lon")
         for column in ("demand", "pickup", "tw_start", "tw_end", "service"):

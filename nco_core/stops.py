@@ -1,20 +1,23 @@
 """A user's stops and fleet (read from VROOM JSON or CSV) and the ``Instance`` they become.
 
-Both readers produce one :class:`Problem`: jobs and vehicles with the user's own ids, their locations
-as (lat, lon) and/or indices into given matrices. Matrices come from the file (VROOM ``matrices``) or
-from OSRM (``envs.osrm.stops``); :meth:`Problem.instance` then builds the validated ``Instance``.
+Both readers produce one :class:`Problem`: jobs and vehicles with the user's own ids, their
+locations as (lat, lon) and/or indices into given matrices. Matrices come from the file (VROOM
+``matrices``) or from OSRM (``envs.osrm.stops``); :meth:`Problem.instance` then builds the validated
+``Instance``.
 
 Units stay the user's: seconds and metres (VROOM's and OSRM's), with no conversion at all, so a
-VROOM file's integers go in and come back out unchanged. Costs follow VROOM: ``per_hour`` per hour of
-driving and ``per_km`` per kilometre become ``unit_duration_cost = per_hour / 3600`` (per second) and
-``unit_distance_cost = per_km / 1000`` (per metre); VROOM's default (3600 per hour, 0 per km) is one
-cost unit per second. nco charges a route's whole duration (driving, service and waiting), VROOM its
-driving time, so the two objectives differ by the waiting time (service is the same for any plan).
+VROOM file's integers go in and come back out unchanged. Costs follow VROOM: ``per_hour`` per hour
+of driving and ``per_km`` per kilometre become ``unit_duration_cost = per_hour / 3600`` (per second)
+and ``unit_distance_cost = per_km / 1000`` (per metre); VROOM's default (3600 per hour, 0 per km) is
+one cost unit per second. Jobs are required unless they have a ``prize`` (an nco extension that
+VROOM ignores): such a job is optional, and leaving it out costs its prize. nco charges a route's
+whole duration (driving, service and waiting), VROOM its driving time, so the two objectives differ
+by the waiting time (service is the same for any plan).
 
 Every mistake is an error naming the job or vehicle id: duplicate ids, coordinates out of range
-(latitude outside [-90, 90] usually means lat and lon were swapped), a skill no vehicle has, a job no
-vehicle can carry. What the model cannot express (shipments, several time windows per job, breaks,
-several-dimensional amounts, ...) raises ``UnsupportedFeature`` naming it.
+(latitude outside [-90, 90] usually means lat and lon were swapped), a skill no vehicle has, a job
+no vehicle can carry. What the model cannot express (shipments, several time windows per job,
+breaks, several-dimensional amounts, ...) raises ``UnsupportedFeature`` naming it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Job:
     skills: frozenset[Id] = frozenset()
     priority: int = 0
     description: str | None = None
+    prize: float | None = None  # None: required; else optional, and leaving it out costs this much
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,9 @@ def _instance(problem: Problem) -> Instance:
             allowed[k, len(depots):] = [job.skills <= skills for job in jobs]
     column = lambda key: np.array([0.0] * len(depots) + [getattr(job, key) for job in jobs])  # noqa: E731
     delivery, pickup, service = column("delivery"), column("pickup"), column("service")
+    optional = any(job.prize is not None for job in jobs)
+    prize = np.array([0.0] * len(depots) + [job.prize or 0.0 for job in jobs]) if optional else None
+    required = np.array([True] * len(depots) + [job.prize is None for job in jobs]) if optional else None
     windows = None
     if opening is not None or any(job.time_window is not None for job in jobs):
         windows = _time_windows(problem, duration, service, opening)
@@ -279,6 +286,8 @@ def _instance(problem: Problem) -> Instance:
             time_windows=windows,
             service_time=service if service.any() else None,
             allowed=allowed,
+            prize=prize,
+            required=required,
             num_depots=len(depots),
             name=problem.name,
         )

@@ -59,6 +59,7 @@ class _Job(_Model):
     skills: list[Skill] = []
     priority: Annotated[int, Field(ge=0, le=100)] = 0
     time_windows: list[Window] = []
+    prize: Amount | None = None  # nco's extension (VROOM ignores it): an optional job, worth this if served
 
 
 class _Costs(_Model):
@@ -196,7 +197,8 @@ def _problem(model: _Problem, path: Path) -> Problem:
         windows = job.time_windows
         jobs.append(Job(job.id, next(where), delivery, _amount(job.pickup, owner, "pickup"),
                         float(job.setup + job.service), (windows[0][0], windows[0][1]) if windows else None,
-                        frozenset(job.skills), job.priority, job.description))
+                        frozenset(job.skills), job.priority, job.description,
+                        None if job.prize is None else float(job.prize)))
     vehicles = []
     for v in model.vehicles:
         start = next(where)

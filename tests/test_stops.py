@@ -340,3 +340,21 @@ def test_max_tasks_and_max_distance_reach_the_model(tmp_path):
     solution = nco.solve(problem.instance, method="vroom", time_limit=0.5)
     assert solution.feasible and all(len(route) <= 2 for route in solution.routes)
     assert all(route["distance"] <= 9000 for route in vroom_solution(problem, solution)["routes"])
+
+
+def test_optional_jobs_with_prizes_are_reported_unassigned(tmp_path, capsys):
+    data = small_problem()
+    data["jobs"][2]["prize"] = 1  # not worth a detour: left out, and reported
+    data["jobs"][3]["prize"] = 100000  # worth it: served
+    path = write_json(tmp_path / "p.json", data)
+    problem = nco.read_problem(path)
+    assert list(problem.instance.is_required[problem.job_node(0):]) == [True, True, False, False]
+    for method in ("vroom", "pyvrp"):
+        solution = nco.solve(problem.instance, method=method, time_limit=0.5)
+        assert solution.feasible, (method, solution.violations)
+        plan = vroom_solution(problem, solution)
+        assert [job["id"] for job in plan["unassigned"]] == [103], method
+        assert plan["summary"]["unassigned"] == 1
+    code = cli(["solve", str(path), "--method", "vroom", "--time-limit", "0.5", "--out", str(tmp_path / "s.json")])
+    assert code == 0, capsys.readouterr().err  # every required job served: a feasible plan
+    assert json.loads((tmp_path / "s.json").read_text())["unassigned"][0]["id"] == 103
