@@ -138,9 +138,12 @@ def _amount(values: list[float], owner: str, key: str) -> float:
 def _unsupported(model: _Problem) -> None:
     if model.shipments:
         raise UnsupportedFeature(READER, f"shipments (pickup-and-delivery pairs; {len(model.shipments)} given)")
+    optional = any(job.prize is not None for job in model.jobs)
     for job in model.jobs:
         if len(job.time_windows) > 1:
             raise UnsupportedFeature(READER, f"job {job.id}: several time windows ({len(job.time_windows)})")
+        if optional and job.priority:  # with every job required, priority (what to leave out) means nothing
+            raise UnsupportedFeature(READER, f"job {job.id}: priority alongside optional jobs (give prizes instead)")
     for v in model.vehicles:
         owner = f"vehicle {v.id}"
         for key, value, default in (("breaks", v.breaks, []), ("steps (initial routes)", v.steps, []),

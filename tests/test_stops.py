@@ -147,6 +147,8 @@ def test_vroom_reader_refuses_what_it_cannot_model(tmp_path):
         "breaks": small_problem(vehicles=[{"id": 1, "start_index": 0, "breaks": [{"id": 1}]}]),
         "max_travel_time": small_problem(vehicles=[{"id": 1, "start_index": 0, "max_travel_time": 100}]),
         "2 dimensions": small_problem(jobs=[{"id": 1, "location_index": 1, "delivery": [1, 2]}]),
+        "priority alongside optional jobs": small_problem(jobs=[{"id": 1, "location_index": 1, "priority": 5},
+                                                                {"id": 2, "location_index": 2, "prize": 9}]),
     }
     for feature, data in cases.items():
         with pytest.raises(UnsupportedFeature, match=feature):
