@@ -191,6 +191,8 @@ def _check(problem: Problem) -> None:
         if missing:
             raise _fail(problem, f"job {job.id!r}: skill {missing[0]} is held by no vehicle")
         able = [v for v in problem.vehicles if job.skills <= v.skills]
+        if not able:
+            raise _fail(problem, f"job {job.id!r}: no vehicle has all its skills {sorted(map(str, job.skills))}")
         if not any(max(job.delivery, job.pickup) <= v.capacity for v in able):
             raise _fail(problem, f"job {job.id!r}: no vehicle can carry it (delivery {job.delivery:g}, pickup "
                         f"{job.pickup:g}; largest capacity among vehicles with its skills "

@@ -161,6 +161,8 @@ def test_vroom_reader_refuses_what_it_cannot_model(tmp_path):
     (lambda d: d["jobs"][1].update(location=[43.73, 97.5]), r"job 102: latitude 97.5 .* swapped"),
     (lambda d: d["jobs"][2].update(skills=[3]), "job 103: skill 3 is held by no vehicle"),
     (lambda d: d["jobs"][0].update(delivery=[11]), "job 101: no vehicle can carry it"),
+    (lambda d: [d["vehicles"][0].update(skills=[1]), d["vehicles"][1].update(skills=[2]),
+                d["jobs"][0].update(skills=[1, 2])], r"job 101: no vehicle has all its skills \['1', '2'\]"),
     (lambda d: d["jobs"][0].update(time_windows=[[20000, 30000]]), "job 101: its time window"),
     (lambda d: d["jobs"][0].pop("location_index"), "job 101: no location_index"),
     (lambda d: d["jobs"][0].update(sevice=60), "jobs.0.sevice: Extra inputs"),
