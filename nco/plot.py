@@ -177,11 +177,11 @@ def map(problem: Problem, solution: Solution, path: str | Path, lines: Sequence[
         routes.append({"line": route["line"], "colour": route["colour"], "stops": stops, "vehicle": route["vehicle"],
                        "popup": _popup(("vehicle", route["vehicle"]), ("jobs", len(stops)),
                                        ("distance", f"{route['distance'] / 1000:.2f} km"),
-                                       ("driving", clock(route["duration"])), ("cost", route["cost"]))})
+                                       ("driving", clock(route["duration"])), ("cost", f"{route['cost']:.6g}"))})
     summary = layers["summary"]
     legend = "".join(f'<div><i style="background:{r["colour"]}"></i>vehicle {html.escape(str(r["vehicle"]))} '
                      f'({len(r["stops"])} jobs)</div>' for r in routes)
-    legend += (f"<div><b>cost</b> {html.escape(str(summary['cost']))}, {summary['unassigned']} unassigned, "
+    legend += (f"<div><b>cost</b> {summary['cost']:.6g}, {summary['unassigned']} unassigned, "
                f"{'feasible' if layers['feasible'] else 'INFEASIBLE'}</div>")
     points = [p for r in layers["routes"] for p in r["line"]] + layers["depots"] + [u["latlon"]
                                                                                     for u in layers["unassigned"]]
@@ -233,7 +233,7 @@ def png(problem: Problem, solution: Solution, path: str | Path, lines: Sequence[
         axes.set_xlabel("longitude")
         axes.set_ylabel("latitude")
         summary = layers["summary"]
-        axes.set_title(f"{problem.name}: {summary['routes']} routes, cost {summary['cost']}, "
+        axes.set_title(f"{problem.name}: {summary['routes']} routes, cost {summary['cost']:.6g}, "
                        f"{summary['unassigned']} unassigned", fontsize=10)
         axes.legend(fontsize=7, loc="best")
         path = Path(path)
