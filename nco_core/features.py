@@ -147,8 +147,6 @@ FEATURES: tuple[Feature, ...] = (
 
 NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
 _BY_NAME: dict[str, Feature] = {feature.name: feature for feature in FEATURES}
-if len(_BY_NAME) != len(FEATURES):
-    raise AssertionError("nco_core.features: duplicate feature names")
 
 
 def of(instance: Instance) -> dict[str, bool]:

@@ -35,6 +35,7 @@ def test_instance_features_are_the_vocabulary() -> None:
     assert tuple(instance.features()) == features.NAMES
     assert features.used(instance) == ["capacity", "time_windows", "service_time"]
     assert all(feature.meaning for feature in features.FEATURES)
+    assert len(set(features.NAMES)) == len(features.NAMES)
 
 
 def test_variant_knobs_and_env_flags_name_features() -> None:
