@@ -111,8 +111,19 @@ class CampPolicy(nn.Module):
         )
         per_type = nodes[:, None] + self.profile_embed(features)
         per_type = self.profile_layer(per_type.view(B * K, n, -1)).view(B, K, n, -1)
-        return dict(nodes=per_type, keys=self.key(per_type) / math.sqrt(per_type.shape[-1]), graph=per_type.mean(2),
-                    net=net, alone=alone, covered_from=covered_from, available=available)  # fmt: skip
+        capacity = td["vehicle_capacity"]
+        inverse_capacity = torch.where(torch.isfinite(capacity), 1 / capacity, 0.0)  # 0: unlimited, always free
+        return dict(
+            inverse_capacity=inverse_capacity,
+            inverse_horizon=1 / td["horizon"][:, None],
+            nodes=per_type,
+            keys=self.key(per_type) / math.sqrt(per_type.shape[-1]),
+            graph=per_type.mean(2),
+            net=net,
+            alone=alone,
+            covered_from=covered_from,
+            available=available,
+        )
 
     def for_rows(self, static: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
         """What every step reads of the instance ``index[r]`` of row ``r``, gathered once per rollout
@@ -120,17 +131,29 @@ class CampPolicy(nn.Module):
         K, n = static["alone"].shape[1:]
         types = torch.arange(K, device=index.device)
         graph_weight = self.query.weight[:, -static["graph"].shape[-1] :]
-        return dict(static, types=types, alone_rows=static["alone"][index], covered_rows=static["covered_from"][index],
-                    available_rows=static["available"][index], flat=(index[:, None] * K + types[None]) * n,
-                    blocked=torch.zeros(index.shape[0], 1, 1, K, device=index.device).masked_fill(
-                        ~static["available"][index][:, None, None], float("-inf")),
-                    graph_query=F.linear(static["graph"], graph_weight)[index])  # fmt: skip
+        available = static["available"][index]
+        return dict(
+            static,
+            types=types,
+            inverse_capacity=static["inverse_capacity"][index],
+            inverse_horizon=static["inverse_horizon"][index],
+            alone_rows=static["alone"][index],
+            covered_rows=static["covered_from"][index],
+            available_rows=available,
+            flat=(index[:, None] * K + types[None]) * n,
+            blocked=torch.zeros(index.shape[0], 1, 1, K, device=index.device).masked_fill(
+                ~available[:, None, None], float("-inf")
+            ),
+            graph_query=F.linear(static["graph"], graph_weight)[index],
+        )
 
     def pair_mask(self, td: Rows, rows: dict[str, torch.Tensor]) -> torch.Tensor:
         """[R, K, n] allowed (type, node) pairs of the rows ``td`` (``rows``: :meth:`for_rows`)."""
         types = rows["types"]
         k0, at_depot, done = td["vehicle_type"], td["current_node"] == 0, td["done"]
         current = types[None] == k0[:, None]  # [R, K]
+        if not bool(at_depot.any()):  # mid-route everywhere: only the current type moves
+            return current[..., None] & td["action_mask"][:, None]
         env_mask = td["action_mask"].clone()
         env_mask[:, 0] &= ~at_depot | done  # at the depot, column 0 is the skip: later types stand for it
         open_ = ~td["visited"]
@@ -150,7 +173,7 @@ class CampPolicy(nn.Module):
         base, dim = nodes.shape[0], nodes.shape[-1]
         flat = (rows["flat"] + position).flatten()  # (instance, type, node) of each row's types
         here = nodes.reshape(-1, dim).index_select(0, flat).view(R, K, dim)
-        tokens = self._communicate(here + self.state_embed(_state_features(td, mask, current)), rows["blocked"])
+        tokens = self._communicate(here + self.state_embed(_state_features(td, rows, mask, current)), rows["blocked"])
         query = F.linear(tokens, self.query.weight[:, :dim]) + rows["graph_query"]  # [R, K, d]
         # rows are r * B' + b: every replica of an instance queries its keys in one product
         by_instance = query.view(R // base, base, K, dim).permute(1, 2, 3, 0)  # [B', K, d, replicas]
@@ -217,10 +240,7 @@ class CampPolicy(nn.Module):
             if num_samples > 1:
                 state = state.repeat(num_samples)
             rows, finished = state.rows, state.all_done
-            fleet = {
-                key: td[key][torch.from_numpy(state.instance)]
-                for key in ("vehicle_count", "vehicle_capacity", "horizon")
-            }
+            fleet = {key: td[key][torch.from_numpy(state.instance)] for key in ("vehicle_count",)}
             copy = torch.clone if torch.is_grad_enabled() else (lambda t: t)  # the kernel writes in place
 
             def view() -> Rows:
@@ -338,29 +358,19 @@ def _type_features(td: TensorDict, cost: torch.Tensor, unit: torch.Tensor) -> to
     return torch.stack(columns, -1)
 
 
-def _state_features(td: Rows, mask: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-    """[R, K, STATE_DIM]: each type's situation this step (route details for the current one)."""
+def _state_features(td: Rows, rows: dict[str, torch.Tensor], mask: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """[R, K, STATE_DIM]: each type's situation this step (route details for the current one).
+    Written with as few ops as it allows: at inference's row counts each op's dispatch costs
+    more than its arithmetic."""
     R, K, n = mask.shape
-    k0 = td["vehicle_type"]
-    capacity = td["vehicle_capacity"].gather(1, k0[:, None]).squeeze(1)
-    finite = torch.isfinite(capacity)
-    free = torch.where(finite, 1 - td["used_capacity"] / torch.where(finite, capacity, 1), 1.0).float()
-    route = torch.stack(
-        [
-            free,
-            ((td["current_time"] - td["route_start"]) / td["horizon"]).clamp(max=2).float(),
-            td["route_length"].float() / (n - 1),
-        ],
-        -1,
-    )
-    per_type = torch.stack(
-        [
-            current.float(),
-            (torch.arange(K, device=k0.device)[None] < k0[:, None]).float(),
-            mask[..., 1:].any(-1).float(),
-            td["routes_used"].float() / (n - 1),
-        ],
-        -1,
-    )
-    shared = torch.stack([td["visited"].float().sum(1) / (n - 1), (td["current_node"] == 0).float()], -1)
-    return torch.cat([per_type, route[:, None] * current[..., None], shared[:, None].expand(R, K, 2)], -1)
+    k0 = td["vehicle_type"][:, None]
+    per_customer = 1.0 / (n - 1)
+    elapsed = (td["current_time"] - td["route_start"])[:, None] * rows["inverse_horizon"]
+    route = torch.cat(
+        [1 - td["used_capacity"][:, None] * rows["inverse_capacity"].gather(1, k0), elapsed.clamp(max=2),
+         td["route_length"][:, None] * per_customer], 1,
+    ).float()  # fmt: skip
+    per_type = torch.stack([current, rows["types"][None] < k0, mask[..., 1:].any(-1)], -1).float()
+    shared = torch.stack([td["visited"].sum(1) * per_customer, (td["current_node"] == 0).float()], -1)
+    used = (td["routes_used"] * per_customer).float()[..., None]
+    return torch.cat([per_type, used, route[:, None] * current[..., None], shared[:, None].expand(R, K, 2)], -1)
