@@ -27,7 +27,7 @@ import numpy as np
 
 from nco_core.instance import Instance
 
-__all__ = ["Evaluation", "Violation", "evaluate", "normalise_routes"]
+__all__ = ["Evaluation", "Schedule", "Violation", "evaluate", "normalise_routes", "schedule"]
 
 ViolationKind = Literal[
     "invalid_node",
@@ -278,63 +278,111 @@ def _route_constraints(
     return found
 
 
-def _schedule(instance: Instance, r: int, route: list[int], k: int) -> tuple[float, list[Violation]]:
-    """Shortest route duration, and the nodes reached too late when leaving as early as possible.
+@dataclass(frozen=True)
+class Schedule:
+    """When a route's vehicle is where, by the evaluator's own timing rule: ``nodes`` is the path
+    (start depot, the clients, the end depot unless the route ends open); at each node the
+    vehicle arrives at ``arrival`` (at the start depot: its departure), waits ``waiting`` for the
+    window to open and serves for ``service``. Departure is the latest that does not make the
+    route finish later, so ``finish - departure`` is the route duration the evaluator charges."""
+
+    nodes: np.ndarray
+    arrival: np.ndarray
+    waiting: np.ndarray
+    service: np.ndarray
+
+    @property
+    def departure(self) -> float:
+        return float(self.arrival[0])
+
+    @property
+    def finish(self) -> float:
+        """Arrival at the end depot, or the end of the last service on an open route."""
+        return float(self.arrival[-1] + self.waiting[-1] + self.service[-1])
+
+
+def schedule(instance: Instance, route: Sequence[int], vehicle_type: int) -> Schedule:
+    """The timed path of one route (client indices) driven by ``vehicle_type`` (for reports,
+    solution files and maps: the same times the evaluator's durations come from)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        timing = _Timing(instance, [int(node) for node in route], vehicle_type)
+        arrival, wait = timing.forward(timing.earliest + timing.delay)
+        return Schedule(np.array(timing.path), np.array(arrival), np.array(wait), np.array(timing.service))
+
+
+class _Timing:
+    """One route's times when leaving as early as possible, and how much later it may leave.
 
     Leaving the start depot at its earliest time (its opening, or the shift's start if later)
     gives every node its earliest possible arrival, so lateness in that forward pass is exactly
-    time-window (and shift) infeasibility. The duration uses the latest departure that does not
-    make the route finish later: delaying the start by x shortens the route by x while x is at
-    most the total waiting and no node becomes late. The finish (arrival at the end depot, or the
-    end of the last service on an open route) must also be within the shift; an end depot's
-    closing time binds its arrival, its opening time does not.
+    time-window (and shift) infeasibility. Delaying the start by x shortens the route by x while
+    x is at most the total waiting and no node becomes late; the finish (arrival at the end depot,
+    or the end of the last service on an open route) must also stay within the shift. An end
+    depot's closing time binds its arrival, its opening time does not. Plain Python floats: the
+    evaluator runs this for every route of every solution, and per-stop numpy access is slow.
     """
-    vehicle = instance.vehicle_types[k]
-    travel = instance.duration_matrix(vehicle.profile)
-    service = instance.service
-    windows = instance.time_windows
-    depots = instance.num_depots
-    shift_start, shift_end = vehicle.time_window or (0.0, math.inf)
-    stops = route if vehicle.end_depot is None else [*route, vehicle.end_depot]
+
+    def __init__(self, instance: Instance, route: list[int], k: int) -> None:
+        vehicle = instance.vehicle_types[k]
+        depots = instance.num_depots
+        end = [] if vehicle.end_depot is None else [vehicle.end_depot]
+        self.path = path = [vehicle.start_depot, *route, *end]
+        self.legs = instance.duration_matrix(vehicle.profile)[path[:-1], path[1:]].tolist()
+        windows = instance.time_windows
+        self.early = [0.0] * len(path) if windows is None else windows[path, 0].tolist()
+        self.late = [math.inf] * len(path) if windows is None else windows[path, 1].tolist()
+        if end:
+            self.early[-1] = 0.0  # the end depot: only its closing time binds (no backend waits to return)
+        served = instance.service[path].tolist()
+        self.service = [float(s) if node >= depots else 0.0 for node, s in zip(path, served, strict=True)]
+        self.shift_end = (vehicle.time_window or (0.0, math.inf))[1]
+        self.earliest = max(self.early[0], (vehicle.time_window or (0.0, math.inf))[0])
+        self.reached, wait = self.forward(self.earliest)
+        self.finish = self.reached[-1] + wait[-1] + self.service[-1]
+        slack, waited = math.inf, 0.0
+        for reached, late, waits in zip(self.reached[1:], self.late[1:], wait[1:], strict=True):
+            slack = min(slack, late - reached + waited)  # leaving later may not make this node late
+            waited += waits
+        slack = min(slack, self.shift_end - self.finish + waited)
+        self.delay = max(min(slack, waited), 0.0)
+
+    def forward(self, departure: float) -> tuple[list[float], list[float]]:
+        arrival, wait, time = [departure], [0.0], departure
+        for leg, opens, serves in zip(self.legs, self.early[1:], self.service[1:], strict=True):
+            reached = time + leg
+            waits = max(opens - reached, 0.0)
+            arrival.append(reached)
+            wait.append(waits)
+            time = reached + waits + serves
+        return arrival, wait
+
+
+def _schedule(instance: Instance, r: int, route: list[int], k: int) -> tuple[float, list[Violation]]:
+    """Shortest route duration, and the nodes reached too late (or the shift overrun) when
+    leaving as early as possible (see :class:`_Timing`)."""
+    timing = _Timing(instance, route, k)
     found: list[Violation] = []
-    start = max(0.0 if windows is None else float(windows[vehicle.start_depot, 0]), shift_start)
-    time = start
-    previous = vehicle.start_depot
-    slack = math.inf  # how much later we could have left without being late anywhere
-    waited = 0.0
-    for node in stops:
-        arrival = time + float(travel[previous, node])
-        early, late = (0.0, math.inf) if windows is None else (float(windows[node, 0]), float(windows[node, 1]))
-        if node < depots:
-            early = 0.0  # the end depot: only its closing time binds (no backend waits to return)
-        if arrival > late + 1e-9:
-            where = f"depot {node}" if node < depots else f"node {node}"
+    for node, reached, late in zip(timing.path[1:], timing.reached[1:], timing.late[1:], strict=True):
+        if reached > late + 1e-9:
+            where = f"depot {node}" if node < instance.num_depots else f"node {node}"
             found.append(
                 Violation(
                     "time_window",
-                    f"route {r}: arrives at {where} at {arrival:g}, after its window closes at {late:g}",
+                    f"route {r}: arrives at {where} at {reached:g}, after its window closes at {late:g}",
                     r,
                     node,
-                    amount=arrival - late,
+                    amount=reached - late,
                 )
             )
-        wait = max(early - arrival, 0.0)
-        # Leaving later by x removes up to x of the waiting still ahead, but only while every
-        # node met so far stays within its window.
-        slack = min(slack, late - arrival + waited)
-        waited += wait
-        time = arrival + wait + (float(service[node]) if node >= depots else 0.0)
-        previous = node
-    if time > shift_end + 1e-9:
+    if timing.finish > timing.shift_end + 1e-9:
         found.append(
             Violation(
                 "shift",
-                f"route {r}: finishes at {time:g}, after vehicle type {k}'s shift ends at {shift_end:g}",
+                f"route {r}: finishes at {timing.finish:g}, "
+                f"after vehicle type {k}'s shift ends at {timing.shift_end:g}",
                 r,
-                amount=time - shift_end,
+                amount=timing.finish - timing.shift_end,
             )
         )
-    slack = min(slack, shift_end - time + waited)
-    shift = max(min(slack, waited), 0.0)
-    duration = time - start - shift
+    duration = timing.finish - timing.earliest - timing.delay
     return (math.inf if math.isnan(duration) else duration), found  # inf - inf: overflowed times

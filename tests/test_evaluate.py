@@ -7,6 +7,7 @@ import pytest
 
 import nco
 from nco import Instance, VehicleType, evaluate
+from nco_core.evaluate import schedule
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 X_FILES = sorted((BENCHMARKS / "cvrplib_x").glob("X-*.vrp"))
@@ -224,3 +225,16 @@ def test_solution_reports_unassigned_optional_clients() -> None:
     solution = nco.Solution.of(depots(), [[2, 3]], [0])
     assert solution.feasible and solution.unassigned == [4] and solution.uncollected == 7
     assert solution.to_dict()["unassigned"] == [4] and "optional" in str(solution)
+
+
+def test_schedule_gives_the_times_the_evaluator_charges() -> None:
+    """Vehicle 1 (open, from depot 1 at x = 100) reaches client 4 (x = 30) after 84 but its window
+    opens at 100: the vehicle leaves at 16 instead of waiting, and finishes its last service at 144."""
+    windows = [[0, 1000], [0, 1000], [0, 1000], [0, 1000], [100, 200]]
+    instance = depots().replace(time_windows=windows)
+    timed = schedule(instance, [4, 2], 1)
+    assert list(timed.nodes) == [1, 4, 2]
+    assert timed.departure == pytest.approx(16) and list(timed.arrival) == pytest.approx([16, 100, 134])
+    assert list(timed.waiting) == [0, 0, 0] and list(timed.service) == [0, 10, 10]
+    assert timed.finish == pytest.approx(144)
+    assert timed.finish - timed.departure == pytest.approx(evaluate(instance, [[4, 2]], [1]).duration)
