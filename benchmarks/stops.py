@@ -36,8 +36,11 @@ METHODS = ["pyvroom (VROOM itself)", "nco hybrid", "nco pyvrp", "nco vroom"]
 def run(method: str, problem: Problem, budget: float, seed: int) -> tuple[nco.Solution, float]:
     start = time.perf_counter()
     if method.startswith("pyvroom"):
-        answer = vroom.Input.from_json(EXAMPLE).solve(exploration_level=5, nb_threads=1,
-                                                      timeout=timedelta(seconds=budget)).to_dict()
+        answer = (
+            vroom.Input.from_json(EXAMPLE)
+            .solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=budget))
+            .to_dict()
+        )
         solution = read_vroom_solution(EXAMPLE, problem, data=answer)
     else:
         solution = nco.solve(problem.instance, method=method.split()[1], time_limit=budget, seed=seed)
@@ -70,8 +73,19 @@ def main() -> None:
             costs = [s.cost for s, _ in results]
             ours = [vroom_objective(problem, s) for s, _ in results]
             walls = [w for _, w in results]
-            rows.append((budget, method, feasible, statistics.mean(costs), min(costs), statistics.mean(ours),
-                         min(ours), statistics.mean(s.num_routes for s, _ in results), max(walls)))
+            rows.append(
+                (
+                    budget,
+                    method,
+                    feasible,
+                    statistics.mean(costs),
+                    min(costs),
+                    statistics.mean(ours),
+                    min(ours),
+                    statistics.mean(s.num_routes for s, _ in results),
+                    max(walls),
+                )
+            )
             print(rows[-1], flush=True)
     lines = [
         "# nco vs VROOM on the shipped stops example",
@@ -90,8 +104,10 @@ def main() -> None:
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for budget, method, feasible, mean, best, vmean, vbest, routes, wall in rows:
-        lines.append(f"| {budget:g} | {method} | {feasible}/{len(seeds)} | {mean:.1f} | {best:.0f} | {vmean:.1f} "
-                     f"| {vbest:.0f} | {routes:.1f} | {wall:.2f} |")
+        lines.append(
+            f"| {budget:g} | {method} | {feasible}/{len(seeds)} | {mean:.1f} | {best:.0f} | {vmean:.1f} "
+            f"| {vbest:.0f} | {routes:.1f} | {wall:.2f} |"
+        )
     lines += ["", describe()]
     publish(Path(args.out), "\n".join(lines) + "\n")
 

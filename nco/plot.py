@@ -30,8 +30,26 @@ from nco_core.vroom_io import vroom_solution
 __all__ = ["geojson", "map", "png", "write_geojson"]
 
 ASSETS = Path(__file__).parent / "assets" / "leaflet"
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-           "#7f7f7f", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354"]
+PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#393b79",
+    "#ad494a",
+    "#637939",
+    "#8c6d31",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+]
 TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
@@ -54,17 +72,37 @@ def _layers(problem: Problem, solution: Solution, lines: Sequence[np.ndarray] | 
     routes = []
     for r, (route, line) in enumerate(zip(plan["routes"], lines, strict=True)):
         jobs = [step for step in route["steps"] if step["type"] == "job"]
-        routes.append({
-            "vehicle": route["vehicle"], "colour": PALETTE[r % len(PALETTE)], "line": np.asarray(line).tolist(),
-            "cost": route["cost"], "distance": route["distance"], "duration": route["duration"],
-            "stops": [{"n": n + 1, "id": step["id"], "latlon": latlon(step), "arrival": step["arrival"],
-                       "load": step["load"][0], "service": step["service"]} for n, step in enumerate(jobs)],
-        })
+        routes.append(
+            {
+                "vehicle": route["vehicle"],
+                "colour": PALETTE[r % len(PALETTE)],
+                "line": np.asarray(line).tolist(),
+                "cost": route["cost"],
+                "distance": route["distance"],
+                "duration": route["duration"],
+                "stops": [
+                    {
+                        "n": n + 1,
+                        "id": step["id"],
+                        "latlon": latlon(step),
+                        "arrival": step["arrival"],
+                        "load": step["load"][0],
+                        "service": step["service"],
+                    }
+                    for n, step in enumerate(jobs)
+                ],
+            }
+        )
     depots = {tuple(latlon(route["steps"][0])) for route in plan["routes"]}
     depots |= {tuple(problem.coordinates[loc]) for loc in problem.depots}
     unassigned = [{"id": job["id"], "latlon": latlon(job)} for job in plan["unassigned"]]
-    return {"routes": routes, "depots": [list(d) for d in sorted(depots)], "unassigned": unassigned,
-            "summary": plan["summary"], "feasible": solution.feasible}
+    return {
+        "routes": routes,
+        "depots": [list(d) for d in sorted(depots)],
+        "unassigned": unassigned,
+        "summary": plan["summary"],
+        "feasible": solution.feasible,
+    }
 
 
 # -- GeoJSON --------------------------------------------------------------------------------------
@@ -75,23 +113,49 @@ def geojson(problem: Problem, solution: Solution, lines: Sequence[np.ndarray] | 
     point = lambda latlon: {"type": "Point", "coordinates": [latlon[1], latlon[0]]}  # noqa: E731
     features: list[dict[str, Any]] = []
     for r, route in enumerate(layers["routes"]):
-        features.append({"type": "Feature", "geometry": {"type": "LineString",
-                                                         "coordinates": [[lon, lat] for lat, lon in route["line"]]},
-                         "properties": {"kind": "route", "route": r, "vehicle": route["vehicle"],
-                                        "stroke": route["colour"], "jobs": len(route["stops"]), "cost": route["cost"],
-                                        "distance": route["distance"], "duration": route["duration"]}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[lon, lat] for lat, lon in route["line"]]},
+                "properties": {
+                    "kind": "route",
+                    "route": r,
+                    "vehicle": route["vehicle"],
+                    "stroke": route["colour"],
+                    "jobs": len(route["stops"]),
+                    "cost": route["cost"],
+                    "distance": route["distance"],
+                    "duration": route["duration"],
+                },
+            }
+        )
         for stop in route["stops"]:
-            features.append({"type": "Feature", "geometry": point(stop["latlon"]),
-                             "properties": {"kind": "job", "id": stop["id"], "route": r, "vehicle": route["vehicle"],
-                                            "sequence": stop["n"], "arrival": stop["arrival"], "load": stop["load"]}})
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": point(stop["latlon"]),
+                    "properties": {
+                        "kind": "job",
+                        "id": stop["id"],
+                        "route": r,
+                        "vehicle": route["vehicle"],
+                        "sequence": stop["n"],
+                        "arrival": stop["arrival"],
+                        "load": stop["load"],
+                    },
+                }
+            )
     features += [{"type": "Feature", "geometry": point(d), "properties": {"kind": "depot"}} for d in layers["depots"]]
-    features += [{"type": "Feature", "geometry": point(u["latlon"]),
-                  "properties": {"kind": "unassigned", "id": u["id"]}} for u in layers["unassigned"]]
+    features += [
+        {"type": "Feature", "geometry": point(u["latlon"]), "properties": {"kind": "unassigned", "id": u["id"]}}
+        for u in layers["unassigned"]
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 
-def write_geojson(problem: Problem, solution: Solution, path: str | Path,
-                  lines: Sequence[np.ndarray] | None = None) -> Path:
+def write_geojson(
+    problem: Problem, solution: Solution, path: str | Path, lines: Sequence[np.ndarray] | None = None
+) -> Path:
     path = Path(path)
     document = geojson(problem, solution, lines)
     with atomic_path(path) as tmp:
@@ -162,41 +226,84 @@ def _script_json(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def map(problem: Problem, solution: Solution, path: str | Path, lines: Sequence[np.ndarray] | None = None, *,
-        tiles: bool = True) -> Path:
+def map(
+    problem: Problem,
+    solution: Solution,
+    path: str | Path,
+    lines: Sequence[np.ndarray] | None = None,
+    *,
+    tiles: bool = True,
+) -> Path:
     """Write the interactive map: one colour per route, numbered stops (popup: id, arrival, load),
     depots as black squares, unassigned jobs as white circles, a legend. ``tiles=False`` never asks
     for OpenStreetMap tiles (the page then makes no request at all)."""
     layers = _layers(problem, solution, lines)
     routes = []
     for route in layers["routes"]:
-        stops = [{"n": s["n"], "latlon": s["latlon"], "title": f"{s['n']}: {s['id']}",
-                  "popup": _popup(("job", s["id"]), ("vehicle", route["vehicle"]), ("stop", s["n"]),
-                                  ("arrival", clock(s["arrival"])), ("service", f"{s['service']} s"),
-                                  ("load after", s["load"]))} for s in route["stops"]]
-        routes.append({"line": route["line"], "colour": route["colour"], "stops": stops, "vehicle": route["vehicle"],
-                       "popup": _popup(("vehicle", route["vehicle"]), ("jobs", len(stops)),
-                                       ("distance", f"{route['distance'] / 1000:.2f} km"),
-                                       ("driving", clock(route["duration"])), ("cost", f"{route['cost']:.6g}"))})
+        stops = [
+            {
+                "n": s["n"],
+                "latlon": s["latlon"],
+                "title": f"{s['n']}: {s['id']}",
+                "popup": _popup(
+                    ("job", s["id"]),
+                    ("vehicle", route["vehicle"]),
+                    ("stop", s["n"]),
+                    ("arrival", clock(s["arrival"])),
+                    ("service", f"{s['service']} s"),
+                    ("load after", s["load"]),
+                ),
+            }
+            for s in route["stops"]
+        ]
+        routes.append(
+            {
+                "line": route["line"],
+                "colour": route["colour"],
+                "stops": stops,
+                "vehicle": route["vehicle"],
+                "popup": _popup(
+                    ("vehicle", route["vehicle"]),
+                    ("jobs", len(stops)),
+                    ("distance", f"{route['distance'] / 1000:.2f} km"),
+                    ("driving", clock(route["duration"])),
+                    ("cost", f"{route['cost']:.6g}"),
+                ),
+            }
+        )
     summary = layers["summary"]
-    legend = "".join(f'<div><i style="background:{r["colour"]}"></i>vehicle {html.escape(str(r["vehicle"]))} '
-                     f'({len(r["stops"])} jobs)</div>' for r in routes)
-    legend += (f"<div><b>cost</b> {summary['cost']:.6g}, {summary['unassigned']} unassigned, "
-               f"{'feasible' if layers['feasible'] else 'INFEASIBLE'}</div>")
-    points = [p for r in layers["routes"] for p in r["line"]] + layers["depots"] + [u["latlon"]
-                                                                                    for u in layers["unassigned"]]
+    legend = "".join(
+        f'<div><i style="background:{r["colour"]}"></i>vehicle {html.escape(str(r["vehicle"]))} '
+        f"({len(r['stops'])} jobs)</div>"
+        for r in routes
+    )
+    legend += (
+        f"<div><b>cost</b> {summary['cost']:.6g}, {summary['unassigned']} unassigned, "
+        f"{'feasible' if layers['feasible'] else 'INFEASIBLE'}</div>"
+    )
+    points = (
+        [p for r in layers["routes"] for p in r["line"]]
+        + layers["depots"]
+        + [u["latlon"] for u in layers["unassigned"]]
+    )
     array = np.asarray(points, dtype=float)
     data = {
-        "routes": routes, "legend": legend, "tiles": TILES if tiles else None, "attribution": ATTRIBUTION,
+        "routes": routes,
+        "legend": legend,
+        "tiles": TILES if tiles else None,
+        "attribution": ATTRIBUTION,
         "depots": [{"latlon": d, "popup": _popup(("depot", f"{d[0]:.6f}, {d[1]:.6f}"))} for d in layers["depots"]],
-        "unassigned": [{"latlon": u["latlon"], "popup": _popup(("unassigned job", u["id"]))}
-                       for u in layers["unassigned"]],
+        "unassigned": [
+            {"latlon": u["latlon"], "popup": _popup(("unassigned job", u["id"]))} for u in layers["unassigned"]
+        ],
         "bounds": [array.min(axis=0).tolist(), array.max(axis=0).tolist()],
     }
-    page = (PAGE.replace("__TITLE__", html.escape(f"nco: {problem.name}"))
-            .replace("__LEAFLET_CSS__", (ASSETS / "leaflet.css").read_text())
-            .replace("__LEAFLET_JS__", (ASSETS / "leaflet.js").read_text())
-            .replace("__DATA__", _script_json(data)))
+    page = (
+        PAGE.replace("__TITLE__", html.escape(f"nco: {problem.name}"))
+        .replace("__LEAFLET_CSS__", (ASSETS / "leaflet.css").read_text())
+        .replace("__LEAFLET_JS__", (ASSETS / "leaflet.js").read_text())
+        .replace("__DATA__", _script_json(data))
+    )
     path = Path(path)
     with atomic_path(path) as tmp:
         Path(tmp).write_text(page, encoding="utf-8")
@@ -204,8 +311,9 @@ def map(problem: Problem, solution: Solution, path: str | Path, lines: Sequence[
 
 
 # -- PNG ----------------------------------------------------------------------------------------
-def png(problem: Problem, solution: Solution, path: str | Path, lines: Sequence[np.ndarray] | None = None, *,
-        dpi: int = 150) -> Path:
+def png(
+    problem: Problem, solution: Solution, path: str | Path, lines: Sequence[np.ndarray] | None = None, *, dpi: int = 150
+) -> Path:
     """A static picture for reports: the routes (lon, lat with the local aspect), numbered stops,
     depots and unassigned jobs."""
     import matplotlib
@@ -220,10 +328,18 @@ def png(problem: Problem, solution: Solution, path: str | Path, lines: Sequence[
             line = np.asarray(route["line"])
             axes.plot(line[:, 1], line[:, 0], color=route["colour"], linewidth=1.8, label=f"vehicle {route['vehicle']}")
             for stop in route["stops"]:
-                axes.scatter(stop["latlon"][1], stop["latlon"][0], s=60, color=route["colour"], edgecolors="white",
-                             zorder=3)
-                axes.annotate(str(stop["n"]), (stop["latlon"][1], stop["latlon"][0]), ha="center", va="center",
-                              fontsize=5, color="white", zorder=4)
+                axes.scatter(
+                    stop["latlon"][1], stop["latlon"][0], s=60, color=route["colour"], edgecolors="white", zorder=3
+                )
+                axes.annotate(
+                    str(stop["n"]),
+                    (stop["latlon"][1], stop["latlon"][0]),
+                    ha="center",
+                    va="center",
+                    fontsize=5,
+                    color="white",
+                    zorder=4,
+                )
         depots = np.asarray(layers["depots"])
         axes.scatter(depots[:, 1], depots[:, 0], marker="s", s=90, color="black", zorder=5, label="depot")
         if layers["unassigned"]:
@@ -233,8 +349,11 @@ def png(problem: Problem, solution: Solution, path: str | Path, lines: Sequence[
         axes.set_xlabel("longitude")
         axes.set_ylabel("latitude")
         summary = layers["summary"]
-        axes.set_title(f"{problem.name}: {summary['routes']} routes, cost {summary['cost']:.6g}, "
-                       f"{summary['unassigned']} unassigned", fontsize=10)
+        axes.set_title(
+            f"{problem.name}: {summary['routes']} routes, cost {summary['cost']:.6g}, "
+            f"{summary['unassigned']} unassigned",
+            fontsize=10,
+        )
         axes.legend(fontsize=7, loc="best")
         path = Path(path)
         with atomic_path(path) as tmp:

@@ -29,8 +29,22 @@ from nco_core.stops import Job, Problem, StopsError, Vehicle
 __all__ = ["parse_time", "read_stops_csv"]
 
 STOP_COLUMNS = ("id", "lat", "lon", "demand", "pickup", "tw_start", "tw_end", "service", "skills", "prize")
-FLEET_COLUMNS = ("id", "start_lat", "start_lon", "end_lat", "end_lon", "capacity", "shift_start", "shift_end",
-                 "skills", "fixed_cost", "per_hour", "per_km", "max_tasks", "max_distance")
+FLEET_COLUMNS = (
+    "id",
+    "start_lat",
+    "start_lon",
+    "end_lat",
+    "end_lon",
+    "capacity",
+    "shift_start",
+    "shift_end",
+    "skills",
+    "fixed_cost",
+    "per_hour",
+    "per_km",
+    "max_tasks",
+    "max_distance",
+)
 
 
 def parse_time(text: str) -> float:
@@ -88,8 +102,9 @@ class _Rows:
             raise InstanceFileError(f"{self.where(r, column)}: the row has too few cells")
         return (value or "").strip()
 
-    def number(self, r: int, column: str, default: float | None = None, *, kind: Any = float,
-               signed: bool = False) -> Any:
+    def number(
+        self, r: int, column: str, default: float | None = None, *, kind: Any = float, signed: bool = False
+    ) -> Any:
         text = self.text(r, column)
         if not text:
             if default is None:
@@ -100,8 +115,9 @@ class _Rows:
         except ValueError as error:
             raise InstanceFileError(f"{self.where(r, column)}: {error}") from None
         if not math.isfinite(value) or (value < 0 and not signed):
-            raise InstanceFileError(f"{self.where(r, column)}: {text!r} is not a finite"
-                                    f"{'' if signed else ', non-negative'} number")
+            raise InstanceFileError(
+                f"{self.where(r, column)}: {text!r} is not a finite{'' if signed else ', non-negative'} number"
+            )
         return value
 
     def optional(self, r: int, column: str, default: float, kind: Any = float) -> Any:
@@ -127,23 +143,34 @@ def read_stops_csv(stops: str | os.PathLike[str], fleet: str | os.PathLike[str] 
         window = None
         start, end = stops_rows.text(r, "tw_start"), stops_rows.text(r, "tw_end")
         if start or end:
-            window = (stops_rows.number(r, "tw_start", 0.0, kind=parse_time),
-                      stops_rows.number(r, "tw_end", math.inf, kind=parse_time))
+            window = (
+                stops_rows.number(r, "tw_start", 0.0, kind=parse_time),
+                stops_rows.number(r, "tw_end", math.inf, kind=parse_time),
+            )
             if not math.isfinite(window[1]):
                 raise InstanceFileError(f"{stops_rows.where(r, 'tw_end')}: missing (tw_start is given)")
-        jobs.append(Job(
-            stops_rows.text(r, "id"), place(stops_rows, r, "lat", "lon"),
-            stops_rows.optional(r, "demand", 0.0), stops_rows.optional(r, "pickup", 0.0),
-            stops_rows.optional(r, "service", 0.0, parse_time),
-            window, stops_rows.skills(r),
-            prize=stops_rows.number(r, "prize") if "prize" in stops_rows.columns and stops_rows.text(r, "prize")
-            else None))
+        jobs.append(
+            Job(
+                stops_rows.text(r, "id"),
+                place(stops_rows, r, "lat", "lon"),
+                stops_rows.optional(r, "demand", 0.0),
+                stops_rows.optional(r, "pickup", 0.0),
+                stops_rows.optional(r, "service", 0.0, parse_time),
+                window,
+                stops_rows.skills(r),
+                prize=stops_rows.number(r, "prize")
+                if "prize" in stops_rows.columns and stops_rows.text(r, "prize")
+                else None,
+            )
+        )
     if fleet is None:
         depot = place(stops_rows, 0, "lat", "lon")
         for column in ("demand", "pickup", "tw_start", "tw_end", "service"):
             if column in stops_rows.columns and stops_rows.text(0, column) not in ("", "0"):
-                raise InstanceFileError(f"{stops_rows.where(0, column)}: the first row is the depot (no fleet file "
-                                        "was given), which has no demand, pickup, time window or service")
+                raise InstanceFileError(
+                    f"{stops_rows.where(0, column)}: the first row is the depot (no fleet file "
+                    "was given), which has no demand, pickup, time window or service"
+                )
         vehicles = tuple(Vehicle(f"vehicle-{v + 1}", depot, depot) for v in range(len(jobs)))
     else:
         vehicles = _fleet(_Rows(Path(fleet), ("id", "start_lat", "start_lon"), FLEET_COLUMNS), place)
@@ -167,14 +194,26 @@ def _fleet(rows: _Rows, place: Any) -> tuple[Vehicle, ...]:
             end = place(rows, r, "end_lat", "end_lon")
         shift = None
         if "shift_start" in rows.columns and (rows.text(r, "shift_start") or rows.text(r, "shift_end")):
-            shift = (rows.optional(r, "shift_start", 0.0, parse_time),
-                     rows.optional(r, "shift_end", math.inf, parse_time))
+            shift = (
+                rows.optional(r, "shift_start", 0.0, parse_time),
+                rows.optional(r, "shift_end", math.inf, parse_time),
+            )
             if not math.isfinite(shift[1]):
                 raise InstanceFileError(f"{rows.where(r, 'shift_end')}: missing (shift_start is given)")
         tasks = rows.text(r, "max_tasks") if "max_tasks" in rows.columns else ""
-        vehicles.append(Vehicle(
-            rows.text(r, "id"), start, end, rows.optional(r, "capacity", math.inf), rows.skills(r), shift,
-            rows.optional(r, "fixed_cost", 0.0), rows.optional(r, "per_hour", 3600.0), rows.optional(r, "per_km", 0.0),
-            max_tasks=rows.number(r, "max_tasks", kind=int) if tasks else None,
-            max_distance=rows.optional(r, "max_distance", math.inf)))
+        vehicles.append(
+            Vehicle(
+                rows.text(r, "id"),
+                start,
+                end,
+                rows.optional(r, "capacity", math.inf),
+                rows.skills(r),
+                shift,
+                rows.optional(r, "fixed_cost", 0.0),
+                rows.optional(r, "per_hour", 3600.0),
+                rows.optional(r, "per_km", 0.0),
+                max_tasks=rows.number(r, "max_tasks", kind=int) if tasks else None,
+                max_distance=rows.optional(r, "max_distance", math.inf),
+            )
+        )
     return tuple(vehicles)

@@ -107,8 +107,11 @@ class Problem:
     # -- what the instance's indices mean ---------------------------------------------------------
     @property
     def num_locations(self) -> int:
-        used = [j.location for j in self.jobs] + [v.start for v in self.vehicles] + [
-            v.end for v in self.vehicles if v.end is not None]
+        used = (
+            [j.location for j in self.jobs]
+            + [v.start for v in self.vehicles]
+            + [v.end for v in self.vehicles if v.end is not None]
+        )
         return max(used) + 1
 
     @cached_property
@@ -116,9 +119,19 @@ class Problem:
         """Vehicle indices per vehicle type: identical vehicles (all but the id) share one type."""
         groups: dict[tuple, list[int]] = {}
         for v, vehicle in enumerate(self.vehicles):
-            key = (vehicle.start, vehicle.end, vehicle.capacity, vehicle.skills, vehicle.time_window,
-                   vehicle.fixed, vehicle.per_hour, vehicle.per_km, vehicle.profile, vehicle.max_tasks,
-                   vehicle.max_distance)
+            key = (
+                vehicle.start,
+                vehicle.end,
+                vehicle.capacity,
+                vehicle.skills,
+                vehicle.time_window,
+                vehicle.fixed,
+                vehicle.per_hour,
+                vehicle.per_km,
+                vehicle.profile,
+                vehicle.max_tasks,
+                vehicle.max_distance,
+            )
             groups.setdefault(key, []).append(v)
         return list(groups.values())
 
@@ -155,15 +168,23 @@ class Problem:
 
     def with_matrices(self, matrices: dict[str, Matrices], coordinates: np.ndarray | None = None) -> Problem:
         """The same problem with road matrices (and, optionally, the snapped coordinates)."""
-        return Problem(self.jobs, self.vehicles, self.coordinates if coordinates is None else coordinates,
-                       matrices, self.source, self.name)
+        return Problem(
+            self.jobs,
+            self.vehicles,
+            self.coordinates if coordinates is None else coordinates,
+            matrices,
+            self.source,
+            self.name,
+        )
 
     @cached_property
     def instance(self) -> Instance:
         """The validated Instance (needs matrices: from the file, or ``envs.osrm.stops``)."""
         if self.matrices is None:
-            raise StopsError(f"{self.name}: no matrices: give the file a 'matrices' entry, or route the stops "
-                             "with OSRM (nco solve FILE --osrm-url URL | --pbf EXTRACT)")
+            raise StopsError(
+                f"{self.name}: no matrices: give the file a 'matrices' entry, or route the stops "
+                "with OSRM (nco solve FILE --osrm-url URL | --pbf EXTRACT)"
+            )
         return _instance(self)
 
 
@@ -194,9 +215,12 @@ def _check(problem: Problem) -> None:
         if not able:
             raise _fail(problem, f"job {job.id!r}: no vehicle has all its skills {sorted(map(str, job.skills))}")
         if not any(max(job.delivery, job.pickup) <= v.capacity for v in able):
-            raise _fail(problem, f"job {job.id!r}: no vehicle can carry it (delivery {job.delivery:g}, pickup "
-                        f"{job.pickup:g}; largest capacity among vehicles with its skills "
-                        f"{max(v.capacity for v in able):g})")
+            raise _fail(
+                problem,
+                f"job {job.id!r}: no vehicle can carry it (delivery {job.delivery:g}, pickup "
+                f"{job.pickup:g}; largest capacity among vehicles with its skills "
+                f"{max(v.capacity for v in able):g})",
+            )
         if job.time_window is not None and job.time_window[0] > job.time_window[1]:
             raise _fail(problem, f"job {job.id!r}: time window {list(job.time_window)} is empty (start > end)")
     for vehicle in problem.vehicles:
@@ -206,11 +230,16 @@ def _check(problem: Problem) -> None:
     for job in problem.jobs:  # skills and load fit some vehicle (checked above): its shift must fit too
         window = job.time_window
         if window is not None and not any(
-                job.skills <= v.skills and max(job.delivery, job.pickup) <= v.capacity
-                and (v.time_window is None or (window[1] >= v.time_window[0] and window[0] <= v.time_window[1]))
-                for v in problem.vehicles):
-            raise _fail(problem, f"job {job.id!r}: its time window {list(window)} overlaps the shift of no vehicle "
-                        "that has its skills and capacity")
+            job.skills <= v.skills
+            and max(job.delivery, job.pickup) <= v.capacity
+            and (v.time_window is None or (window[1] >= v.time_window[0] and window[0] <= v.time_window[1]))
+            for v in problem.vehicles
+        ):
+            raise _fail(
+                problem,
+                f"job {job.id!r}: its time window {list(window)} overlaps the shift of no vehicle "
+                "that has its skills and capacity",
+            )
 
 
 def _check_coordinates(problem: Problem) -> None:
@@ -221,8 +250,11 @@ def _check_coordinates(problem: Problem) -> None:
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise _fail(problem, f"{owner}: coordinates ({lat}, {lon}) are missing or not numbers")
         if not -90 <= lat <= 90:
-            raise _fail(problem, f"{owner}: latitude {lat:g} is outside [-90, 90] (longitude {lon:g}): "
-                        "are latitude and longitude swapped?")
+            raise _fail(
+                problem,
+                f"{owner}: latitude {lat:g} is outside [-90, 90] (longitude {lon:g}): "
+                "are latitude and longitude swapped?",
+            )
         if not -180 <= lon <= 180:
             raise _fail(problem, f"{owner}: longitude {lon:g} is outside [-180, 180]")
 
@@ -241,8 +273,10 @@ def _instance(problem: Problem) -> Instance:
         for key in ("duration", "distance"):
             matrix = getattr(matrices[p], key)
             if matrix is not None and matrix.shape[-1] < size:
-                raise _fail(problem, f"matrices[{p!r}].{key}s: {matrix.shape[-1]} locations, but location index "
-                            f"{size - 1} is used")
+                raise _fail(
+                    problem,
+                    f"matrices[{p!r}].{key}s: {matrix.shape[-1]} locations, but location index {size - 1} is used",
+                )
     pick = lambda matrix: np.asarray(matrix, dtype=np.float64)[np.ix_(nodes, nodes)]  # noqa: E731
     duration = np.stack([pick(matrices[p].duration) for p in profiles])
     known = all(matrices[p].distance is not None for p in profiles)
@@ -257,17 +291,27 @@ def _instance(problem: Problem) -> Instance:
         v = problem.vehicles[group[0]]
         if not known and (v.per_km or math.isfinite(v.max_distance)):
             raise _fail(problem, f"vehicle {v.id!r}: a per_km cost or max_distance, but the matrices have no distances")
-        fleet.append(VehicleType(
-            count=len(group), capacity=float(v.capacity), fixed_cost=float(v.fixed), profile=profiles.index(v.profile),
-            unit_distance_cost=v.per_km / 1000 if known else 0.0, unit_duration_cost=v.per_hour / 3600,
-            start_depot=depots.index(v.start), end_depot=None if v.end is None else depots.index(v.end),
-            time_window=None if shared else v.time_window, max_tasks=v.max_tasks, max_distance=float(v.max_distance)))
+        fleet.append(
+            VehicleType(
+                count=len(group),
+                capacity=float(v.capacity),
+                fixed_cost=float(v.fixed),
+                profile=profiles.index(v.profile),
+                unit_distance_cost=v.per_km / 1000 if known else 0.0,
+                unit_duration_cost=v.per_hour / 3600,
+                start_depot=depots.index(v.start),
+                end_depot=None if v.end is None else depots.index(v.end),
+                time_window=None if shared else v.time_window,
+                max_tasks=v.max_tasks,
+                max_distance=float(v.max_distance),
+            )
+        )
     allowed = None
     if any(job.skills for job in jobs):
         allowed = np.ones((len(fleet), len(nodes)), dtype=bool)
         for k, group in enumerate(problem.vehicle_groups):
             skills = problem.vehicles[group[0]].skills
-            allowed[k, len(depots):] = [job.skills <= skills for job in jobs]
+            allowed[k, len(depots) :] = [job.skills <= skills for job in jobs]
     column = lambda key: np.array([0.0] * len(depots) + [getattr(job, key) for job in jobs])  # noqa: E731
     delivery, pickup, service = column("delivery"), column("pickup"), column("service")
     optional = any(job.prize is not None for job in jobs)
@@ -294,12 +338,14 @@ def _instance(problem: Problem) -> Instance:
             name=problem.name,
         )
     except InstanceError as error:  # node indices mean nothing to the user: name the job
-        raise _fail(problem, f"{error} (nodes 0..{len(depots) - 1} are the depots, node {len(depots)} + j is "
-                    "job number j in the file, from 0)") from None
+        raise _fail(
+            problem,
+            f"{error} (nodes 0..{len(depots) - 1} are the depots, node {len(depots)} + j is "
+            "job number j in the file, from 0)",
+        ) from None
 
 
-def _time_windows(problem: Problem, duration: np.ndarray, service: np.ndarray,
-                  opening: Window | None) -> np.ndarray:
+def _time_windows(problem: Problem, duration: np.ndarray, service: np.ndarray, opening: Window | None) -> np.ndarray:
     """Rows for every node; depots (unless ``opening`` is their shared shift) and jobs without a window
     get the whole horizon (the vehicles' shifts bound them). VROOM's windows are unbounded by default,
     so the horizon is a time no route can reach: the latest window or shift bound plus all service

@@ -146,10 +146,12 @@ def _unsupported(model: _Problem) -> None:
             raise UnsupportedFeature(READER, f"job {job.id}: priority alongside optional jobs (give prizes instead)")
     for v in model.vehicles:
         owner = f"vehicle {v.id}"
-        for key, value, default in (("breaks", v.breaks, []), ("steps (initial routes)", v.steps, []),
-                                    ("speed_factor", v.speed_factor, 1.0),
-                                    ("max_travel_time (driving time only; nco limits whole route durations)",
-                                     v.max_travel_time, None)):
+        for key, value, default in (
+            ("breaks", v.breaks, []),
+            ("steps (initial routes)", v.steps, []),
+            ("speed_factor", v.speed_factor, 1.0),
+            ("max_travel_time (driving time only; nco limits whole route durations)", v.max_travel_time, None),
+        ):
             if value != default:
                 raise UnsupportedFeature(READER, f"{owner}: {key}")
         if v.start is None and v.start_index is None:
@@ -185,50 +187,90 @@ def _problem(model: _Problem, path: Path) -> Problem:
         coordinates = latlon if all(location is not None for _, location, _ in places) else None
     else:
         unique: dict[tuple[float, float], int] = {}
-        indices = [unique.setdefault((location[1], location[0]), len(unique))
-                   for _, location, _ in places if location is not None]  # all of them (checked above)
+        indices = [
+            unique.setdefault((location[1], location[0]), len(unique))
+            for _, location, _ in places
+            if location is not None
+        ]  # all of them (checked above)
         coordinates = np.array(list(unique), dtype=float)
     where = iter(indices)
     jobs = []
     for job in model.jobs:
         owner = f"job {job.id}"
         delivery = _amount(job.delivery or job.amount, owner, "delivery")
-        if job.setup and sum(other.location_index == job.location_index and other.location == job.location
-                             for other in model.jobs) > 1:
-            raise UnsupportedFeature(READER, f"{owner}: setup time at a location other jobs share "
-                                     "(VROOM skips it between them; nco adds it to the service)")
+        if (
+            job.setup
+            and sum(
+                other.location_index == job.location_index and other.location == job.location for other in model.jobs
+            )
+            > 1
+        ):
+            raise UnsupportedFeature(
+                READER,
+                f"{owner}: setup time at a location other jobs share "
+                "(VROOM skips it between them; nco adds it to the service)",
+            )
         windows = job.time_windows
-        jobs.append(Job(job.id, next(where), delivery, _amount(job.pickup, owner, "pickup"),
-                        float(job.setup + job.service), (windows[0][0], windows[0][1]) if windows else None,
-                        frozenset(job.skills), job.priority, job.description,
-                        None if job.prize is None else float(job.prize)))
+        jobs.append(
+            Job(
+                job.id,
+                next(where),
+                delivery,
+                _amount(job.pickup, owner, "pickup"),
+                float(job.setup + job.service),
+                (windows[0][0], windows[0][1]) if windows else None,
+                frozenset(job.skills),
+                job.priority,
+                job.description,
+                None if job.prize is None else float(job.prize),
+            )
+        )
     vehicles = []
     for v in model.vehicles:
         start = next(where)
         end = next(where) if v.end is not None or v.end_index is not None else None
         capacity = math.inf if v.capacity is None else _amount(v.capacity, f"vehicle {v.id}", "capacity")
-        vehicles.append(Vehicle(v.id, start, end, capacity if v.capacity else math.inf, frozenset(v.skills),
-                                (v.time_window[0], v.time_window[1]) if v.time_window else None, float(v.costs.fixed),
-                                float(v.costs.per_hour), float(v.costs.per_km), v.profile, v.max_tasks,
-                                math.inf if v.max_distance is None else float(v.max_distance), v.description))
+        vehicles.append(
+            Vehicle(
+                v.id,
+                start,
+                end,
+                capacity if v.capacity else math.inf,
+                frozenset(v.skills),
+                (v.time_window[0], v.time_window[1]) if v.time_window else None,
+                float(v.costs.fixed),
+                float(v.costs.per_hour),
+                float(v.costs.per_km),
+                v.profile,
+                v.max_tasks,
+                math.inf if v.max_distance is None else float(v.max_distance),
+                v.description,
+            )
+        )
     matrices = None
     if model.matrices is not None:
         matrices = {}
         for profile, matrix in model.matrices.items():
             duration = _square(matrix.durations, name, f"matrices[{profile!r}].durations")
-            distance = None if matrix.distances is None else _square(matrix.distances, name,
-                                                                      f"matrices[{profile!r}].distances")
+            distance = (
+                None
+                if matrix.distances is None
+                else _square(matrix.distances, name, f"matrices[{profile!r}].distances")
+            )
             if distance is not None and distance.shape != duration.shape:
-                raise StopsError(f"{name}: matrices[{profile!r}]: distances {distance.shape} and durations "
-                                 f"{duration.shape} differ in shape")
+                raise StopsError(
+                    f"{name}: matrices[{profile!r}]: distances {distance.shape} and durations "
+                    f"{duration.shape} differ in shape"
+                )
             matrices[profile] = Matrices(duration, distance)
     return Problem(tuple(jobs), tuple(vehicles), coordinates, matrices, "vroom", name)
 
 
 def _square(rows: list[list[float]], name: str, key: str) -> np.ndarray:
     if any(len(row) != len(rows) for row in rows):
-        raise StopsError(f"{name}: {key}: not a square matrix ({len(rows)} rows, row lengths "
-                         f"{sorted({len(row) for row in rows})})")
+        raise StopsError(
+            f"{name}: {key}: not a square matrix ({len(rows)} rows, row lengths {sorted({len(row) for row in rows})})"
+        )
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(rows))
 
 
@@ -268,9 +310,14 @@ def schedule(problem: Problem, route: Sequence[int], vehicle_type: int) -> dict[
     delay = max(min(slack, float(wait.sum())), 0.0)
     if delay:
         arrival, wait = forward(start + delay)
-    return {"node": path, "arrival": arrival, "waiting_time": wait, "service": service,
-            "duration": np.concatenate([[0.0], np.cumsum(legs)]),
-            "distance": np.concatenate([[0.0], np.cumsum(metres[path[:-1], path[1:]])])}
+    return {
+        "node": path,
+        "arrival": arrival,
+        "waiting_time": wait,
+        "service": service,
+        "duration": np.concatenate([[0.0], np.cumsum(legs)]),
+        "distance": np.concatenate([[0.0], np.cumsum(metres[path[:-1], path[1:]])]),
+    }
 
 
 def _number(value: float) -> int | float:
@@ -310,7 +357,8 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
         times = schedule(problem, route, k)
         nodes = times["node"]
         load = instance.delivery[route].sum() + np.concatenate(
-            [[0.0], np.cumsum(instance.backhaul[route] - instance.delivery[route])])
+            [[0.0], np.cumsum(instance.backhaul[route] - instance.delivery[route])]
+        )
         is_open = instance.vehicle_types[k].end_depot is None
         load = load if is_open else np.concatenate([load, load[-1:]])
         steps = []
@@ -321,43 +369,82 @@ def vroom_solution(problem: Problem, solution: Solution) -> dict[str, Any]:
                 job = jobs[node - depots]
                 served.add(int(node))
                 step.update({"id": job.id, **({"description": job.description} if job.description else {})})
-            step.update({"setup": 0, "service": _number(times["service"][i] if kind == "job" else 0),
-                         "waiting_time": _number(times["waiting_time"][i]),
-                         "load": [_number(load[min(i, len(load) - 1)])],
-                         "arrival": _number(times["arrival"][i]), "duration": _number(times["duration"][i]),
-                         "distance": _number(times["distance"][i])})
+            step.update(
+                {
+                    "setup": 0,
+                    "service": _number(times["service"][i] if kind == "job" else 0),
+                    "waiting_time": _number(times["waiting_time"][i]),
+                    "load": [_number(load[min(i, len(load) - 1)])],
+                    "arrival": _number(times["arrival"][i]),
+                    "duration": _number(times["duration"][i]),
+                    "distance": _number(times["distance"][i]),
+                }
+            )
             steps.append(step)
         if is_open:
-            steps.append({"type": "end", **place(int(nodes[-1])), "setup": 0, "service": 0, "waiting_time": 0,
-                          "load": [_number(load[-1])], "arrival": _number(times["arrival"][-1] + times["service"][-1]),
-                          "duration": _number(times["duration"][-1]), "distance": _number(times["distance"][-1])})
+            steps.append(
+                {
+                    "type": "end",
+                    **place(int(nodes[-1])),
+                    "setup": 0,
+                    "service": 0,
+                    "waiting_time": 0,
+                    "load": [_number(load[-1])],
+                    "arrival": _number(times["arrival"][-1] + times["service"][-1]),
+                    "duration": _number(times["duration"][-1]),
+                    "distance": _number(times["distance"][-1]),
+                }
+            )
         cost = evaluate(instance, [route], [k]).cost  # this route's share of the evaluator's total
-        routes.append({
-            "vehicle": problem.vehicles[v].id if v >= 0 else None,
-            "cost": _number(cost), "setup": 0, "service": _number(times["service"].sum()),
-            "duration": _number(times["duration"][-1]), "waiting_time": _number(times["waiting_time"].sum()),
-            "priority": sum(jobs[n - depots].priority for n in route),
-            "delivery": [_number(instance.delivery[route].sum())], "pickup": [_number(instance.backhaul[route].sum())],
-            "distance": _number(times["distance"][-1]), "steps": steps,
-            **({"description": problem.vehicles[v].description} if v >= 0 and problem.vehicles[v].description else {}),
-        })
-    unassigned = [{"id": job.id, "type": "job", **place(j + depots)} for j, job in enumerate(jobs)
-                  if j + depots not in served]
+        routes.append(
+            {
+                "vehicle": problem.vehicles[v].id if v >= 0 else None,
+                "cost": _number(cost),
+                "setup": 0,
+                "service": _number(times["service"].sum()),
+                "duration": _number(times["duration"][-1]),
+                "waiting_time": _number(times["waiting_time"].sum()),
+                "priority": sum(jobs[n - depots].priority for n in route),
+                "delivery": [_number(instance.delivery[route].sum())],
+                "pickup": [_number(instance.backhaul[route].sum())],
+                "distance": _number(times["distance"][-1]),
+                "steps": steps,
+                **(
+                    {"description": problem.vehicles[v].description}
+                    if v >= 0 and problem.vehicles[v].description
+                    else {}
+                ),
+            }
+        )
+    unassigned = [
+        {"id": job.id, "type": "job", **place(j + depots)} for j, job in enumerate(jobs) if j + depots not in served
+    ]
     total = lambda key: _number(sum(route[key] for route in routes))  # noqa: E731
     return {
         "code": 0,
         "summary": {
-            "cost": _number(solution.cost), "routes": len(routes), "unassigned": len(unassigned),
-            "setup": 0, "service": total("service"), "duration": total("duration"),
-            "waiting_time": total("waiting_time"), "priority": total("priority"),
+            "cost": _number(solution.cost),
+            "routes": len(routes),
+            "unassigned": len(unassigned),
+            "setup": 0,
+            "service": total("service"),
+            "duration": total("duration"),
+            "waiting_time": total("waiting_time"),
+            "priority": total("priority"),
             "delivery": [_number(sum(route["delivery"][0] for route in routes))],
-            "pickup": [_number(sum(route["pickup"][0] for route in routes))], "distance": total("distance"),
+            "pickup": [_number(sum(route["pickup"][0] for route in routes))],
+            "distance": total("distance"),
             "computing_times": {"loading": 0, "solving": round(1000 * solution.runtime), "routing": 0},
         },
         "unassigned": unassigned,
         "routes": routes,
-        "nco": {"feasible": solution.feasible, "violations": [v.message for v in solution.violations],
-                "method": solution.method, "runtime": solution.runtime, "units": "seconds and metres"},
+        "nco": {
+            "feasible": solution.feasible,
+            "violations": [v.message for v in solution.violations],
+            "method": solution.method,
+            "runtime": solution.runtime,
+            "units": "seconds and metres",
+        },
     }
 
 
@@ -382,8 +469,9 @@ def read_vroom_solution(path: str | Path, problem: Problem, *, data: dict | None
         for s, step in enumerate(route.get("steps", [])):
             if isinstance(step, dict) and step.get("type") == "job":
                 if step.get("id") not in node_of:
-                    raise InstanceFileError(f"{path}: routes[{r}].steps[{s}]: job id {step.get('id')!r} is not in "
-                                            f"{problem.name!r}")
+                    raise InstanceFileError(
+                        f"{path}: routes[{r}].steps[{s}]: job id {step.get('id')!r} is not in {problem.name!r}"
+                    )
                 nodes.append(node_of[step["id"]])
             elif isinstance(step, dict) and step.get("type") not in ("start", "end", "break"):
                 raise UnsupportedFeature(READER, f"routes[{r}].steps[{s}]: a {step.get('type')!r} step")

@@ -41,16 +41,35 @@ def main() -> None:
     lonlat = lambda i: [round(float(points[i, 1]), 6), round(float(points[i, 0]), 6)]  # noqa: E731
     jobs = []
     for j in range(JOBS):
-        job = {"id": 1001 + j, "location": lonlat(j + 1), "location_index": j + 1, "service": int(service[j]),
-               "delivery": [int(demand[j])]}
+        job = {
+            "id": 1001 + j,
+            "location": lonlat(j + 1),
+            "location_index": j + 1,
+            "service": int(service[j]),
+            "delivery": [int(demand[j])],
+        }
         if timed[j]:
             job["time_windows"] = [[int(opens[j]), int(opens[j]) + 7200]]
         jobs.append(job)
-    vehicles = [{"id": v + 1, "description": f"van {v + 1}", "start": lonlat(0), "start_index": 0, "end": lonlat(0),
-                 "end_index": 0, "capacity": [CAPACITY], "time_window": list(SHIFT), "costs": {"fixed": 1800}}
-                for v in range(VANS)]
-    problem = {"vehicles": vehicles, "jobs": jobs,
-               "matrices": {"car": {"durations": seconds.tolist(), "distances": metres.tolist()}}}
+    vehicles = [
+        {
+            "id": v + 1,
+            "description": f"van {v + 1}",
+            "start": lonlat(0),
+            "start_index": 0,
+            "end": lonlat(0),
+            "end_index": 0,
+            "capacity": [CAPACITY],
+            "time_window": list(SHIFT),
+            "costs": {"fixed": 1800},
+        }
+        for v in range(VANS)
+    ]
+    problem = {
+        "vehicles": vehicles,
+        "jobs": jobs,
+        "matrices": {"car": {"durations": seconds.tolist(), "distances": metres.tolist()}},
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "oslo-deliveries.json").write_text(json.dumps(problem, separators=(",", ":")) + "\n")
     with (OUT / "oslo-stops.csv").open("w", newline="") as handle:
@@ -58,16 +77,49 @@ def main() -> None:
         writer.writerow(["id", "lat", "lon", "demand", "pickup", "tw_start", "tw_end", "service"])
         for j, job in enumerate(jobs):
             window = job.get("time_windows", [[None, None]])[0]
-            writer.writerow([job["id"], points[j + 1, 0], points[j + 1, 1], job["delivery"][0], 0,
-                             clock(window[0]) if window[0] else "", clock(window[1]) if window[1] else "",
-                             job["service"]])
+            writer.writerow(
+                [
+                    job["id"],
+                    points[j + 1, 0],
+                    points[j + 1, 1],
+                    job["delivery"][0],
+                    0,
+                    clock(window[0]) if window[0] else "",
+                    clock(window[1]) if window[1] else "",
+                    job["service"],
+                ]
+            )
     with (OUT / "oslo-fleet.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "start_lat", "start_lon", "end_lat", "end_lon", "capacity", "shift_start",
-                         "shift_end", "skills", "fixed_cost"])
+        writer.writerow(
+            [
+                "id",
+                "start_lat",
+                "start_lon",
+                "end_lat",
+                "end_lon",
+                "capacity",
+                "shift_start",
+                "shift_end",
+                "skills",
+                "fixed_cost",
+            ]
+        )
         for v in vehicles:
-            writer.writerow([v["id"], points[0, 0], points[0, 1], points[0, 0], points[0, 1], CAPACITY,
-                             clock(SHIFT[0]), clock(SHIFT[1]), "", 1800])
+            writer.writerow(
+                [
+                    v["id"],
+                    points[0, 0],
+                    points[0, 1],
+                    points[0, 0],
+                    points[0, 1],
+                    CAPACITY,
+                    clock(SHIFT[0]),
+                    clock(SHIFT[1]),
+                    "",
+                    1800,
+                ]
+            )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,17 @@ def chromium() -> str:
 
 
 def browse(page: Path, *flags: str) -> subprocess.CompletedProcess:
-    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--hide-scrollbars", *OFFLINE, *flags, page.resolve().as_uri()]
+    command = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        *OFFLINE,
+        *flags,
+        page.resolve().as_uri(),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
@@ -61,7 +70,7 @@ def test_html_map_renders_offline(plan, tmp_path):
     assert pixels.shape[:2] == (700, 900)
     colours = {tuple(c) for c in (pixels.reshape(-1, 3) * 255).round().astype(int)}
     assert len(colours) > 50  # lines, numbered markers and text, not a blank page
-    first = np.array([int(nco.plot.PALETTE[0][i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    first = np.array([int(nco.plot.PALETTE[0][i : i + 2], 16) for i in (1, 3, 5)]) / 255
     assert (np.abs(pixels - first).max(axis=-1) < 0.05).sum() > 500  # the first route's colour is drawn
 
 
@@ -73,8 +82,9 @@ def test_map_shows_unassigned_jobs_and_escapes_ids(tmp_path):
     problem = read_vroom(path)
     served = nco.solve(problem.instance, method="vroom", time_limit=0.5)
     missing = problem.job_node(0)
-    partial = nco.Solution.of(problem.instance, [[n for n in r if n != missing] for r in served.routes],
-                              served.vehicle_types)
+    partial = nco.Solution.of(
+        problem.instance, [[n for n in r if n != missing] for r in served.routes], served.vehicle_types
+    )
     assert not partial.feasible  # a required job left out
     page = nco.plot.map(problem, partial, tmp_path / "m.html", tiles=False)
     dom = browse(page, "--virtual-time-budget=3000", "--dump-dom").stdout

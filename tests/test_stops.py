@@ -33,17 +33,47 @@ EXAMPLE = EXAMPLES / "oslo-deliveries.json"
 
 def small_problem(**changes) -> dict:
     """Four jobs, two vehicles on a 5-location matrix (seconds and metres)."""
-    durations = [[0, 300, 400, 500, 350], [310, 0, 200, 350, 250], [390, 210, 0, 150, 300],
-                 [480, 340, 160, 0, 200], [360, 260, 290, 210, 0]]
+    durations = [
+        [0, 300, 400, 500, 350],
+        [310, 0, 200, 350, 250],
+        [390, 210, 0, 150, 300],
+        [480, 340, 160, 0, 200],
+        [360, 260, 290, 210, 0],
+    ]
     problem = {
-        "vehicles": [{"id": 7, "start_index": 0, "end_index": 0, "capacity": [10], "time_window": [0, 10000],
-                      "start": [7.42, 43.73], "end": [7.42, 43.73]},
-                     {"id": 9, "start_index": 0, "end_index": 0, "capacity": [10], "time_window": [0, 10000],
-                      "start": [7.42, 43.73], "end": [7.42, 43.73]}],
-        "jobs": [{"id": 100 + j, "location_index": j, "location": [7.42 + 0.002 * j, 43.73 + 0.001 * j],
-                  "delivery": [3], "service": 60} for j in range(1, 5)],
-        "matrices": {"car": {"durations": durations,
-                             "distances": [[round(d * 8.5) for d in row] for row in durations]}},
+        "vehicles": [
+            {
+                "id": 7,
+                "start_index": 0,
+                "end_index": 0,
+                "capacity": [10],
+                "time_window": [0, 10000],
+                "start": [7.42, 43.73],
+                "end": [7.42, 43.73],
+            },
+            {
+                "id": 9,
+                "start_index": 0,
+                "end_index": 0,
+                "capacity": [10],
+                "time_window": [0, 10000],
+                "start": [7.42, 43.73],
+                "end": [7.42, 43.73],
+            },
+        ],
+        "jobs": [
+            {
+                "id": 100 + j,
+                "location_index": j,
+                "location": [7.42 + 0.002 * j, 43.73 + 0.001 * j],
+                "delivery": [3],
+                "service": 60,
+            }
+            for j in range(1, 5)
+        ],
+        "matrices": {
+            "car": {"durations": durations, "distances": [[round(d * 8.5) for d in row] for row in durations]}
+        },
     }
     problem.update(changes)
     return problem
@@ -140,34 +170,46 @@ def test_multi_depot_open_route_and_skills(tmp_path):
 
 def test_vroom_reader_refuses_what_it_cannot_model(tmp_path):
     cases = {
-        "shipments": small_problem(shipments=[{"pickup": {"id": 1, "location_index": 1},
-                                               "delivery": {"id": 2, "location_index": 2}}]),
-        "several time windows": small_problem(jobs=[{"id": 1, "location_index": 1,
-                                                     "time_windows": [[0, 10], [20, 30]]}]),
+        "shipments": small_problem(
+            shipments=[{"pickup": {"id": 1, "location_index": 1}, "delivery": {"id": 2, "location_index": 2}}]
+        ),
+        "several time windows": small_problem(
+            jobs=[{"id": 1, "location_index": 1, "time_windows": [[0, 10], [20, 30]]}]
+        ),
         "breaks": small_problem(vehicles=[{"id": 1, "start_index": 0, "breaks": [{"id": 1}]}]),
         "max_travel_time": small_problem(vehicles=[{"id": 1, "start_index": 0, "max_travel_time": 100}]),
         "2 dimensions": small_problem(jobs=[{"id": 1, "location_index": 1, "delivery": [1, 2]}]),
-        "priority alongside optional jobs": small_problem(jobs=[{"id": 1, "location_index": 1, "priority": 5},
-                                                                {"id": 2, "location_index": 2, "prize": 9}]),
+        "priority alongside optional jobs": small_problem(
+            jobs=[{"id": 1, "location_index": 1, "priority": 5}, {"id": 2, "location_index": 2, "prize": 9}]
+        ),
     }
     for feature, data in cases.items():
         with pytest.raises(UnsupportedFeature, match=feature):
             nco.read_problem(write_json(tmp_path / "p.json", data))
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d["jobs"].append(dict(d["jobs"][0])), "job id 101 appears twice"),
-    (lambda d: d["vehicles"][1].update(id=7), "vehicle id 7 appears twice"),
-    (lambda d: d["jobs"][1].update(location=[43.73, 97.5]), r"job 102: latitude 97.5 .* swapped"),
-    (lambda d: d["jobs"][2].update(skills=[3]), "job 103: skill 3 is held by no vehicle"),
-    (lambda d: d["jobs"][0].update(delivery=[11]), "job 101: no vehicle can carry it"),
-    (lambda d: [d["vehicles"][0].update(skills=[1]), d["vehicles"][1].update(skills=[2]),
-                d["jobs"][0].update(skills=[1, 2])], r"job 101: no vehicle has all its skills \['1', '2'\]"),
-    (lambda d: d["jobs"][0].update(time_windows=[[20000, 30000]]), "job 101: its time window"),
-    (lambda d: d["jobs"][0].pop("location_index"), "job 101: no location_index"),
-    (lambda d: d["jobs"][0].update(sevice=60), "jobs.0.sevice: Extra inputs"),
-    (lambda d: d["jobs"][0].update(location_index=9), "location index 9 is used"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["jobs"].append(dict(d["jobs"][0])), "job id 101 appears twice"),
+        (lambda d: d["vehicles"][1].update(id=7), "vehicle id 7 appears twice"),
+        (lambda d: d["jobs"][1].update(location=[43.73, 97.5]), r"job 102: latitude 97.5 .* swapped"),
+        (lambda d: d["jobs"][2].update(skills=[3]), "job 103: skill 3 is held by no vehicle"),
+        (lambda d: d["jobs"][0].update(delivery=[11]), "job 101: no vehicle can carry it"),
+        (
+            lambda d: [
+                d["vehicles"][0].update(skills=[1]),
+                d["vehicles"][1].update(skills=[2]),
+                d["jobs"][0].update(skills=[1, 2]),
+            ],
+            r"job 101: no vehicle has all its skills \['1', '2'\]",
+        ),
+        (lambda d: d["jobs"][0].update(time_windows=[[20000, 30000]]), "job 101: its time window"),
+        (lambda d: d["jobs"][0].pop("location_index"), "job 101: no location_index"),
+        (lambda d: d["jobs"][0].update(sevice=60), "jobs.0.sevice: Extra inputs"),
+        (lambda d: d["jobs"][0].update(location_index=9), "location index 9 is used"),
+    ],
+)
 def test_vroom_bad_input_names_the_id(tmp_path, change, message):
     data = small_problem()
     change(data)
@@ -215,20 +257,32 @@ def csv_file(path: Path, rows: list[str]) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("stops", "fleet", "message"), [
-    (["id,lat,lon", "d,43.72,7.42", "a,43.73,7.42", "a,43.74,7.42"], None, "job id 'a' appears twice"),
-    (["id,lat,lon", "d,43.73,7.42", "b,43.74,243.74"], None, r"job 'b': longitude 243.74 is outside"),
-    (["id,lat,lon", "d,43.73,7.42", "b,97.42,43.74"], None, r"job 'b': latitude 97.42 .* swapped"),
-    (["id,lat,lon", "d,43.73,7.42", "b,,7.43"], None, r"line 3, column 'lat' \(id 'b'\): missing"),
-    (["id,lat,lon,demand", "b,43.73,7.42,5"], ["id,start_lat,start_lon,capacity", "v,43.7,7.4,4"],
-     "job 'b': no vehicle can carry it"),
-    (["id,lat,lon,skills", "b,43.73,7.42,fridge"], ["id,start_lat,start_lon,skills", "v,43.7,7.4,lift"],
-     "job 'b': skill fridge is held by no vehicle"),
-    (["id,lat,lon,tw_start,tw_end", "b,43.73,7.42,9:00,noon"], ["id,start_lat,start_lon", "v,43.7,7.4"],
-     r"column 'tw_end' \(id 'b'\): 'noon'"),
-    (["id,lat,lon,colour", "b,43.73,7.42,red"], None, "unknown column 'colour'"),
-    (["id,lat,lon"], None, "no rows"),
-])
+@pytest.mark.parametrize(
+    ("stops", "fleet", "message"),
+    [
+        (["id,lat,lon", "d,43.72,7.42", "a,43.73,7.42", "a,43.74,7.42"], None, "job id 'a' appears twice"),
+        (["id,lat,lon", "d,43.73,7.42", "b,43.74,243.74"], None, r"job 'b': longitude 243.74 is outside"),
+        (["id,lat,lon", "d,43.73,7.42", "b,97.42,43.74"], None, r"job 'b': latitude 97.42 .* swapped"),
+        (["id,lat,lon", "d,43.73,7.42", "b,,7.43"], None, r"line 3, column 'lat' \(id 'b'\): missing"),
+        (
+            ["id,lat,lon,demand", "b,43.73,7.42,5"],
+            ["id,start_lat,start_lon,capacity", "v,43.7,7.4,4"],
+            "job 'b': no vehicle can carry it",
+        ),
+        (
+            ["id,lat,lon,skills", "b,43.73,7.42,fridge"],
+            ["id,start_lat,start_lon,skills", "v,43.7,7.4,lift"],
+            "job 'b': skill fridge is held by no vehicle",
+        ),
+        (
+            ["id,lat,lon,tw_start,tw_end", "b,43.73,7.42,9:00,noon"],
+            ["id,start_lat,start_lon", "v,43.7,7.4"],
+            r"column 'tw_end' \(id 'b'\): 'noon'",
+        ),
+        (["id,lat,lon,colour", "b,43.73,7.42,red"], None, "unknown column 'colour'"),
+        (["id,lat,lon"], None, "no rows"),
+    ],
+)
 def test_csv_bad_input_names_the_id(tmp_path, stops, fleet, message):
     stops_path = csv_file(tmp_path / "stops.csv", stops)
     fleet_path = csv_file(tmp_path / "fleet.csv", fleet) if fleet else None
@@ -238,8 +292,14 @@ def test_csv_bad_input_names_the_id(tmp_path, stops, fleet, message):
 
 def test_csv_fleet_starts_ends_and_shifts(tmp_path):
     stops = csv_file(tmp_path / "s.csv", ["id,lat,lon,demand,service", "a,43.731,7.421,2,90", "b,43.735,7.425,1,00:01"])
-    fleet = csv_file(tmp_path / "f.csv", ["id,start_lat,start_lon,end_lat,end_lon,capacity,shift_start,shift_end",
-                                          "van,43.73,7.42,43.74,7.43,5,08:00,17:30", "bike,43.73,7.42,,,,,"])
+    fleet = csv_file(
+        tmp_path / "f.csv",
+        [
+            "id,start_lat,start_lon,end_lat,end_lon,capacity,shift_start,shift_end",
+            "van,43.73,7.42,43.74,7.43,5,08:00,17:30",
+            "bike,43.73,7.42,,,,,",
+        ],
+    )
     problem = read_stops_csv(stops, fleet)
     van, bike = problem.vehicles
     assert van.time_window == (8 * 3600, 17.5 * 3600) and van.end != van.start and van.capacity == 5
@@ -290,22 +350,54 @@ def test_unroutable_stop_is_named(server, dataset, tmp_path):  # noqa: F811
 def test_cli_stops_with_osrm_writes_every_output(server, dataset, tmp_path, capsys):  # noqa: F811
     stops, fleet = monaco_stops(dataset, tmp_path)
     out = tmp_path / "out"
-    code = cli(["solve", str(stops), "--vehicles", str(fleet), "--osrm-url", server.url, "--method", "vroom",
-                "--time-limit", "1", "--out", str(out / "solution.json"), "--map", str(out / "routes.html"),
-                "--geojson", str(out / "routes.geojson"), "--png", str(out / "routes.png")])
+    code = cli(
+        [
+            "solve",
+            str(stops),
+            "--vehicles",
+            str(fleet),
+            "--osrm-url",
+            server.url,
+            "--method",
+            "vroom",
+            "--time-limit",
+            "1",
+            "--out",
+            str(out / "solution.json"),
+            "--map",
+            str(out / "routes.html"),
+            "--geojson",
+            str(out / "routes.geojson"),
+            "--png",
+            str(out / "routes.png"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["routes.geojson", "routes.html", "routes.png", "solution.json"]
     plan = json.loads((out / "solution.json").read_text())
-    assert plan["nco"]["feasible"] and {s["id"] for r in plan["routes"] for s in r["steps"] if s["type"] == "job"} \
-        == {f"stop-{i}" for i in range(15)}
+    assert plan["nco"]["feasible"] and {s["id"] for r in plan["routes"] for s in r["steps"] if s["type"] == "job"} == {
+        f"stop-{i}" for i in range(15)
+    }
     assert "route 1 (vehicle van-" in capsys.readouterr().out
 
 
 def test_cli_bad_stops_write_nothing(server, dataset, tmp_path, capsys):  # noqa: F811
     stops, fleet = monaco_stops(dataset, tmp_path, 5, extra="in-the-sea,43.69,7.46,1,,,0")
     out = tmp_path / "out"
-    code = cli(["solve", str(stops), "--vehicles", str(fleet), "--osrm-url", server.url, "--out",
-                str(out / "solution.json"), "--map", str(out / "routes.html")])
+    code = cli(
+        [
+            "solve",
+            str(stops),
+            "--vehicles",
+            str(fleet),
+            "--osrm-url",
+            server.url,
+            "--out",
+            str(out / "solution.json"),
+            "--map",
+            str(out / "routes.html"),
+        ]
+    )
     assert code == 2
     assert "in-the-sea" in capsys.readouterr().err
     assert not out.exists()
@@ -313,12 +405,25 @@ def test_cli_bad_stops_write_nothing(server, dataset, tmp_path, capsys):  # noqa
 
 def test_cli_example_offline(tmp_path, capsys):
     out = tmp_path / "solution.json"
-    code = cli(["solve", str(EXAMPLE), "--method", "vroom", "--time-limit", "0.5", "--out", str(out),
-                "--geojson", str(tmp_path / "r.geojson")])
+    code = cli(
+        [
+            "solve",
+            str(EXAMPLE),
+            "--method",
+            "vroom",
+            "--time-limit",
+            "0.5",
+            "--out",
+            str(out),
+            "--geojson",
+            str(tmp_path / "r.geojson"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert json.loads(out.read_text())["summary"]["routes"] >= 5
-    lines = [f for f in json.loads((tmp_path / "r.geojson").read_text())["features"]
-             if f["geometry"]["type"] == "LineString"]
+    lines = [
+        f for f in json.loads((tmp_path / "r.geojson").read_text())["features"] if f["geometry"]["type"] == "LineString"
+    ]
     assert all(len(f["geometry"]["coordinates"]) == f["properties"]["jobs"] + 2 for f in lines)  # straight
     code = cli(["solve", "data/instances/does-not-exist.vrp", "--map", str(tmp_path / "m.html")])
     assert code == 2
@@ -326,11 +431,26 @@ def test_cli_example_offline(tmp_path, capsys):
 
 def test_cli_pbf_builds_and_serves_a_local_osrm(monaco, dataset, tmp_path, capsys):  # noqa: F811
     stops, fleet = monaco_stops(dataset, tmp_path, 6)
-    code = cli(["solve", str(stops), "--vehicles", str(fleet), "--pbf", str(monaco), "--method", "ortools",
-                "--time-limit", "1", "--geojson", str(tmp_path / "r.geojson")])
+    code = cli(
+        [
+            "solve",
+            str(stops),
+            "--vehicles",
+            str(fleet),
+            "--pbf",
+            str(monaco),
+            "--method",
+            "ortools",
+            "--time-limit",
+            "1",
+            "--geojson",
+            str(tmp_path / "r.geojson"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
-    lines = [f for f in json.loads((tmp_path / "r.geojson").read_text())["features"]
-             if f["geometry"]["type"] == "LineString"]
+    lines = [
+        f for f in json.loads((tmp_path / "r.geojson").read_text())["features"] if f["geometry"]["type"] == "LineString"
+    ]
     assert lines and all(len(f["geometry"]["coordinates"]) > f["properties"]["jobs"] + 2 for f in lines)
 
 
@@ -352,7 +472,7 @@ def test_optional_jobs_with_prizes_are_reported_unassigned(tmp_path, capsys):
     data["jobs"][3]["prize"] = 100000  # worth it: served
     path = write_json(tmp_path / "p.json", data)
     problem = nco.read_problem(path)
-    assert list(problem.instance.is_required[problem.job_node(0):]) == [True, True, False, False]
+    assert list(problem.instance.is_required[problem.job_node(0) :]) == [True, True, False, False]
     for method in ("vroom", "pyvrp"):
         solution = nco.solve(problem.instance, method=method, time_limit=0.5)
         assert solution.feasible, (method, solution.violations)

@@ -45,25 +45,31 @@ def road_problem(problem: Problem, client: OSRMClient, *, max_snap_m: float = MA
         raise StopsError(f"{problem.name}: no coordinates to route (give every job and vehicle a location)")
     profiles = sorted({v.profile for v in problem.vehicles})
     if len(profiles) > 1:
-        raise UnsupportedFeature("OSRM matrices", f"several vehicle profiles {profiles} (one server routes one; "
-                                 "give the file its own 'matrices')")
+        raise UnsupportedFeature(
+            "OSRM matrices",
+            f"several vehicle profiles {profiles} (one server routes one; give the file its own 'matrices')",
+        )
     latlon = problem.coordinates
     _, snap = client.nearest(latlon)
     far = np.flatnonzero(snap > max_snap_m)
     if far.size:
         i = int(far[np.argmax(snap[far])])
         lat, lon = latlon[i]
-        raise StopsError(f"{problem.name}: {problem.owners[i]} at ({lat:g}, {lon:g}) is {snap[i]:.0f} m from the "
-                         f"nearest road of the OSRM graph (more than {max_snap_m:g} m: outside the extract, in "
-                         f"the water, or a wrong coordinate)")
+        raise StopsError(
+            f"{problem.name}: {problem.owners[i]} at ({lat:g}, {lon:g}) is {snap[i]:.0f} m from the "
+            f"nearest road of the OSRM graph (more than {max_snap_m:g} m: outside the extract, in "
+            f"the water, or a wrong coordinate)"
+        )
     distance, duration = client.table(latlon)
     broken = np.isnan(distance) | np.isnan(duration)
     np.fill_diagonal(broken, False)
     if broken.any():
         i = int(np.argmax(broken.sum(axis=0) + broken.sum(axis=1)))
-        raise StopsError(f"{problem.name}: {problem.owners[i]}: OSRM finds no road to or from it for "
-                         f"{int(broken[i].sum() + broken[:, i].sum())} of the other stops (an island of the road "
-                         "graph, e.g. a closed area or a one-way dead end)")
+        raise StopsError(
+            f"{problem.name}: {problem.owners[i]}: OSRM finds no road to or from it for "
+            f"{int(broken[i].sum() + broken[:, i].sum())} of the other stops (an island of the road "
+            "graph, e.g. a closed area or a one-way dead end)"
+        )
     return problem.with_matrices({profiles[0]: Matrices(duration, distance)})
 
 
@@ -83,4 +89,3 @@ def route_lines(problem: Problem, solution: Solution, client: OSRMClient | None 
         except OSRMError as error:
             raise OSRMError(f"{problem.name}: the road path of a route of vehicle type {k}: {error}") from None
     return lines
-

@@ -23,17 +23,27 @@ from nco_core.stops import Problem
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "solve", help="solve one instance file (VRPLIB, Solomon or nco JSON)",
+        "solve",
+        help="solve one instance file (VRPLIB, Solomon or nco JSON)",
         epilog="exit status: 0 the evaluator accepts the solution, 1 infeasible, 2 bad input, usage or a feature "
-               "the method cannot model, 3 internal error (one line on stderr; --debug adds the traceback)")
-    parser.add_argument("file", help="instance file: .vrp/.txt (VRPLIB, CVRPLIB, Solomon), nco .json, a VROOM "
-                                     "problem .json, or a stops .csv")
-    parser.add_argument("--vehicles", metavar="CSV", help="stops CSV: the fleet CSV (default: the first stop is the "
-                                                         "depot of an unlimited, uncapacitated fleet)")
+        "the method cannot model, 3 internal error (one line on stderr; --debug adds the traceback)",
+    )
+    parser.add_argument(
+        "file",
+        help="instance file: .vrp/.txt (VRPLIB, CVRPLIB, Solomon), nco .json, a VROOM problem .json, or a stops .csv",
+    )
+    parser.add_argument(
+        "--vehicles",
+        metavar="CSV",
+        help="stops CSV: the fleet CSV (default: the first stop is the depot of an unlimited, uncapacitated fleet)",
+    )
     road = parser.add_mutually_exclusive_group()
     road.add_argument("--osrm-url", metavar="URL", help="stops: road matrices and route lines from this OSRM server")
-    road.add_argument("--pbf", metavar="EXTRACT", help="stops: ... from a local osrm-routed built from this OSM "
-                                                       "extract (cached by its sha256)")
+    road.add_argument(
+        "--pbf",
+        metavar="EXTRACT",
+        help="stops: ... from a local osrm-routed built from this OSM extract (cached by its sha256)",
+    )
     parser.add_argument("--map", metavar="HTML", help="stops: write an interactive map (renders offline)")
     parser.add_argument("--geojson", metavar="PATH", help="stops: write the routes and stops as GeoJSON")
     parser.add_argument("--png", metavar="PATH", help="stops: write a static picture of the routes")
@@ -42,29 +52,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--refiner", help="hybrid: pyvrp (default), ga, ortools or vroom")
     parser.add_argument("--time-limit", type=float, default=1.0, metavar="S", help="wall-clock seconds (default 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint", metavar="PT",
-                        help="neural: policy checkpoint (default: the shipped one that fits)")
-    parser.add_argument("--samples", type=int, metavar="K",
-                        help="neural, hybrid: sampled rollouts decoded on top of the greedy POMO starts (default 0)")
-    parser.add_argument("--augment", action="store_true", help="neural: decode 8 symmetric copies of the coordinates")
-    parser.add_argument("--starts", type=int, metavar="S",
-                        help="neural: greedy POMO starts (default: as many as fit in the time limit); hybrid: the "
-                             "most starts seeding the refiner (default 16)")
     parser.add_argument(
-        "--neighbours", choices=["proximity", "learned"],
+        "--checkpoint", metavar="PT", help="neural: policy checkpoint (default: the shipped one that fits)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        metavar="K",
+        help="neural, hybrid: sampled rollouts decoded on top of the greedy POMO starts (default 0)",
+    )
+    parser.add_argument("--augment", action="store_true", help="neural: decode 8 symmetric copies of the coordinates")
+    parser.add_argument(
+        "--starts",
+        type=int,
+        metavar="S",
+        help="neural: greedy POMO starts (default: as many as fit in the time limit); hybrid: the "
+        "most starts seeding the refiner (default 16)",
+    )
+    parser.add_argument(
+        "--neighbours",
+        choices=["proximity", "learned"],
         help="pyvrp / hybrid with the pyvrp refiner: PyVRP's local-search neighbour lists (default proximity)",
     )
     parser.add_argument("--json", action="store_true", help="print the solution as JSON")
-    parser.add_argument("--out", metavar="PATH", help="also write the solution (.sol for VRPLIB, .json for nco; "
-                                                     "VROOM's solution format for stops)")
+    parser.add_argument(
+        "--out",
+        metavar="PATH",
+        help="also write the solution (.sol for VRPLIB, .json for nco; VROOM's solution format for stops)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     stops = is_stops_file(args.file) or Path(args.file).suffix.lower() == ".csv"
-    drawn = [flag for flag, value in (("--vehicles", args.vehicles), ("--osrm-url", args.osrm_url), ("--pbf", args.pbf),
-                                      ("--map", args.map), ("--geojson", args.geojson), ("--png", args.png))
-             if value]
+    drawn = [
+        flag
+        for flag, value in (
+            ("--vehicles", args.vehicles),
+            ("--osrm-url", args.osrm_url),
+            ("--pbf", args.pbf),
+            ("--map", args.map),
+            ("--geojson", args.geojson),
+            ("--png", args.png),
+        )
+        if value
+    ]
     if drawn and not stops:
         raise ValueError(f"{drawn[0]} needs stops: a VROOM problem .json or a stops .csv, not {args.file}")
     with ExitStack() as stack:
@@ -97,8 +129,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _solve(instance: Instance, args: argparse.Namespace) -> Solution:
-    given = {"checkpoint": args.checkpoint, "samples": args.samples, "augment": args.augment or None,
-             "starts": args.starts, "refiner": args.refiner, "neighbours": args.neighbours}
+    given = {
+        "checkpoint": args.checkpoint,
+        "samples": args.samples,
+        "augment": args.augment or None,
+        "starts": args.starts,
+        "refiner": args.refiner,
+        "neighbours": args.neighbours,
+    }
     options = {key: value for key, value in given.items() if value is not None}
     return solve(instance, method=args.method, time_limit=args.time_limit, seed=args.seed, **options)
 
