@@ -73,10 +73,32 @@ def zones_respected(instance: nco.Instance, solution: nco.Solution) -> bool:
     )
 
 
-def run(problem: str, size: int, count: int, budgets: list[float], reference_time: float) -> list[dict]:
+def reference_solution(instance: nco.Instance, seconds: float, cache: Path | None) -> nco.Solution:
+    """PyVRP's solution at ``seconds``; its routes are kept in ``cache`` (a JSON file) so that a
+    re-run re-scores them with the evaluator instead of solving again."""
+    import json
+
+    from nco_core.io import atomic_path
+
+    key = f"{instance.name}@{seconds:g}"
+    stored = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    if key in stored:
+        return nco.Solution.of(instance, stored[key]["routes"], stored[key]["vehicle_types"], method="pyvrp")
+    solution = nco.solve(instance, method="pyvrp", time_limit=seconds, seed=0)
+    if cache is not None:
+        stored[key] = dict(routes=solution.routes, vehicle_types=solution.vehicle_types)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache) as temp:
+            Path(temp).write_text(json.dumps(stored))
+    return solution
+
+
+def run(
+    problem: str, size: int, count: int, budgets: list[float], reference_time: float, cache: Path | None = None
+) -> list[dict]:
     rows = []
     for instance in instances(problem, size, count):
-        reference = nco.solve(instance, method="pyvrp", time_limit=reference_time, seed=0)
+        reference = reference_solution(instance, reference_time, cache)
         ref_travel = travel_cost(instance, reference)
         for method in METHODS:
             for budget in budgets:
@@ -201,7 +223,7 @@ def validate_cards(count: int, reference_time: float) -> str:
         card = json.loads(card_path.read_text())
         gaps, times = [], []
         for instance in instances(card["problem"], card["size"], count):
-            reference = nco.solve(instance, method="pyvrp", time_limit=reference_time, seed=0)
+            reference = reference_solution(instance, reference_time, Path(ROOT / "runs" / "camp-references.json"))
             solution = nco.solve(
                 instance,
                 method="neural",
@@ -238,6 +260,12 @@ def main() -> None:
     parser.add_argument("--pareto", default="0,0.1,0.2,0.4,0.8", help="preference weights ('' = no Pareto run)")
     parser.add_argument("--out", default=str(RESULTS / "camp.md"))
     parser.add_argument("--cards", action="store_true", help="validate the shipped pvrp checkpoints into their cards")
+    parser.add_argument(
+        "--reference-cache",
+        default=str(ROOT / "runs" / "camp-references.json"),
+        help="JSON of reference routes, re-scored on a re-run ('' = always solve)",
+    )
+    parser.add_argument("--references-only", action="store_true", help="solve (and cache) the references, nothing else")
     args = parser.parse_args()
     if args.cards:
         publish(
@@ -249,9 +277,15 @@ def main() -> None:
         )
         return
     budgets = [float(b) for b in args.budgets.split(",")]
+    cache = Path(args.reference_cache) if args.reference_cache else None
+    if args.references_only:
+        for problem in args.variants.split(","):
+            for instance in instances(problem, args.size, args.num_instances):
+                print(instance.name, reference_solution(instance, args.reference_time, cache).cost, flush=True)
+        return
     rows = []
     for problem in args.variants.split(","):
-        rows += run(problem, args.size, args.num_instances, budgets, args.reference_time)
+        rows += run(problem, args.size, args.num_instances, budgets, args.reference_time, cache)
     out = Path(args.out)
     text = [
         "# Profiled VRP (CAMP): camp policy, hybrid, PyVRP and OR-Tools", "",
