@@ -234,7 +234,11 @@ def integer_data(
         forbidden[:, :depots] = False
         arc_f[np.broadcast_to(forbidden[:, None, :], arc_f.shape)] = np.inf
     fixed_f = np.array([v.fixed_cost for v in types])
-    cost_values = [np.where(np.isfinite(arc_f), arc_f, 0.0).ravel(), fixed_f, prize_f]
+    # Prizes do not set the cost scale (a prize far above the arc costs must not take their precision):
+    # they are rounded on the routes' scale and capped at ``cost.big``, more than a whole route
+    # costs, so a client with a larger prize is served whenever it can be. Routes and prizes then
+    # get half the integer range each.
+    cost_values = [np.where(np.isfinite(arc_f), arc_f, 0.0).ravel(), fixed_f]
     min_factor = 0.0
     if not fold_duration_cost and np.any(rates > 0):
         # route duration priced per time unit: cost scale = time scale * a power of ten making
@@ -245,9 +249,9 @@ def integer_data(
         min_factor = time.factor * 10.0 ** (digits if rate_power is None else rate_power)
     cost = choose_scale(
         np.concatenate(cost_values),
-        terms=size + 2 + int(optional.sum()),  # arcs, the fixed cost and the prizes left out
+        terms=size + 2,
         entry_limit=entry_limit,
-        sum_limit=sum_limit,
+        sum_limit=sum_limit // 2 if optional.any() else sum_limit,
         digits=digits,
         min_factor=min_factor,
     )
