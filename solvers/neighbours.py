@@ -47,9 +47,7 @@ class Provider(Protocol):
     """Neighbour lists computed at solve time: ``(C, k)`` location ids and what to report in
     ``info`` (its ``"neighbours"`` kind, ``"neighbours_k"``, ...); e.g. a learned ranking."""
 
-    def __call__(
-        self, data: pyvrp.ProblemData, params: NeighbourhoodParams
-    ) -> tuple[np.ndarray, dict[str, Any]]: ...
+    def __call__(self, data: pyvrp.ProblemData, params: NeighbourhoodParams) -> tuple[np.ndarray, dict[str, Any]]: ...
 
 
 # What the PyVRP backend's ``neighbours`` option takes
@@ -70,9 +68,7 @@ def proximity(data: pyvrp.ProblemData, params: NeighbourhoodParams, k: int | Non
 def as_pyvrp(lists: np.ndarray) -> dict[Activity, list[Activity]]:
     """``(C, k)`` location ids as the neighbourhood ``LocalSearch`` takes."""
     client = ActivityType.CLIENT
-    return {
-        Activity(client, c): [Activity(client, int(j) - 1) for j in row] for c, row in enumerate(lists)
-    }
+    return {Activity(client, c): [Activity(client, int(j) - 1) for j in row] for c, row in enumerate(lists)}
 
 
 def learned(data: pyvrp.ProblemData, params: NeighbourhoodParams, scorer: Scorer, k: int, head: int) -> np.ndarray:
@@ -101,8 +97,10 @@ def neighbourhood(
     started = clock.perf_counter()
     if isinstance(kind, str):
         if kind != "proximity":
-            raise ValueError(f"pyvrp solver: unknown neighbours {kind!r}; the backend takes 'proximity', a (C, k) "
-                             "array or a provider ('learned' is nco.solve's: nco.methods.neighbours)")
+            raise ValueError(
+                f"pyvrp solver: unknown neighbours {kind!r}; the backend takes 'proximity', a (C, k) "
+                "array or a provider ('learned' is nco.solve's: nco.methods.neighbours)"
+            )
         lists = compute_neighbours(data, params)
         note: dict[str, object] = {"neighbours": "proximity", "neighbours_k": max(map(len, lists.values()), default=0)}
     else:

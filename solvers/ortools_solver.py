@@ -137,7 +137,8 @@ class _Model:
             return
         caps = [int(scaled.max_distance[k]) for k in self.vehicle_type]
         self.routing.AddDimensionWithVehicleTransitAndCapacity(
-            self._per_vehicle(scaled.distances), 0, caps, True, "distance")
+            self._per_vehicle(scaled.distances), 0, caps, True, "distance"
+        )
 
     def _costs(self) -> None:
         scaled = self.scaled
@@ -165,8 +166,9 @@ class _Model:
 
     def _times(self) -> None:
         features = self.instance.features()
-        if not (features["time_windows"] or features["max_duration"] or features["duration_cost"]
-                or features["shifts"]):
+        if not (
+            features["time_windows"] or features["max_duration"] or features["duration_cost"] or features["shifts"]
+        ):
             return
         scaled, routing, manager = self.scaled, self.routing, self.manager
         # transit of an arc: the travel time plus the service at its tail (zero at depots)

@@ -43,7 +43,16 @@ from solvers.neighbours import Neighbours, neighbourhood
 from solvers.scaling import IntegerData, integer_data
 from solvers.stop import Budget
 
-__all__ = ["SOLVER", "PyVRP", "PyVRPOptions", "build_data", "pyvrp_stop", "routes_of", "search_components", "solver_params"]
+__all__ = [
+    "SOLVER",
+    "PyVRP",
+    "PyVRPOptions",
+    "build_data",
+    "pyvrp_stop",
+    "routes_of",
+    "search_components",
+    "solver_params",
+]
 
 NAME = "pyvrp"
 _UNSUPPORTED = ("strict_backhaul",)
@@ -59,8 +68,7 @@ def build_data(instance: Instance, scaled: IntegerData) -> pyvrp.ProblemData:
     size, depots = instance.num_nodes, instance.num_depots
     features = instance.features()
     limited = [k for k, v in enumerate(instance.vehicle_types) if np.isfinite(v.max_distance)]
-    if limited and (features["preference"] or any(
-            instance.vehicle_types[k].unit_distance_cost == 0 for k in limited)):
+    if limited and (features["preference"] or any(instance.vehicle_types[k].unit_distance_cost == 0 for k in limited)):
         raise UnsupportedFeature(NAME, "max_distance with preferences or a zero unit_distance_cost")
     coords = instance.coordinates if instance.coordinates is not None else np.zeros((size, 2))
     locations = [pyvrp.Location(float(x), float(y)) for x, y in coords]
@@ -185,8 +193,10 @@ class PyVRPOptions(Options):
     def __post_init__(self) -> None:
         kind = self.neighbours
         if isinstance(kind, str) and kind not in self.KINDS:
-            raise ValueError(f"pyvrp solver: unknown neighbours {kind!r}; choose one of {list(self.KINDS)}, "
-                             "a (C, k) array of client ids or a provider")
+            raise ValueError(
+                f"pyvrp solver: unknown neighbours {kind!r}; choose one of {list(self.KINDS)}, "
+                "a (C, k) array of client ids or a provider"
+            )
         if not isinstance(kind, (str, np.ndarray)) and not callable(kind):
             raise TypeError(f"pyvrp solver: neighbours must be a name, a (C, k) array or a provider, got {kind!r}")
 
@@ -240,7 +250,9 @@ class PyVRP(Solver[PyVRPOptions]):
         )
         best = result.best
         routes, types = routes_of(best, instance.num_depots)
-        backend_cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
+        backend_cost = (
+            best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
+        )
         info = {
             "backend_feasible": bool(best.is_feasible()),
             "backend_cost": scaled.cost.value(backend_cost) - scaled.preference_offset,

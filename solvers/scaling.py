@@ -194,8 +194,12 @@ def integer_data(
     max_durations = np.array([v.max_duration for v in types])
     shifts_f = np.array([v.time_window or (0.0, math.inf) for v in types], dtype=np.float64)
     time_values = np.concatenate(
-        [np.where(np.isfinite(travel_f), travel_f, 0.0).ravel(), service_f, max_durations[np.isfinite(max_durations)],
-         shifts_f[np.isfinite(shifts_f)]]
+        [
+            np.where(np.isfinite(travel_f), travel_f, 0.0).ravel(),
+            service_f,
+            max_durations[np.isfinite(max_durations)],
+            shifts_f[np.isfinite(shifts_f)],
+        ]
         + ([windows_f.ravel()] if windows_f is not None else [])
     )
     time = choose_scale(time_values, terms=2 * size + 2, entry_limit=entry_limit, sum_limit=sum_limit, digits=digits)
@@ -280,7 +284,11 @@ def integer_data(
         distance_f = np.stack([instance.distance_matrix(p) for p in range(instance.num_profiles)])
         distance_scale = choose_scale(
             np.concatenate([np.where(np.isfinite(distance_f), distance_f, 0.0).ravel(), limits[limited]]),
-            terms=size + 2, entry_limit=entry_limit, sum_limit=sum_limit, digits=digits)
+            terms=size + 2,
+            entry_limit=entry_limit,
+            sum_limit=sum_limit,
+            digits=digits,
+        )
         arc_cost[limited] = cost.up(arc_f[limited])
         distance_data = dict(
             distance=distance_scale,

@@ -121,7 +121,11 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
             steps = []
             if queued:
                 visits = queued.pop(0)
-                steps = [vroom.VehicleStep("start"), *(vroom.VehicleStep("single", n) for n in visits), vroom.VehicleStep("end")]
+                steps = [
+                    vroom.VehicleStep("start"),
+                    *(vroom.VehicleStep("single", n) for n in visits),
+                    vroom.VehicleStep("end"),
+                ]
             problem.add_vehicle(
                 vroom.Vehicle(
                     len(vehicle_type),
@@ -140,7 +144,10 @@ def _build(instance: Instance, scaled: IntegerData, initial: Solution | None) ->
     required = instance.is_required
     ranked = not bool(required.all())  # priorities only where some jobs are optional
     for node in range(instance.num_depots, instance.num_nodes):
-        load = {"delivery": vroom.Amount([int(scaled.delivery[node])]), "pickup": vroom.Amount([int(scaled.pickup[node])])}
+        load = {
+            "delivery": vroom.Amount([int(scaled.delivery[node])]),
+            "pickup": vroom.Amount([int(scaled.pickup[node])]),
+        }
         problem.add_job(
             vroom.Job(
                 node,
@@ -198,7 +205,10 @@ class VroomOptions(Options):
     threads: int = 1
 
     def __post_init__(self) -> None:
-        for name, value, low, high in (("exploration_level", self.exploration_level, 0, 5), ("threads", self.threads, 1, 1024)):
+        for name, value, low, high in (
+            ("exploration_level", self.exploration_level, 0, 5),
+            ("threads", self.threads, 1, 1024),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"vroom solver: {name} must be an integer in {low}..{high}, got {value!r}")
 
@@ -278,7 +288,14 @@ class Vroom(Solver[VroomOptions]):
             stop=budget.describe(),
             **scaled.describe(),
         )
-        return Solution.of(instance, best.solution.routes, best.solution.vehicle_types, method=NAME, runtime=deadline.elapsed(), info=info)
+        return Solution.of(
+            instance,
+            best.solution.routes,
+            best.solution.vehicle_types,
+            method=NAME,
+            runtime=deadline.elapsed(),
+            info=info,
+        )
 
 
 SOLVER = Vroom()
