@@ -34,12 +34,13 @@ def classical_savings(instance: Instance, tails: np.ndarray, heads: np.ndarray) 
 
 
 def savings_routes(instance: Instance, tails: np.ndarray, heads: np.ndarray, scores: np.ndarray) -> list[list[int]]:
-    """Routes (client node ids) built by joining routes along the arcs in decreasing ``scores``."""
+    """Routes (client node ids) built by joining routes along the arcs in decreasing ``scores``;
+    arcs scored <= 0 are never taken (a negative saving makes the joined route cost more than two)."""
+    positive = np.asarray(scores, dtype=np.float64) > 0
+    tails, heads, scores = np.asarray(tails)[positive], np.asarray(heads)[positive], np.asarray(scores)[positive]
     size = instance.num_nodes
     windows = (
-        instance.time_windows
-        if instance.time_windows is not None
-        else np.tile(np.array([0.0, math.inf]), (size, 1))
+        instance.time_windows if instance.time_windows is not None else np.tile(np.array([0.0, math.inf]), (size, 1))
     )
     capacity = instance.vehicle_types[0].capacity
     succ = _join(

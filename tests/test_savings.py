@@ -28,7 +28,9 @@ def test_routes_are_feasible_for_any_arc_scores(problem: str) -> None:
         assert solution.feasible, solution.violations[:3]
         assert sorted(c for route in routes for c in route) == list(range(1, instance.num_nodes))
     singles = nco.Solution.of(instance, [[c] for c in range(1, instance.num_nodes)])
-    joined = nco.Solution.of(instance, savings_routes(instance, tails, heads, classical_savings(instance, tails, heads)))
+    joined = nco.Solution.of(
+        instance, savings_routes(instance, tails, heads, classical_savings(instance, tails, heads))
+    )
     assert joined.num_routes < singles.num_routes and joined.cost < singles.cost
 
 

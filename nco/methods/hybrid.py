@@ -14,10 +14,12 @@ starts, their candidates added to the refiner's pool; ``starts`` is the most gre
 when the neural share fits fewer). Stop criteria (:mod:`solvers.stop`): the neural step takes its
 share of the runtime bound, the refiner gets the rest and the iteration criteria unchanged.
 
-The refiner runs alone, and ``info["neural"]`` says why, when no shipped policy fits the
-instance's variant, when the policy's environment refuses the instance (a customer that no
-vehicle can serve on its own, e.g. one reachable in time only through another customer), or
-when the budget is too small for one rollout. A caller's ``initial`` solution is re-scored on
+When no shipped policy fits the instance's variant, when the policy's environment refuses the
+instance (a customer that no vehicle can serve on its own, e.g. one reachable in time only
+through another customer), or when the budget is too small for one rollout, the refiner is seeded
+by the arc-scorer-guided savings construction (:mod:`nco.methods.savings_start`, a few ms) if it
+models the instance and fits the share, else it runs alone; ``info["start"]`` says which start
+was used and ``info["neural"]`` why. A caller's ``initial`` solution is re-scored on
 this instance before it is used: a solution of another instance, or an infeasible one, is
 rejected with the reason in ``info["initial"]``, never returned.
 """
@@ -27,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nco.methods import get_solver
+from nco.methods import get_solver, savings_start
 from nco.methods.neural import candidates, checkpoint_for, plan, warmup
 from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
@@ -42,6 +44,7 @@ __all__ = ["DEFAULT_REFINER", "NEURAL_SHARE", "REFINERS", "SOLVER", "Hybrid", "H
 REFINERS = ("pyvrp", "ga", "ortools", "vroom")
 DEFAULT_REFINER = "pyvrp"  # the best one measured in benchmarks/results/hybrid.md
 NEURAL_SHARE = 0.25  # the most of the budget the neural step may take
+STARTS = ("auto", "policy", "savings")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,15 +52,21 @@ class HybridOptions(Options):
     """``refiner``: one of :data:`REFINERS`; ``starts``: the most greedy POMO starts seeding it
     (fewer when the budget's neural share fits fewer); ``samples``: sampled rollouts on top, as in
     ``neural``; ``checkpoint``: the policy (default: the shipped one fitting the instance);
-    ``neighbours``: the pyvrp refiner's local-search lists (``"proximity"`` or ``"learned"``)."""
+    ``neighbours``: the pyvrp refiner's local-search lists (``"proximity"`` or ``"learned"``);
+    ``start``: what seeds the refiner — ``"auto"`` (the policy's rollouts when one fits in the neural
+    share, else the arc-scorer-guided savings construction), ``"policy"`` (rollouts only, as before)
+    or ``"savings"`` (the guided construction only)."""
 
     refiner: str = DEFAULT_REFINER
     starts: int = 16
     samples: int = 0
     checkpoint: str | None = None
     neighbours: str = "proximity"
+    start: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.start not in STARTS:
+            raise ValueError(f"hybrid solver: unknown start {self.start!r}; choose one of {list(STARTS)}")
         if self.refiner not in REFINERS:
             raise ValueError(f"unknown refiner {self.refiner!r}; choose one of {list(REFINERS)}")
         for name, value, low in (("starts", self.starts, 1), ("samples", self.samples, 0)):
@@ -80,10 +89,16 @@ class Hybrid(Solver[HybridOptions]):
     def prepare(self, instance: Instance, options: HybridOptions) -> None:
         """The policy's warm-up and the refiner's one-time costs (the arc scorer of learned
         neighbours): paid before the clock starts."""
-        try:
-            warmup(str(options.checkpoint or checkpoint_for(instance)))
-        except UnsupportedFeature:
-            pass
+        if options.start != "savings":
+            try:
+                warmup(str(options.checkpoint or checkpoint_for(instance)))
+            except UnsupportedFeature:
+                pass
+        if options.start != "policy" and savings_start.applicable(instance) is None:
+            try:
+                savings_start.warmup(instance)
+            except FileNotFoundError:  # no arc scorer shipped for this variant: solve() says so
+                pass
         if options.refiner != "ga":
             solver = get_solver(options.refiner)
             solver.prepare(instance, solver.options(**_refiner_options(options)))
@@ -152,7 +167,48 @@ def _rescore(instance: Instance, initial: Solution) -> tuple[Solution | None, st
 def _neural(
     instance: Instance, deadline: Deadline, options: HybridOptions, seed: int, info: dict[str, Any]
 ) -> tuple[Deadline, list[Solution]]:
-    """The neural candidates within ``NEURAL_SHARE`` of the budget (what happened goes to
+    """The learned starts within ``NEURAL_SHARE`` of the budget: the policy's rollouts, else (when
+    none fits or no policy fits the variant) the guided savings construction; what ran and why goes
+    to ``info`` (``info["start"]``: ``"policy"``, ``"savings"`` or ``"none"``)."""
+    neural: list[Solution] = []
+    if options.start == "savings":
+        info.update(checkpoint="", neural="skipped: start='savings'")
+    else:
+        deadline, neural = _policy(instance, deadline, options, seed, info)
+    info["start"] = "policy" if neural else "none"
+    if not neural and options.start != "policy":
+        deadline, neural = _guided(instance, deadline, info)
+    return deadline, neural
+
+
+def _guided(instance: Instance, deadline: Deadline, info: dict[str, Any]) -> tuple[Deadline, list[Solution]]:
+    """The guided savings start (:mod:`nco.methods.savings_start`) when it models the instance and
+    is predicted to fit in the neural share; its one-time warm-up is left out of the deadline."""
+    why_not = savings_start.applicable(instance)
+    if why_not is None:
+        began = deadline.elapsed()
+        try:
+            savings_start.warmup(instance)  # paid by prepare(); a no-op here unless called directly
+        except FileNotFoundError as error:
+            why_not = str(error)
+        deadline = Deadline(deadline.start + deadline.elapsed() - began, deadline.seconds)
+    share = NEURAL_SHARE * deadline.remaining()
+    if why_not is None and not savings_start.fits(instance, share):
+        why_not = f"it is not predicted to fit in {share:.3f} s"
+    if why_not is not None:
+        info["neural"] += f"; no guided savings start ({why_not})"
+        return deadline, []
+    began = deadline.elapsed()
+    start = savings_start.guided_savings(instance)
+    info.update(start="savings", candidates=1)
+    info["neural"] += f"; used the guided savings start ({deadline.elapsed() - began:.4f} s, cost {start.cost:.6g})"
+    return deadline, [start]
+
+
+def _policy(
+    instance: Instance, deadline: Deadline, options: HybridOptions, seed: int, info: dict[str, Any]
+) -> tuple[Deadline, list[Solution]]:
+    """The policy's candidates within ``NEURAL_SHARE`` of the budget (what happened goes to
     ``info``), and the deadline with the one-time warm-up (loading, calibration) left out."""
     checkpoint = options.checkpoint
     if checkpoint is None:

@@ -1,0 +1,38 @@
+"""The hybrid's guided savings start: used when asked (or when no rollout fits), refused by name
+where the construction does not model the instance, and always scored by the evaluator."""
+
+from __future__ import annotations
+
+import pytest
+
+import nco
+from nco.methods import savings_start
+
+
+@pytest.mark.parametrize("problem", ["acvrp", "acvrptw"])
+def test_savings_start_seeds_the_refiner(problem: str) -> None:
+    instance = nco.sample_instance(problem, 60, city="oslo", seed=2)
+    solution = nco.solve(instance, method="hybrid", time_limit=0.3, start="savings")
+    assert solution.feasible
+    assert solution.info["start"] == "savings" and "used the guided savings start" in solution.info["neural"]
+    start = savings_start.guided_savings(instance)
+    assert start.feasible and solution.cost <= start.cost + 1e-9  # never worse than its own start
+    assert solution.info["neural_cost"] == pytest.approx(start.cost)
+
+
+def test_policy_only_start_runs_the_refiner_alone_when_no_rollout_fits() -> None:
+    instance = nco.sample_instance("acvrp", 100, city="oslo", seed=2)
+    solution = nco.solve(instance, method="hybrid", time_limit=0.01, start="policy")
+    assert solution.info["start"] == "none" and "guided" not in solution.info["neural"]
+
+
+def test_the_start_is_refused_by_name_where_it_does_not_model_the_instance() -> None:
+    tsp = nco.sample_instance("atsp", 30, city="oslo", seed=2)
+    assert "no capacity" in savings_start.applicable(tsp)
+    solution = nco.solve(tsp, method="hybrid", time_limit=0.2, start="savings")
+    assert solution.feasible and solution.info["start"] == "none"
+    assert "no guided savings start (no capacity" in solution.info["neural"]
+    backhauls = nco.sample_instance("vrpb", 30, city="oslo", seed=2)
+    assert "does not model backhaul" in savings_start.applicable(backhauls)
+    with pytest.raises(ValueError, match="unknown start"):
+        nco.solve(tsp, method="hybrid", time_limit=0.2, start="heatmap")
