@@ -12,7 +12,9 @@ distance), so the shift binds: no single vehicle can serve everything.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ import pytest
 import nco
 from nco import Instance, VehicleType, evaluate
 from nco_core.errors import UnsupportedFeature
+from nco_core.instance import InstanceFileError
 
 BACKENDS = ("pyvrp", "ortools", "vroom")
 POSITIONS = np.array([0, 100, 10, 20, 30, 70, 80, 90, 50, 130], dtype=float)
@@ -137,3 +140,31 @@ def test_nco_json_round_trips_the_new_fields(tmp_path) -> None:
     assert np.array_equal(back.required, instance.required) and np.array_equal(back.prize, instance.prize)
     assert back.vehicle_types[1].end_depot is None and back.vehicle_types[0].time_window == (0.0, 130.0)
     assert math.isinf(back.vehicle_types[0].max_distance)
+
+
+@pytest.mark.parametrize(
+    ("vehicle", "where"),
+    [
+        ({"count": 1, "end_depot": "none"}, "fleet[0].end_depot"),
+        ({"count": 1, "time_window": [5.0]}, "fleet[0].time_window"),
+        ({"count": 1, "max_tasks": 1.5}, "fleet[0].max_tasks"),
+        ({"count": 1, "start_depot": 3}, "fleet[0].start_depot = 3 is not a depot"),
+    ],
+)
+def test_nco_json_names_a_bad_new_field(tmp_path, vehicle: dict, where: str) -> None:
+    document = {"format": "nco-instance", "version": 1, "distance": line_matrix(POSITIONS[:4]).tolist(),
+                "num_depots": 2, "fleet": [vehicle]}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InstanceFileError, match=re.escape(where)) as error:
+        nco.read(path)
+    assert str(error.value).startswith(str(path))
+
+
+def test_nco_json_without_the_new_fields_reads_as_one_depot(tmp_path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"format": "nco-instance", "version": 1, "distance": line_matrix(POSITIONS[:4]).tolist(),
+                                "fleet": [{"count": 2, "capacity": 5.0}], "demand": [0, 1, 1, 1]}))
+    instance = nco.read(path)
+    assert instance.num_depots == 1 and instance.required is None and instance.prize is None
+    assert instance.vehicle_types[0].start_depot == 0 and instance.vehicle_types[0].end_depot == 0
