@@ -14,7 +14,11 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from setuptools import find_packages
+
+from envs.cities import list_cities
+from nco_core.paths import shipped_data
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -26,6 +30,16 @@ def test_the_package_list_names_every_code_package() -> None:
     listed = set(SETUPTOOLS["packages"]) - set(SETUPTOOLS["package-dir"])
     found = set(find_packages(str(REPO), include=["nco_core*", "nco", "nco.*", "envs*", "solvers*"]))
     assert found == listed
+
+
+def test_nco_shipped_data_points_at_another_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cities").mkdir()
+    shutil.copy(REPO / "data" / "cities" / "monaco.npz", tmp_path / "cities")
+    (tmp_path / "cities" / "split.json").write_text(json.dumps({"train": ["monaco"], "test": []}))
+    monkeypatch.setenv("NCO_SHIPPED_DATA", str(tmp_path))
+    monkeypatch.setenv("NCO_DATA_DIR", str(tmp_path / "user"))  # no user-built pools either
+    assert shipped_data("cities", "split.json") == tmp_path / "cities" / "split.json"
+    assert list_cities("all") == list_cities("train") == ["monaco"]
 
 
 def test_a_wheel_install_solves_with_the_shipped_checkpoint(tmp_path: Path) -> None:
