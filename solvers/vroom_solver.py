@@ -49,7 +49,7 @@ import numpy as np
 import vroom
 
 from nco_core.errors import UnsupportedFeature
-from nco_core.evaluate import evaluate
+from nco_core.evaluate import Evaluation, evaluate
 from nco_core.instance import Instance
 from nco_core.solution import Solution
 from solvers.base import Options, Solver
@@ -329,7 +329,11 @@ def _drop_unprofitable(instance: Instance, routes: list[list[int]], types: list[
         for node in [n for n in kept[r] if optional[n]]:
             trial = [n for n in kept[r] if n != node]
             before, after = evaluate(instance, [kept[r]], [k]), evaluate(instance, [trial], [k])
-            broken = [v for v in after.violations if v.route is not None]
-            if after.cost < before.cost and len(broken) <= sum(v.route is not None for v in before.violations):
+            if after.cost < before.cost and _route_faults(after) <= _route_faults(before):
                 kept[r] = trial
     return kept
+
+
+def _route_faults(evaluation: Evaluation) -> set[tuple[str, int | None]]:
+    """A single route's own violations (kind, node); coverage of the other clients is not its business."""
+    return {(v.kind, v.node) for v in evaluation.violations if v.route is not None}
