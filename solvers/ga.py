@@ -120,8 +120,8 @@ class GeneticSearch:
         size = len(self.population)
         evaluator = self.penalties.cost_evaluator()
         costs = np.array([evaluator.penalised_cost(m.solution) for m in self.population], dtype=float)
-        successors = np.stack([m.successor for m in self.population])[:, 1:]
-        predecessors = np.stack([m.predecessor for m in self.population])[:, 1:]
+        successors = np.stack([m.successor for m in self.population])[:, self.instance.num_depots :]
+        predecessors = np.stack([m.predecessor for m in self.population])[:, self.instance.num_depots :]
         # broken-pairs distance: share of clients whose neighbours differ between two solutions
         broken = (successors[:, None, :] != successors[None, :, :]).mean(-1)
         broken += (predecessors[:, None, :] != predecessors[None, :, :]).mean(-1)
