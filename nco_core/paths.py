@@ -3,8 +3,9 @@
 They install with the code as the package ``nco_data`` (``pyproject.toml`` maps it onto the repository's
 ``data/`` folder), so an editable install and a wheel find them the same way, wherever the working
 directory is. ``$NCO_SHIPPED_DATA`` points at another copy (a shared folder on a cluster, newer
-checkpoints) laid out like ``data/``. (``$NCO_DATA_DIR`` is another folder: the user's own, writable
-pools, see ``envs/osrm/paths.py``.)
+checkpoints) laid out like ``data/``; set it before importing nco, since the checkpoint and arc-scorer
+folders are resolved on import (city pools on every lookup). (``$NCO_DATA_DIR`` is another folder:
+the user's own, writable pools, see ``envs/osrm/paths.py``.)
 """
 
 from __future__ import annotations
