@@ -140,8 +140,15 @@ def evaluate(
         total_duration += duration if math.isfinite(duration) else math.inf
     if len(valid) < len(routes):
         total_cost = total_distance = total_duration = math.inf
-    return Evaluation(total_cost, total_distance, total_duration, len(routes), tuple(violations),
-                      tuple(int(node) for node in unassigned), uncollected)
+    return Evaluation(
+        total_cost,
+        total_distance,
+        total_duration,
+        len(routes),
+        tuple(violations),
+        tuple(int(node) for node in unassigned),
+        uncollected,
+    )
 
 
 def _overflow(instance: Instance, r: int, path: np.ndarray, profile: int, cost: float) -> Violation | None:
@@ -215,8 +222,10 @@ def _route_constraints(
     found: list[Violation] = []
     vehicle = instance.vehicle_types[k]
     arcs = (path[:-1], path[1:])
-    infinite = ~(np.isfinite(instance.distance_matrix(vehicle.profile)[arcs])
-                 & np.isfinite(instance.duration_matrix(vehicle.profile)[arcs]))
+    infinite = ~(
+        np.isfinite(instance.distance_matrix(vehicle.profile)[arcs])
+        & np.isfinite(instance.duration_matrix(vehicle.profile)[arcs])
+    )
     if infinite.any():
         first = int(np.flatnonzero(infinite)[0])
         a, b = int(path[first]), int(path[first + 1])
@@ -224,9 +233,7 @@ def _route_constraints(
     if instance.allowed is not None:
         for node in route:
             if not instance.allowed[k, node]:
-                found.append(
-                    Violation("forbidden", f"route {r}: vehicle type {k} may not serve node {node}", r, node)
-                )
+                found.append(Violation("forbidden", f"route {r}: vehicle type {k} may not serve node {node}", r, node))
     delivery = instance.delivery[route]
     pickup = instance.backhaul[route]
     load = delivery.sum() + np.concatenate([[0.0], np.cumsum(pickup - delivery)])

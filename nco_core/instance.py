@@ -188,8 +188,14 @@ class Instance:
                 _typed(name, f"fleet[{k}].start_depot", vehicle.start_depot, int)
                 _typed(name, f"fleet[{k}].end_depot", vehicle.end_depot, int, optional=True)
                 _typed(name, f"fleet[{k}].max_tasks", vehicle.max_tasks, int, optional=True)
-                numbers = ("capacity", "fixed_cost", "max_duration", "unit_distance_cost", "unit_duration_cost",
-                           "max_distance")
+                numbers = (
+                    "capacity",
+                    "fixed_cost",
+                    "max_duration",
+                    "unit_distance_cost",
+                    "unit_duration_cost",
+                    "max_distance",
+                )
                 for attr in numbers:
                     _typed(name, f"fleet[{k}].{attr}", getattr(vehicle, attr), float)
                 if vehicle.count < 1:
@@ -235,8 +241,11 @@ class Instance:
             wasted = wasted[wasted >= depots]
             if wasted.size:
                 i = int(wasted[0])
-                raise _fail(self.name, f"prize[{i}] = {self.prize[i]} but client {i} is required "
-                                       f"(set required[{i}] = False to make it optional)")
+                raise _fail(
+                    self.name,
+                    f"prize[{i}] = {self.prize[i]} but client {i} is required "
+                    f"(set required[{i}] = False to make it optional)",
+                )
 
     def _check_demands_fit(self) -> None:
         largest = max(vehicle.capacity for vehicle in self._vehicle_types)
@@ -252,7 +261,7 @@ class Instance:
     def _check_allowed_cover(self) -> None:
         if self.allowed is None:
             return
-        nobody = np.flatnonzero(~self.allowed[:, self.num_depots:].any(axis=0)) + self.num_depots
+        nobody = np.flatnonzero(~self.allowed[:, self.num_depots :].any(axis=0)) + self.num_depots
         if nobody.size:
             raise _fail(self.name, f"allowed[:, {int(nobody[0])}]: no vehicle type may serve node {int(nobody[0])}")
 
@@ -274,8 +283,11 @@ class Instance:
     @property
     def is_required(self) -> np.ndarray:
         """``(N,)`` bool: which clients must be served (depots read True)."""
-        return np.ones(self.num_nodes, dtype=bool) if self.required is None else self.required | (
-            np.arange(self.num_nodes) < self.num_depots)
+        return (
+            np.ones(self.num_nodes, dtype=bool)
+            if self.required is None
+            else self.required | (np.arange(self.num_nodes) < self.num_depots)
+        )
 
     @property
     def prizes(self) -> np.ndarray:

@@ -114,8 +114,9 @@ def _problem(path: Path, error: ValidationError) -> InstanceFileError:
 
 
 def load_json(path: Path, max_memory: int | None = None) -> dict[str, Any]:
-    check_memory(path, f"{path.stat().st_size} bytes of JSON", PARSED_BYTES_PER_FILE_BYTE * path.stat().st_size,
-                 max_memory)
+    check_memory(
+        path, f"{path.stat().st_size} bytes of JSON", PARSED_BYTES_PER_FILE_BYTE * path.stat().st_size, max_memory
+    )
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as error:
@@ -146,7 +147,7 @@ def instance_to_json(instance: Instance) -> dict[str, Any]:
 def instance_from_json(path: Path, max_memory: int | None = None) -> Instance:
     data = load_json(path, max_memory)
     if data.pop("format", None) != JSON_FORMAT:
-        raise InstanceFileError(f"{path}: not an nco instance (missing \"format\": \"{JSON_FORMAT}\")")
+        raise InstanceFileError(f'{path}: not an nco instance (missing "format": "{JSON_FORMAT}")')
     version = data.pop("version", None)
     if version != JSON_VERSION or isinstance(version, bool):
         raise InstanceFileError(f"{path}: unsupported nco instance version {version!r} (this nco reads {JSON_VERSION})")

@@ -152,8 +152,13 @@ def test_nco_json_round_trips_the_new_fields(tmp_path) -> None:
     ],
 )
 def test_nco_json_names_a_bad_new_field(tmp_path, vehicle: dict, where: str) -> None:
-    document = {"format": "nco-instance", "version": 1, "distance": line_matrix(POSITIONS[:4]).tolist(),
-                "num_depots": 2, "fleet": [vehicle]}
+    document = {
+        "format": "nco-instance",
+        "version": 1,
+        "distance": line_matrix(POSITIONS[:4]).tolist(),
+        "num_depots": 2,
+        "fleet": [vehicle],
+    }
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(document))
     with pytest.raises(InstanceFileError, match=re.escape(where)) as error:
@@ -163,8 +168,17 @@ def test_nco_json_names_a_bad_new_field(tmp_path, vehicle: dict, where: str) -> 
 
 def test_nco_json_without_the_new_fields_reads_as_one_depot(tmp_path) -> None:
     path = tmp_path / "old.json"
-    path.write_text(json.dumps({"format": "nco-instance", "version": 1, "distance": line_matrix(POSITIONS[:4]).tolist(),
-                                "fleet": [{"count": 2, "capacity": 5.0}], "demand": [0, 1, 1, 1]}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "nco-instance",
+                "version": 1,
+                "distance": line_matrix(POSITIONS[:4]).tolist(),
+                "fleet": [{"count": 2, "capacity": 5.0}],
+                "demand": [0, 1, 1, 1],
+            }
+        )
+    )
     instance = nco.read(path)
     assert instance.num_depots == 1 and instance.required is None and instance.prize is None
     assert instance.vehicle_types[0].start_depot == 0 and instance.vehicle_types[0].end_depot == 0

@@ -70,8 +70,9 @@ def test_mixed_and_strict_backhaul() -> None:
 
 def test_time_windows_waiting_and_shortest_duration() -> None:
     travel = np.ones((3, 3)) - np.eye(3)
-    instance = Instance(distance=travel * 7, duration=travel, time_windows=[[0, 100], [10, 20], [0, 5]],
-                        service_time=[0, 2, 1])
+    instance = Instance(
+        distance=travel * 7, duration=travel, time_windows=[[0, 100], [10, 20], [0, 5]], service_time=[0, 2, 1]
+    )
     late = evaluate(instance, [[1, 2]])
     assert [v.node for v in late.violations] == [2]  # reaches node 2 at 13 > 5
     result = evaluate(instance, [[2], [1]])
@@ -160,8 +161,14 @@ def depots(**second: object) -> Instance:
         VehicleType(1, start_depot=0, end_depot=1, time_window=(0.0, 125.0), max_tasks=2),
         VehicleType(1, start_depot=1, end_depot=None, **second),
     )
-    return Instance(distance=np.where(gap >= 0, gap, -1.2 * gap), service_time=[0, 0, 10, 10, 10], fleet=fleet,
-                    num_depots=2, required=[True, True, True, True, False], prize=[0, 0, 0, 0, 7])
+    return Instance(
+        distance=np.where(gap >= 0, gap, -1.2 * gap),
+        service_time=[0, 0, 10, 10, 10],
+        fleet=fleet,
+        num_depots=2,
+        required=[True, True, True, True, False],
+        prize=[0, 0, 0, 0, 7],
+    )
 
 
 def test_routes_run_between_their_vehicle_types_depots() -> None:

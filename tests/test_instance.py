@@ -84,8 +84,17 @@ def test_features_are_flags_derived_from_fields() -> None:
     )
     flags = rich.features()
     expected_on = {
-        "capacity", "time_windows", "backhaul", "strict_backhaul", "open_routes", "heterogeneous_fleet",
-        "fixed_cost", "duration_cost", "multiple_profiles", "allowed", "preference",
+        "capacity",
+        "time_windows",
+        "backhaul",
+        "strict_backhaul",
+        "open_routes",
+        "heterogeneous_fleet",
+        "fixed_cost",
+        "duration_cost",
+        "multiple_profiles",
+        "allowed",
+        "preference",
     }
     assert {key for key, on in flags.items() if on} == expected_on
     assert rich.distance_matrix(1)[0, 1] == 2 * rich.distance_matrix(0)[0, 1]
@@ -133,8 +142,13 @@ def test_open_routes_has_one_meaning() -> None:
 
 
 def test_depots_are_not_clients() -> None:
-    instance = Instance(distance=square(5), num_depots=2, allowed=[[False, False, True, True, True]],
-                        required=[True, True, False, True, True], prize=[0, 0, 2, 0, 0])
+    instance = Instance(
+        distance=square(5),
+        num_depots=2,
+        allowed=[[False, False, True, True, True]],
+        required=[True, True, False, True, True],
+        prize=[0, 0, 2, 0, 0],
+    )
     assert instance.num_customers == 3 and list(instance.clients) == [2, 3, 4]
     assert instance.features()["multiple_depots"] and instance.features()["optional_clients"]
     assert list(instance.is_required) == [True, True, False, True, True]
