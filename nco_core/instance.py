@@ -74,7 +74,7 @@ class Instance:
     ``preference[k, i]`` is subtracted from the cost when type ``k`` serves ``i``.
 
     ``num_depots`` depots come first (their ``time_windows`` rows are opening hours; they have
-    no demand, pickup, service or prize). Clients with ``required[i] = False`` are optional:
+    no demand, pickup or prize, and a service time there is ignored). Clients with ``required[i] = False`` are optional:
     leaving one out costs its ``prize[i]`` (PyVRP's prize-collecting objective), so serving it
     pays when the detour is cheaper. ``open_routes=True`` is the shorthand for "every vehicle
     type ends open" (it overrides ``end_depot``); afterwards ``open_routes`` is True exactly
