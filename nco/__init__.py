@@ -20,12 +20,16 @@ from nco_core import (
     read_solution,
     write,
 )
+from solvers.stop import MaxIterations, MaxRuntime, NoImprovement
 
 __all__ = [
     "Evaluation",
     "Instance",
     "InstanceFileError",
     "InstanceError",
+    "MaxIterations",
+    "MaxRuntime",
+    "NoImprovement",
     "Solution",
     "UnsupportedFeature",
     "VehicleType",
