@@ -1,17 +1,10 @@
 """Batch solving: (instance x method x budget) tasks on Dask distributed, streamed to ``OUT/``
 (``results.csv``, one row per finished task, and ``solutions/``), resumable and fault tolerant.
 
-``run_batch`` is imported on first use, so ``import nco`` does not import Dask.
+Importing this package imports Dask; ``nco`` itself imports it only where a batch runs.
 """
 
-from importlib import import_module
-
+from nco.batch.engine import BatchResult, connect, run_batch
 from nco.batch.tasks import Recipe, Task, plan
 
 __all__ = ["BatchResult", "Recipe", "Task", "connect", "plan", "run_batch"]
-
-
-def __getattr__(name: str):
-    if name in ("BatchResult", "connect", "run_batch"):
-        return getattr(import_module("nco.batch.engine"), name)
-    raise AttributeError(f"module 'nco.batch' has no attribute {name!r}")
