@@ -27,11 +27,14 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
+from nco_core.features import ENV_FLAGS
+
 __all__ = ["FastEnv", "warmup"]
 
 FAR = 10.0  # nco.policies.features.FAR: scaled stand-in for a missing arc (kept in sync by the tests)
-# nco.policies.features.FLAGS, in that order: the state features end with these columns
-FEATURE_FLAGS = ("open_routes", "strict_backhaul", "has_capacity", "has_time_windows", "has_backhaul", "has_max_duration", "has_profiles")
+# the env's per-instance flags (nco_core.features.ENV_FLAGS, as nco.policies.features.FLAGS):
+# the state features end with these columns
+FEATURE_FLAGS = tuple(flag.key for flag in ENV_FLAGS)
 BATCH_FLAGS = ("has_profiles", "has_capacity", "has_backhaul", "strict_backhaul", "has_time_windows", "has_max_duration", "has_unreachable")
 STATE_DIM = 10 + len(FEATURE_FLAGS)
 

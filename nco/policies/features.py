@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import torch
 from tensordict import TensorDict
 
+from nco_core.features import ENV_FLAGS
+
 __all__ = ["NODE_DIM", "STATE_DIM", "EncoderInputs", "distance_row", "distance_scale", "encoder_inputs", "state_features"]
 
-FLAGS = ("open_routes", "strict_backhaul", "has_capacity", "has_time_windows", "has_backhaul", "has_max_duration", "has_profiles")
+FLAGS = tuple(flag.key for flag in ENV_FLAGS)  # the env's per-instance flags, as state/node columns
 NODE_DIM = 6 + len(FLAGS) + 1
 STATE_DIM = 10 + len(FLAGS)
 FAR = 10.0  # scaled stand-in for a missing (infinite) arc
