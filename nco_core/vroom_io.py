@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nco_core.errors import UnsupportedFeature
 from nco_core.evaluate import evaluate
+from nco_core.evaluate import schedule as evaluate_schedule
 from nco_core.instance import InstanceFileError
 from nco_core.solution import Solution
 from nco_core.stops import Job, Matrices, Problem, StopsError, Vehicle
@@ -277,46 +278,21 @@ def _square(rows: list[list[float]], name: str, key: str) -> np.ndarray:
 # -- solutions ----------------------------------------------------------------------------------
 def schedule(problem: Problem, route: Sequence[int], vehicle_type: int) -> dict[str, np.ndarray]:
     """Arrival, waiting and service time at each step (start depot, the route's jobs, end depot unless
-    open), and the driving time and distance to each, by the evaluator's rule: leave as late as helps,
-    within the windows and the shift (so the end's finish minus the start equals the evaluator's
-    route duration; tests hold the two to that)."""
+    open) from the evaluator's own timing (:func:`nco_core.evaluate.schedule`), plus the driving time
+    and distance up to each step."""
     instance = problem.instance
     vehicle = instance.vehicle_types[vehicle_type]
-    travel = instance.duration_matrix(vehicle.profile)
-    metres = instance.distance_matrix(vehicle.profile)
-    end = [] if vehicle.end_depot is None else [vehicle.end_depot]
-    path = np.array([vehicle.start_depot, *route, *end])
-    legs = travel[path[:-1], path[1:]]
-    windows = instance.time_windows
-    early = np.zeros(len(path)) if windows is None else windows[path, 0]
-    late = np.full(len(path), math.inf) if windows is None else windows[path, 1]
-    service = np.where(path >= instance.num_depots, instance.service[path], 0.0)
-    shift_start, shift_end = vehicle.time_window or (0.0, math.inf)
-
-    def forward(start: float) -> tuple[np.ndarray, np.ndarray]:
-        arrival, wait = np.empty(len(path)), np.zeros(len(path))
-        arrival[0], time = start, start
-        for i, leg in enumerate(legs, start=1):
-            arrival[i] = time + leg
-            wait[i] = max(early[i] - arrival[i], 0.0)
-            time = arrival[i] + wait[i] + service[i]
-        return arrival, wait
-
-    start = max(float(early[0]), shift_start)
-    arrival, wait = forward(start)
-    finish = arrival[-1] + wait[-1] + service[-1]
-    waited_before = np.cumsum(wait[1:]) - wait[1:]
-    slack = min(float((late[1:] - arrival[1:] + waited_before).min()), shift_end - finish + float(wait.sum()))
-    delay = max(min(slack, float(wait.sum())), 0.0)
-    if delay:
-        arrival, wait = forward(start + delay)
+    timed = evaluate_schedule(instance, route, vehicle_type)
+    path = timed.nodes
+    legs = instance.duration_matrix(vehicle.profile)[path[:-1], path[1:]]
+    metres = instance.distance_matrix(vehicle.profile)[path[:-1], path[1:]]
     return {
         "node": path,
-        "arrival": arrival,
-        "waiting_time": wait,
-        "service": service,
+        "arrival": timed.arrival,
+        "waiting_time": timed.waiting,
+        "service": timed.service,
         "duration": np.concatenate([[0.0], np.cumsum(legs)]),
-        "distance": np.concatenate([[0.0], np.cumsum(metres[path[:-1], path[1:]])]),
+        "distance": np.concatenate([[0.0], np.cumsum(metres)]),
     }
 
 
