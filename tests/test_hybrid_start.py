@@ -36,3 +36,11 @@ def test_the_start_is_refused_by_name_where_it_does_not_model_the_instance() -> 
     assert "does not model backhaul" in savings_start.applicable(backhauls)
     with pytest.raises(ValueError, match="unknown start"):
         nco.solve(tsp, method="hybrid", time_limit=0.2, start="heatmap")
+
+
+def test_learned_lists_give_way_to_proximity_when_scoring_would_eat_the_budget() -> None:
+    instance = nco.sample_instance("acvrptw", 100, city="oslo", seed=3)
+    tight = nco.solve(instance, method="pyvrp", time_limit=0.01, neighbours="learned")
+    assert tight.info["neighbours"] == "proximity" and "learned lists skipped" in tight.info["neighbours_skipped"]
+    roomy = nco.solve(instance, method="pyvrp", time_limit=0.5, neighbours="learned")
+    assert roomy.info["neighbours"] == "learned" and "neighbours_skipped" not in roomy.info

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,11 +23,13 @@ import numpy as np
 import pyvrp
 from pyvrp.search import NeighbourhoodParams
 
+from envs.generators import sample_instance
 from nco_core.instance import Instance
 from nco_core.paths import shipped_data
 from nco_core.solution import Solution
 from solvers.neighbours import learned
-from solvers.pyvrp_solver import PyVRP, PyVRPOptions
+from solvers.pyvrp_solver import PyVRP, PyVRPOptions, build_data, solver_params
+from solvers.scaling import integer_data
 from solvers.stop import Budget
 
 if TYPE_CHECKING:
@@ -47,6 +51,10 @@ SCORER_DIR = shipped_data("checkpoints", "arcs")
 # The learned lists' shape when a scorer's card names none (``"lists": {"k": .., "head": ..}``,
 # set per variant from benchmarks/neighbours.py)
 DEFAULT_K = 20
+# The most of the remaining budget the learned lists may take; above it PyVRP's own lists are used
+# (at 0.02 s they took 14 of 20 ms on ACVRPTW100 and left the search nothing: +17 pp,
+# benchmarks/results/hybrid_starts-acvrptw100.md before this rule)
+LEARNED_SHARE = 0.25
 DEFAULT_HEAD = 10
 
 
@@ -116,18 +124,48 @@ class PyVRPMethod(PyVRP):
 
     def prepare(self, instance: Instance, options: PyVRPOptions) -> None:
         if _is_learned(options.neighbours):
-            scorer_for(problem_of(instance.features()))
+            _calibrated(problem_of(instance.features()))
 
     def solve(
         self, instance: Instance, options: PyVRPOptions, *, budget: Budget, seed: int, initial: Solution | None = None
     ) -> Solution:
+        skipped = ""
         if _is_learned(options.neighbours):
+            problem = problem_of(instance.features())
             began = budget.deadline.elapsed()
-            provider = Learned(scorer_for(problem_of(instance.features())))  # loaded by prepare, or now: not charged
+            per_arc = _calibrated(problem)  # loaded and timed by prepare, or now: not charged
             deadline = budget.deadline
             budget = budget.within(dataclasses.replace(deadline, start=deadline.start + deadline.elapsed() - began))
-            options = dataclasses.replace(options, neighbours=provider)
-        return super().solve(instance, options, budget=budget, seed=seed, initial=initial)
+            scorer = scorer_for(problem)
+            predicted = per_arc * instance.num_customers * scorer.candidates
+            share = LEARNED_SHARE * budget.deadline.remaining()
+            if predicted <= share:
+                options = dataclasses.replace(options, neighbours=Learned(scorer))
+            else:  # scoring would eat the search's time: PyVRP's own lists instead, and say so
+                options = dataclasses.replace(options, neighbours="proximity")
+                skipped = (
+                    f"learned lists skipped: predicted {predicted:.4f} s > {share:.4f} s "
+                    f"({LEARNED_SHARE:.0%} of what is left)"
+                )
+        solution = super().solve(instance, options, budget=budget, seed=seed, initial=initial)
+        if skipped:
+            solution.info["neighbours_skipped"] = skipped
+        return solution
+
+
+@lru_cache(maxsize=8)
+def _calibrated(problem: str) -> float:
+    """Seconds per scored arc of ``problem``'s learned lists on this process (best of 3 at N = 100)."""
+    scorer = scorer_for(problem)
+    sample = sample_instance(problem, 100, seed=0)
+    scaled = integer_data(sample)
+    data, params = build_data(sample, scaled), solver_params(scaled).neighbourhood
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        Learned(scorer)(data, params)
+        best = min(best, time.perf_counter() - started)
+    return best / (sample.num_customers * scorer.candidates)
 
 
 def _is_learned(neighbours: object) -> bool:
