@@ -2,6 +2,7 @@
 
     python benchmarks/hybrid_starts.py --problem acvrp --num-instances 16
     python benchmarks/hybrid_starts.py --problem acvrptw --num-instances 16
+    python benchmarks/hybrid_starts.py --files "../shared/benchmarks/cvrplib_x/X-n1[0-9]*.vrp" --name x
 
 Side by side in one run, on the hybrid benchmark's real-city test instances (test-split cities
 never trained on, seeds 1000 + i), every budget: ``pyvrp`` (nco's PyVRP with PyVRP's default
@@ -10,7 +11,9 @@ its 25 % share, else the arc-scorer-guided savings start), ``hybrid+start=policy
 the hybrid before the guided start) and ``hybrid+neighbours=learned``. The order of the methods
 alternates from instance to instance so that drifting machine load does not favour one. Gap =
 cost / PyVRP 10 s reference - 1 (references cached under ~/.cache/nco/neighbours/, as
-``benchmarks/neighbours.py`` does). Per budget the table gives each method's mean gap, the paired
+``benchmarks/neighbours.py`` does), or against the best known cost of files that have one
+(``--files``: CVRPLIB X with its ``.sol``; ORTEC has none, so PyVRP 10 s). Per budget the table
+gives each method's mean gap, the paired
 difference to PyVRP alone (mean and its standard error over instances: a difference within ~2
 standard errors is noise), wins/ties/losses, and for the hybrids the share of instances on which
 each start was used and the mean time the learned parts took (``neural_time``).
@@ -47,14 +50,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="0.02,0.05,0.1,0.2,0.5,1,2")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--reference-time", type=float, default=10.0)
+    parser.add_argument("--files", help="instance files (a glob, read with nco.read) instead of city instances")
+    parser.add_argument("--name", help="the results' name for --files (hybrid_starts-NAME.md)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     budgets = [float(b) for b in args.budgets.split(",")]
     methods = args.methods.split(",")
     specs = {method: parse_method(method) for method in methods}
-    instances = city_instances(args.problem, args.size, args.num_instances)
+    if args.files:
+        paths = sorted(
+            Path().glob(args.files) if not Path(args.files).is_absolute() else Path("/").glob(args.files[1:])
+        )
+        instances = [nco.read(path) for path in paths[: args.num_instances]]
+        if not instances:
+            raise SystemExit(f"no instance files match {args.files!r}")
+        title = args.name or "files"
+    else:
+        instances = city_instances(args.problem, args.size, args.num_instances)
+        title = f"{args.problem}{args.size}"
     started = time.perf_counter()
-    references = [reference(instance, args.reference_time).cost for instance in instances]
+    references = [instance.best_known_cost or reference(instance, args.reference_time).cost for instance in instances]
     reference_seconds = time.perf_counter() - started
     for method in methods:  # one-time costs (imports, checkpoints, scorers, kernels) before any clock
         nco.solve(instances[0], method=specs[method].method, time_limit=0.1, **specs[method].options)
@@ -79,22 +94,28 @@ def main(argv: list[str] | None = None) -> int:
                 if spec.method == "hybrid":
                     starts[method, budget][solution.info.get("start", "?")] += 1
                     lists[method, budget][str(solution.info.get("neighbours", "?"))] += 1
-                    extra = solution.info.get("neighbours_time", 0.0) if solution.info.get("neighbours") == "learned" else 0.0
+                    extra = (
+                        solution.info.get("neighbours_time", 0.0)
+                        if solution.info.get("neighbours") == "learned"
+                        else 0.0
+                    )
                     learned_time[method, budget].append(solution.info.get("neural_time", 0.0) + extra)
         print(f"{instance.name}: done", flush=True)
 
     lines = [
-        f"# Hybrid starts and neighbourhoods per budget: {args.problem.upper()}{args.size}",
+        f"# Hybrid starts and neighbourhoods per budget: {title}",
         "",
         f"Written by `benchmarks/hybrid_starts.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M')}. {len(instances)} real-city test instances (seeds 1000 + i); gap = "
-        f"cost / PyVRP {args.reference_time:g} s - 1 in %; Δ = paired gap difference to `pyvrp` (negative: better) "
+        f"{time.strftime('%Y-%m-%d %H:%M')}. {len(instances)} instances ({', '.join(i.name for i in instances)}); "
+        f"gap = cost / reference - 1 in % (reference: the best known cost where the file has one, else PyVRP "
+        f"{args.reference_time:g} s); Δ = paired gap difference to `pyvrp` (negative: better) "
         "with its standard error; W/T/L = instances better / within 0.01 % / worse than `pyvrp`; method order "
         f"alternates by instance. References took {reference_seconds:.0f} s (0 when cached).",
         "",
         describe(),
         "",
-        "| budget (s) | method | mean gap % | Δ vs pyvrp (± s.e.) | W/T/L | wall / budget (max) | starts used | lists | learned parts ms |",
+        "| budget (s) | method | mean gap % | Δ vs pyvrp (± s.e.) | W/T/L | wall / budget (max) | starts used "
+        "| lists | learned parts ms |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for budget in budgets:
@@ -111,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             shown = "—" if method == "pyvrp" else f"{delta:+.2f} ± {se:.2f}"
             wtl = "—" if method == "pyvrp" else f"{wins}/{len(instances) - wins - losses}/{losses}"
             note = f" ({infeasible[method, budget]} infeasible)" if infeasible[method, budget] else ""
-            lines.append(f"| {budget:g} | `{method}` | {np.nanmean(gap):.2f}{note} | {shown} | {wtl} | {ratio:.2f} | {used} | {kinds} | {spent} |")
-    out = ROOT / "benchmarks" / "results" / f"hybrid_starts-{args.problem}{args.size}.md"
+            cells = [f"{budget:g}", f"`{method}`", f"{np.nanmean(gap):.2f}{note}", shown, wtl, f"{ratio:.2f}", used]
+            lines.append("| " + " | ".join([*cells, kinds, spent]) + " |")
+    out = ROOT / "benchmarks" / "results" / f"hybrid_starts-{title}.md"
     publish(out, "\n".join(lines) + "\n")
     print(out.read_text())
     return 0

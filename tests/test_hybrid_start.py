@@ -44,3 +44,16 @@ def test_learned_lists_give_way_to_proximity_when_scoring_would_eat_the_budget()
     assert tight.info["neighbours"] == "proximity" and "learned lists skipped" in tight.info["neighbours_skipped"]
     roomy = nco.solve(instance, method="pyvrp", time_limit=0.5, neighbours="learned")
     assert roomy.info["neighbours"] == "learned" and "neighbours_skipped" not in roomy.info
+
+
+def test_auto_neighbours_are_learned_from_a_tenth_of_a_second_on_scored_variants() -> None:
+    from nco.methods.hybrid import LEARNED_FROM
+
+    cvrp = nco.sample_instance("acvrp", 60, city="oslo", seed=4)
+    assert nco.solve(cvrp, method="hybrid", time_limit=LEARNED_FROM / 2).info["neighbours"] == "proximity"
+    assert nco.solve(cvrp, method="hybrid", time_limit=0.3).info["neighbours"] == "learned"
+    assert nco.solve(cvrp, method="hybrid", time_limit=0.3, neighbours="proximity").info["neighbours"] == "proximity"
+    tsp = nco.sample_instance("atsp", 30, city="oslo", seed=4)  # no arc scorer was trained on it
+    assert nco.solve(tsp, method="hybrid", time_limit=0.3).info["neighbours"] == "proximity"
+    with_ga = nco.solve(cvrp, method="hybrid", time_limit=0.3, refiner="ga")
+    assert with_ga.feasible and "learned" not in str(with_ga.info["neighbours"])

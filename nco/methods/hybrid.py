@@ -45,6 +45,11 @@ REFINERS = ("pyvrp", "ga", "ortools", "vroom")
 DEFAULT_REFINER = "pyvrp"  # the best one measured in benchmarks/results/hybrid.md
 NEURAL_SHARE = 0.25  # the most of the budget the neural step may take
 STARTS = ("auto", "policy", "savings")
+NEIGHBOURS = ("auto", "proximity", "learned")
+# "auto" neighbours: learned lists from this budget on (below it they cost more of the search's time
+# than they save: benchmarks/results/hybrid_starts-*.md), on the variants the arc scorers learned
+LEARNED_FROM = 0.1
+SCORED = frozenset({"capacity", "time_windows", "service_time"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +57,10 @@ class HybridOptions(Options):
     """``refiner``: one of :data:`REFINERS`; ``starts``: the most greedy POMO starts seeding it
     (fewer when the budget's neural share fits fewer); ``samples``: sampled rollouts on top, as in
     ``neural``; ``checkpoint``: the policy (default: the shipped one fitting the instance);
-    ``neighbours``: the pyvrp refiner's local-search lists (``"proximity"`` or ``"learned"``);
+    ``neighbours``: the pyvrp refiner's local-search lists: ``"proximity"``, ``"learned"``, or
+    ``"auto"`` (learned from :data:`LEARNED_FROM` seconds of budget on the variants the shipped arc
+    scorers were trained on, proximity otherwise: the best per budget in
+    benchmarks/results/hybrid_starts-*.md);
     ``start``: what seeds the refiner — ``"auto"`` (the policy's rollouts when one fits in the neural
     share, else the arc-scorer-guided savings construction), ``"policy"`` (rollouts only, as before)
     or ``"savings"`` (the guided construction only)."""
@@ -61,7 +69,7 @@ class HybridOptions(Options):
     starts: int = 16
     samples: int = 0
     checkpoint: str | None = None
-    neighbours: str = "proximity"
+    neighbours: str = "auto"
     start: str = "auto"
 
     def __post_init__(self) -> None:
@@ -72,9 +80,9 @@ class HybridOptions(Options):
         for name, value, low in (("starts", self.starts, 1), ("samples", self.samples, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"hybrid solver: {name} must be an integer >= {low}, got {value!r}")
-        if self.neighbours not in ("proximity", "learned"):
-            raise ValueError(f"hybrid solver: unknown neighbours {self.neighbours!r}; choose 'proximity' or 'learned'")
-        if self.neighbours != "proximity" and self.refiner != "pyvrp":
+        if self.neighbours not in NEIGHBOURS:
+            raise ValueError(f"hybrid solver: unknown neighbours {self.neighbours!r}; choose one of {list(NEIGHBOURS)}")
+        if self.neighbours == "learned" and self.refiner != "pyvrp":
             raise ValueError(
                 f"hybrid solver: neighbours={self.neighbours!r} needs refiner='pyvrp', not {self.refiner!r}"
             )
@@ -101,7 +109,7 @@ class Hybrid(Solver[HybridOptions]):
                 pass
         if options.refiner != "ga":
             solver = get_solver(options.refiner)
-            solver.prepare(instance, solver.options(**_refiner_options(options)))
+            solver.prepare(instance, solver.options(**_refiner_options(instance, options, LEARNED_FROM)))
 
     def solve(
         self, instance: Instance, options: HybridOptions, *, budget: Budget, seed: int, initial: Solution | None = None
@@ -136,7 +144,7 @@ class Hybrid(Solver[HybridOptions]):
         if rest.deadline.seconds <= 0 and best_start is not None:
             info["refine"] = "skipped: the neural step used the whole budget"
         else:  # with nothing to return yet, the refiner gives its quickest answer even out of time
-            refined, info["refine"] = _refine(instance, options, pool, best_start, rest, seed)
+            refined, info["refine"] = _refine(instance, options, pool, best_start, rest, seed, budget.deadline.seconds)
             if refined is not None:  # which neighbour lists PyVRP's search used, and their time
                 info.update({key: value for key, value in refined.info.items() if key.startswith("neighbours")})
         info["refine_time"] = deadline.elapsed() - info["neural_time"]
@@ -252,7 +260,9 @@ def _refine(
     best_start: Solution | None,
     budget: Budget,
     seed: int,
+    total: float,
 ) -> tuple[Solution | None, str]:
+    """Refine within ``budget`` (what is left of a call of ``total`` seconds)."""
     refiner = options.refiner
     try:
         if refiner == "ga":
@@ -262,13 +272,25 @@ def _refine(
         start = best_start or min(pool, key=lambda s: len(s.violations), default=None)
         solver = get_solver(refiner)
         refined = solver.solve(
-            instance, solver.options(**_refiner_options(options)), budget=budget, seed=seed, initial=start
+            instance,
+            solver.options(**_refiner_options(instance, options, total)),
+            budget=budget,
+            seed=seed,
+            initial=start,
         )
         return refined, f"{refiner}: warm start {refined.info.get('warm_start', 'n/a')}"
     except UnsupportedFeature as error:
         return None, f"fallback to the neural solution: {error}"
 
 
-def _refiner_options(options: HybridOptions) -> dict[str, Any]:
-    """The refiner's own options: the neighbour lists for PyVRP, none for the others."""
-    return {"neighbours": options.neighbours} if options.refiner == "pyvrp" else {}
+def _refiner_options(instance: Instance, options: HybridOptions, seconds: float) -> dict[str, Any]:
+    """The refiner's own options: the neighbour lists for PyVRP (``"auto"`` resolved for a call of
+    ``seconds``), none for the others."""
+    if options.refiner != "pyvrp":
+        return {}
+    neighbours = options.neighbours
+    if neighbours == "auto":
+        used = {name for name, value in instance.features().items() if value}
+        scored = "capacity" in used and used <= SCORED
+        neighbours = "learned" if scored and seconds >= LEARNED_FROM else "proximity"
+    return {"neighbours": neighbours}
