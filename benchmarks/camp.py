@@ -173,11 +173,12 @@ def pareto(count: int, weights: list[float], time_limit: float) -> tuple[str, li
     points = []
     for weight in weights:
         travel, collected = [], []
-        for instance in instances("pvrp-p", 50, count, preference_weight=weight):
+        at_default = instances("pvrp-p", 50, count)  # the same instances at weight 0.2: preferences are linear in w
+        for instance, default in zip(instances("pvrp-p", 50, count, preference_weight=weight), at_default, strict=True):
             solution = nco.solve(instance, method="pyvrp", time_limit=time_limit, seed=0)
             travel.append(travel_cost(instance, solution))
-            # preferences at the default weight 0.2, so that points are comparable across weights
-            collected.append(preference_collected(instance, solution) * (0.2 / weight) if weight else math.nan)
+            # preferences served, valued at the default weight 0.2 so that every weight's point compares
+            collected.append(preference_collected(default, solution))
         points.append((weight, float(np.mean(travel)), float(np.mean(collected))))
     lines = [
         f"### Preference vs travel (PVRP-P50, {count} instances, PyVRP {time_limit:g} s)",
@@ -197,7 +198,7 @@ def plot(points: list[tuple[float, float, float]], path: Path) -> None:
 
     from nco_core.io import atomic_path
 
-    shown = [p for p in points if not math.isnan(p[2])]
+    shown = points
     figure, axis = plt.subplots(figsize=(4, 3))
     axis.plot([p[1] for p in shown], [p[2] for p in shown], "o-")
     for weight, travel, collected in shown:
