@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from envs.cities import load_city
+from nco_core.csv_io import FLEET_COLUMNS
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "examples"
 JOBS, VANS, CAPACITY = 60, 6, 80
@@ -91,20 +92,7 @@ def main() -> None:
             )
     with (OUT / "oslo-fleet.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "id",
-                "start_lat",
-                "start_lon",
-                "end_lat",
-                "end_lon",
-                "capacity",
-                "shift_start",
-                "shift_end",
-                "skills",
-                "fixed_cost",
-            ]
-        )
+        writer.writerow(FLEET_COLUMNS[: FLEET_COLUMNS.index("fixed_cost") + 1])  # the columns written below
         for v in vehicles:
             writer.writerow(
                 [
