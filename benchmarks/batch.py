@@ -142,7 +142,12 @@ def main() -> None:
     for workers in (1, 2):
         started = time.perf_counter()
         clusters[workers] = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
         )
         addresses[workers] = clusters[workers].scheduler_address
         with Client(addresses[workers]) as client:
@@ -154,7 +159,9 @@ def main() -> None:
         for _ in range(args.rounds):
             for kind, count in counts.items():
                 for workers in (1, 2):
-                    runs.setdefault((kind, workers), []).append(measure(addresses[workers], workers, kind, count, Path(scratch)))
+                    runs.setdefault((kind, workers), []).append(
+                        measure(addresses[workers], workers, kind, count, Path(scratch))
+                    )
         writes = client_write_ms(Path(scratch))
     for cluster in clusters.values():
         cluster.close()
@@ -163,7 +170,13 @@ def main() -> None:
 
 
 def report(
-    runs: dict, counts: dict[str, int], start_s: dict[int, float], rounds: int, memory: float, writes: tuple[float, float], ceiling: float
+    runs: dict,
+    counts: dict[str, int],
+    start_s: dict[int, float],
+    rounds: int,
+    memory: float,
+    writes: tuple[float, float],
+    ceiling: float,
 ) -> str:
     def median(kind: str, workers: int, field: str) -> float:
         return statistics.median(run[field] for run in runs[(kind, workers)])

@@ -67,7 +67,14 @@ def _nco_rollouts(problem: str, batch: int, size: int, city: str | None, repeats
             env_time += time.perf_counter() - tick
             steps += 1
         env.get_reward(td)
-        runs.append({"steps": steps, "wall": time.perf_counter() - start, "env": env_time, "complete": bool(td["complete"].all())})
+        runs.append(
+            {
+                "steps": steps,
+                "wall": time.perf_counter() - start,
+                "env": env_time,
+                "complete": bool(td["complete"].all()),
+            }
+        )
     return runs[1:]
 
 
@@ -119,7 +126,14 @@ def _fast_rollouts(problem: str, batch: int, size: int, city: str | None, repeat
             env_time += time.perf_counter() - tick
             steps += 1
         fast.cost  # noqa: B018  (the reward, as the other libraries compute theirs)
-        runs.append({"steps": steps, "wall": time.perf_counter() - start, "env": env_time, "complete": bool(fast.complete.all())})
+        runs.append(
+            {
+                "steps": steps,
+                "wall": time.perf_counter() - start,
+                "env": env_time,
+                "complete": bool(fast.complete.all()),
+            }
+        )
     return runs[1:]
 
 
@@ -132,7 +146,9 @@ def worker(args: argparse.Namespace) -> None:
     else:
         runs = _rl4co_rollouts(args.problem, args.batch, args.size, args.repeats)
         versions = {"tensordict": _version("tensordict"), "rl4co": _version("rl4co"), "torchrl": _version("torchrl")}
-    print(json.dumps({"runs": runs, "versions": versions, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    print(
+        json.dumps({"runs": runs, "versions": versions, "torch": torch.__version__, "threads": torch.get_num_threads()})
+    )
 
 
 def _version(package: str) -> str:
@@ -148,14 +164,25 @@ def _version(package: str) -> str:
 
 
 def _run_worker(python: str, library: str, problem: str, threads: int, args: argparse.Namespace) -> dict:
-    command = [python, str(Path(__file__).resolve()), "--worker", library, "--problem", problem, "--threads", str(threads)]
+    command = [
+        python,
+        str(Path(__file__).resolve()),
+        "--worker",
+        library,
+        "--problem",
+        problem,
+        "--threads",
+        str(threads),
+    ]
     command += ["--batch", str(args.batch), "--size", str(args.size), "--repeats", str(args.repeats)]
     if args.city and library.startswith("nco"):
         command += ["--city", args.city]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if result.returncode != 0:
-        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"}
+        return {
+            "error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
+        }
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -183,9 +210,18 @@ def _machine() -> dict:
                 break
     except OSError:
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "envs"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit + (" (envs/ modified)" if dirty else "")}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "envs"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": commit + (" (envs/ modified)" if dirty else ""),
+    }
 
 
 def _default_city() -> str | None:
@@ -216,13 +252,25 @@ def main(args: argparse.Namespace) -> None:
         for problem in PROBLEMS:
             fast = _run_worker(sys.executable, "nco-fast", problem, threads, args)
             nco = _run_worker(sys.executable, "nco", problem, threads, args)
-            rl4co = _run_worker(args.rl4co_python, "rl4co", problem, threads, args) if args.rl4co_python else {"error": "not run (no --rl4co-python)"}
+            rl4co = (
+                _run_worker(args.rl4co_python, "rl4co", problem, threads, args)
+                if args.rl4co_python
+                else {"error": "not run (no --rl4co-python)"}
+            )
             if "versions" in nco:
                 versions["tensordict"] = nco["versions"]["tensordict"]
             if "versions" in rl4co:
-                versions.update({f"{k} (rl4co venv)": v for k, v in rl4co["versions"].items()}, **{"torch (rl4co venv)": rl4co["torch"]})
+                versions.update(
+                    {f"{k} (rl4co venv)": v for k, v in rl4co["versions"].items()},
+                    **{"torch (rl4co venv)": rl4co["torch"]},
+                )
             rows.append((problem, threads, {"nco-fast": fast, "nco": nco, "rl4co": rl4co}))
-            print(problem, threads, json.dumps({k: v.get("error") or _summary(v, args.batch) for k, v in rows[-1][2].items()}), flush=True)
+            print(
+                problem,
+                threads,
+                json.dumps({k: v.get("error") or _summary(v, args.batch) for k, v in rows[-1][2].items()}),
+                flush=True,
+            )
     load_after = os.getloadavg()
 
     lines = [
@@ -254,8 +302,10 @@ def main(args: argparse.Namespace) -> None:
                 continue
             r = summaries["rl4co"]
             if name != "rl4co" and r:
-                ratio = (f"| **{s['steps_per_s'] / r['steps_per_s']:.2f}x** | "
-                         f"{s['env_steps_per_s'] / r['env_steps_per_s']:.2f}x | {r['rollout_s'] / s['rollout_s']:.2f}x")
+                ratio = (
+                    f"| **{s['steps_per_s'] / r['steps_per_s']:.2f}x** | "
+                    f"{s['env_steps_per_s'] / r['env_steps_per_s']:.2f}x | {r['rollout_s'] / s['rollout_s']:.2f}x"
+                )
             else:
                 ratio = "| | |"
             lines.append(
@@ -271,13 +321,21 @@ def main(args: argparse.Namespace) -> None:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rl4co-python", default=None, help="python of a venv with rl4co==0.7.0 (omit to run nco alone)")
+    parser.add_argument(
+        "--rl4co-python", default=None, help="python of a venv with rl4co==0.7.0 (omit to run nco alone)"
+    )
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads-list", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--city", default="auto", help="city pool for nco's instances; 'auto': the first shipped train city, else unit square")
-    parser.add_argument("--notes", default=None, help="markdown file appended to the results (e.g. before/after figures)")
+    parser.add_argument(
+        "--city",
+        default="auto",
+        help="city pool for nco's instances; 'auto': the first shipped train city, else unit square",
+    )
+    parser.add_argument(
+        "--notes", default=None, help="markdown file appended to the results (e.g. before/after figures)"
+    )
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "env_throughput.md"))
     parser.add_argument("--worker", choices=["nco", "nco-fast", "rl4co"], help=argparse.SUPPRESS)
     parser.add_argument("--problem", choices=list(PROBLEMS), help=argparse.SUPPRESS)

@@ -61,6 +61,7 @@ def x_instances(max_customers: int, count: int) -> list[nco.Instance]:
 
 def time_to_quality(table: ComparisonTable, reference_budget: float = 1.0) -> list[str]:
     """Smallest budget at which each hybrid's mean cost matches PyVRP alone at ``reference_budget``."""
+
     def mean_cost(method: str, budget: float) -> float:
         rows = [r for r in table.rows if r.method == method and r.time_limit == budget]
         if not rows or not all(r.feasible for r in rows):
@@ -73,13 +74,17 @@ def time_to_quality(table: ComparisonTable, reference_budget: float = 1.0) -> li
     for method in sorted({r.method for r in table.rows if r.method.startswith("hybrid")}):
         reached = [b for b in budgets if mean_cost(method, b) <= target]
         if reached:
-            lines.append(f"- {method} matches it at {reached[0]:g} s: **{reference_budget / reached[0]:.1f}x** less time.")
+            lines.append(
+                f"- {method} matches it at {reached[0]:g} s: **{reference_budget / reached[0]:.1f}x** less time."
+            )
         else:
             lines.append(f"- {method} does not match it at any budget up to {budgets[-1]:g} s.")
     return lines
 
 
-def run_group(name: str, instances: list[nco.Instance], methods: list[str], budgets: list[float]) -> tuple[str, ComparisonTable]:
+def run_group(
+    name: str, instances: list[nco.Instance], methods: list[str], budgets: list[float]
+) -> tuple[str, ComparisonTable]:
     started = time.perf_counter()
     table = compare(instances, methods, budgets, seed=0)
     paths = table.write(RESULTS, stem=f"hybrid-{name}")
@@ -113,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if "acvrp100" in groups:
         sections.append(run_group("acvrp100", city_instances("acvrp", 100, args.num_instances), methods, budgets)[0])
     if "acvrptw100" in groups:
-        sections.append(run_group("acvrptw100", city_instances("acvrptw", 100, args.num_instances), methods, budgets)[0])
+        sections.append(
+            run_group("acvrptw100", city_instances("acvrptw", 100, args.num_instances), methods, budgets)[0]
+        )
     if "x" in groups:
         if x_files():
             sections.append(run_group("cvrplib-x", x_instances(200, args.num_instances), methods, budgets)[0])

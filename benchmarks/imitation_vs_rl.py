@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     entries = [parse(entry) for entry in args.entries]
-    instances = validation_instances(DataSpec(args.problem, args.size, load_cities("test")), args.num_instances, seed=12345)
+    instances = validation_instances(
+        DataSpec(args.problem, args.size, load_cities("test")), args.num_instances, seed=12345
+    )
     started = time.perf_counter()
     references = np.array(reference_costs(instances, args.cache, time_limit=args.reference_time, jobs=1))
     reference_seconds = time.perf_counter() - started

@@ -155,7 +155,9 @@ def render(results: dict) -> str:
             cells = []
             for b in h["budgets"]:
                 r, c = h["ratios"][method][str(b)], h["cpu_ratios"][method][str(b)]
-                cells.append(f"{max(r):.2f} / {statistics.median(r):.2f}, {h['kept'][method][str(b)]}/{len(r)} ({max(c):.2f})")
+                cells.append(
+                    f"{max(r):.2f} / {statistics.median(r):.2f}, {h['kept'][method][str(b)]}/{len(r)} ({max(c):.2f})"
+                )
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
     if "neural" in results:
@@ -163,7 +165,7 @@ def render(results: dict) -> str:
         labels = list(runs)
         keys = list(dict.fromkeys(k for label in labels for k in runs[label]["rows"]))
         lines += [
-            "## Neural construction latency (`nco.solve(method=\"neural\", starts=S)`, one instance per call)",
+            '## Neural construction latency (`nco.solve(method="neural", starts=S)`, one instance per call)',
             "",
             *[f"- `{label}`: {runs[label]['machine'].strip().replace(chr(10), '; ')}" for label in labels],
             "",

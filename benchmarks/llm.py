@@ -49,8 +49,11 @@ def main() -> int:
     parser.add_argument("--api-key")
     parser.add_argument("--max-rounds", type=int, default=5)
     parser.add_argument("--tasks", nargs="*", help="task ids (default: all)")
-    parser.add_argument("--reference-methods", default="pyvrp,ortools",
-                        help="tried in order; the first that supports the instance's features is used")
+    parser.add_argument(
+        "--reference-methods",
+        default="pyvrp,ortools",
+        help="tried in order; the first that supports the instance's features is used",
+    )
     parser.add_argument("--reference-time", type=float, default=5.0, help="seconds for the reference solve")
     parser.add_argument("--tolerance", type=float, default=0.01, help="relative gap that counts as optimal")
     parser.add_argument("--out", type=Path, default=RESULTS / "llm.md")
@@ -58,7 +61,9 @@ def main() -> int:
     try:
         client = client_from_settings(args.endpoint, args.model, args.api_key)
     except ChatError as error:
-        print(f"benchmarks/llm.py: {error}\nNothing to benchmark without a model; see nco/llm/README.md.", file=sys.stderr)
+        print(
+            f"benchmarks/llm.py: {error}\nNothing to benchmark without a model; see nco/llm/README.md.", file=sys.stderr
+        )
         return 2
 
     tasks = json.loads((TASKS / "tasks.json").read_text())["tasks"]
@@ -75,24 +80,40 @@ def main() -> int:
         except ChatError as failure:
             result, error = None, str(failure)
         seconds = time.monotonic() - start
-        row = {"id": task["id"], "rounds": len(result.rounds) if result else 0, "seconds": seconds,
-               "verified": bool(result and result.verified), "feasible": False, "gap": None,
-               "matches": False, "reference": reference.cost if reference.feasible else None, "note": error}
+        row = {
+            "id": task["id"],
+            "rounds": len(result.rounds) if result else 0,
+            "seconds": seconds,
+            "verified": bool(result and result.verified),
+            "feasible": False,
+            "gap": None,
+            "matches": False,
+            "reference": reference.cost if reference.feasible else None,
+            "note": error,
+        }
         if result is not None and result.solution is not None:
             differences = instance_differences(result.instance, expected)
             row["matches"] = not differences
-            scored = nco.evaluate(expected, result.solution.routes, result.solution.vehicle_types) \
-                if result.instance.num_nodes == expected.num_nodes and \
-                len(result.instance.vehicle_types) == len(expected.vehicle_types) else None
+            scored = (
+                nco.evaluate(expected, result.solution.routes, result.solution.vehicle_types)
+                if result.instance.num_nodes == expected.num_nodes
+                and len(result.instance.vehicle_types) == len(expected.vehicle_types)
+                else None
+            )
             row["feasible"] = bool(scored and scored.feasible)
             if scored and scored.feasible and reference.feasible:
                 row["gap"] = (scored.cost - reference.cost) / abs(reference.cost) if reference.cost else 0.0
-            row["note"] = "; ".join(differences[:3]) or (scored.violations[0].message if scored and scored.violations else "")
+            row["note"] = "; ".join(differences[:3]) or (
+                scored.violations[0].message if scored and scored.violations else ""
+            )
         elif result is not None:
             row["note"] = result.problems[0].splitlines()[-1][:120] if result.problems else ""
         rows.append(row)
-        print(f"{task['id']}: feasible={row['feasible']} gap={row['gap']} rounds={row['rounds']} "
-              f"{seconds:.0f}s {row['note'][:80]}", file=sys.stderr)
+        print(
+            f"{task['id']}: feasible={row['feasible']} gap={row['gap']} rounds={row['rounds']} "
+            f"{seconds:.0f}s {row['note'][:80]}",
+            file=sys.stderr,
+        )
     _write(args, client.endpoint, client.model, rows)
     print(f"wrote {args.out}")
     return 0
@@ -130,8 +151,10 @@ def _write(args: argparse.Namespace, endpoint: str, model: str, rows: list[dict]
     for row in rows:
         gap = "" if row["gap"] is None else f"{100 * row['gap']:.2f}"
         note = row["note"].replace("|", "/").replace("\n", " ")[:100]
-        lines.append(f"| {row['id']} | {row['rounds']} | {row['seconds']:.1f} | {'yes' if row['verified'] else 'no'} | "
-                     f"{'yes' if row['matches'] else 'no'} | {'yes' if row['feasible'] else 'no'} | {gap} | {note} |")
+        lines.append(
+            f"| {row['id']} | {row['rounds']} | {row['seconds']:.1f} | {'yes' if row['verified'] else 'no'} | "
+            f"{'yes' if row['matches'] else 'no'} | {'yes' if row['feasible'] else 'no'} | {gap} | {note} |"
+        )
     mean_gap = f"{100 * sum(gaps) / len(gaps):.2f}%" if gaps else "n/a"
     lines += [
         "",

@@ -63,6 +63,8 @@ def alternate(rounds: int, run_here, child: list[str] | None) -> dict[str, list]
         if child:
             done = subprocess.run(child, capture_output=True, text=True)
             if done.returncode != 0:
-                raise SystemExit(f"rl4co run failed: {(done.stderr.strip().splitlines() or [str(done.returncode)])[-1]}")
+                raise SystemExit(
+                    f"rl4co run failed: {(done.stderr.strip().splitlines() or [str(done.returncode)])[-1]}"
+                )
             runs["rl4co"].append(json.loads(done.stdout.strip().splitlines()[-1]))
     return runs

@@ -66,8 +66,14 @@ def oracle_lists(data, params, routes: list[list[int]], k: int = 10) -> np.ndarr
     wide = proximity(data, params, k + 2)
     rows = []
     for client, row in enumerate(wide, start=1):
-        first = [j for route in routes for p, c in enumerate(route) if c == client
-                 for j in (route[p - 1] if p > 0 else 0, route[p + 1] if p + 1 < len(route) else 0) if j]
+        first = [
+            j
+            for route in routes
+            for p, c in enumerate(route)
+            if c == client
+            for j in (route[p - 1] if p > 0 else 0, route[p + 1] if p + 1 < len(route) else 0)
+            if j
+        ]
         rows.append((first + [j for j in row if j not in first])[:k])
     return np.array(rows, dtype=np.int64)
 
@@ -155,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         "|---|" + "---|" * len(budgets),
     ]
     for name, _ in configs:
-        row = [f"{np.mean(gaps[name, b]):.2f} ± {np.std(gaps[name, b]) / np.sqrt(len(gaps[name, b])):.2f}" for b in budgets]
+        row = [
+            f"{np.mean(gaps[name, b]):.2f} ± {np.std(gaps[name, b]) / np.sqrt(len(gaps[name, b])):.2f}" for b in budgets
+        ]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     lines += [
         "",

@@ -59,7 +59,11 @@ def measure(policy, instances, references: np.ndarray, decodings: dict[str, dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--directory", default=str(CHECKPOINTS), help="folder of checkpoints (shipped ones with cards, or a training run's out/)")
+    parser.add_argument(
+        "--directory",
+        default=str(CHECKPOINTS),
+        help="folder of checkpoints (shipped ones with cards, or a training run's out/)",
+    )
     parser.add_argument("--checkpoints", default="", help="comma-separated card names (default: every card)")
     parser.add_argument("--num-instances", type=int, default=16)
     parser.add_argument("--seed", type=int, default=12345)
@@ -93,7 +97,11 @@ def main() -> None:
     for checkpoint, policy, meta in loaded:
         # a shipped checkpoint has a card; a training run's policy.pt / best.pt only its meta
         path = checkpoint.with_suffix(".json")
-        card = json.loads(path.read_text()) if path.exists() else dict(checkpoint=checkpoint.name, meta=meta, **{k: meta[k] for k in ("problem", "size")})
+        card = (
+            json.loads(path.read_text())
+            if path.exists()
+            else dict(checkpoint=checkpoint.name, meta=meta, **{k: meta[k] for k in ("problem", "size")})
+        )
         instances, references = instances_of(card["problem"], card["size"])
         figures = measure(policy, instances, references, DECODINGS)
         rows.append((card, figures))
@@ -118,7 +126,9 @@ def main() -> None:
     writer.writerow(["checkpoint", "instances_n", "decoding", "gap_percent", "feasible", "seconds_per_instance"])
     for card, figures in rows:
         for label, f in figures.items():
-            writer.writerow([card["checkpoint"], card["size"], label, f["gap_percent"], f["feasible"], f["seconds_per_instance"]])
+            writer.writerow(
+                [card["checkpoint"], card["size"], label, f["gap_percent"], f["feasible"], f["seconds_per_instance"]]
+            )
     for name, size, figures in scale_rows:
         for label, f in figures.items():
             writer.writerow([name, size, label, f["gap_percent"], f["feasible"], f["seconds_per_instance"]])
@@ -127,7 +137,9 @@ def main() -> None:
         Path(temp).write_text(table.getvalue())
 
     def cell(f: dict) -> str:
-        return f"{f['gap_percent']:.2f} ({f['seconds_per_instance']:.3f} s)" + ("" if f["feasible"] == 1 else f", {f['feasible']:.0%} feasible")
+        return f"{f['gap_percent']:.2f} ({f['seconds_per_instance']:.3f} s)" + (
+            "" if f["feasible"] == 1 else f", {f['feasible']:.0%} feasible"
+        )
 
     lines = [
         "# Policy quality: gap of the shipped checkpoints to PyVRP on test-split real-city instances",
@@ -152,7 +164,10 @@ def main() -> None:
             "",
             "| checkpoint | instances n | greedy, every POMO start | + 8x augment |",
             "|---|---|---|---|",
-            *[f"| `{name}` | {size} | {cell(f['greedy_pomo'])} | {cell(f['pomo_augment8'])} |" for name, size, f in scale_rows],
+            *[
+                f"| `{name}` | {size} | {cell(f['greedy_pomo'])} | {cell(f['pomo_augment8'])} |"
+                for name, size, f in scale_rows
+            ],
         ]
     publish(Path(args.out), "\n".join(lines) + "\n")
     if args.update_cards:
@@ -162,9 +177,14 @@ def main() -> None:
 def update_card_table(readme: Path, cards: list[dict]) -> None:
     """Rewrite the table between the ``<!-- cards -->`` markers of the checkpoints' README."""
     gaps = lambda v: " | ".join(f"{v[k]['gap_percent']:.2f}" for k in DECODINGS)  # noqa: E731
+
     def stages(card: dict) -> str:
-        curriculum = card.get("curriculum") or [dict(size=card["size"], epochs=card["meta"]["epoch"], steps=card["meta"]["global_step"])]
-        return " → ".join(f"{c['size']}×{c['epochs']}" for c in curriculum) + f" | {sum(c['steps'] for c in curriculum)}"
+        curriculum = card.get("curriculum") or [
+            dict(size=card["size"], epochs=card["meta"]["epoch"], steps=card["meta"]["global_step"])
+        ]
+        return (
+            " → ".join(f"{c['size']}×{c['epochs']}" for c in curriculum) + f" | {sum(c['steps'] for c in curriculum)}"
+        )
 
     table = [
         "| checkpoint | problem | n | stages (N × epochs) | steps | train s | greedy POMO % | + 8x "

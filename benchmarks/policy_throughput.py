@@ -56,7 +56,9 @@ def run_nco(chunk: int) -> dict[str, float]:
         with torch.inference_mode():
             step = chunk if starts else BATCH
             for lo in range(0, BATCH, step):
-                rollout = policy.rollout(env.reset(batch[lo : lo + step]), env, strategy="greedy", num_starts=starts, log_likelihood=False)
+                rollout = policy.rollout(
+                    env.reset(batch[lo : lo + step]), env, strategy="greedy", num_starts=starts, log_likelihood=False
+                )
                 steps += rollout.actions.shape[1]
         return steps
 
@@ -80,7 +82,9 @@ def run_rl4co(chunk: int) -> dict[str, float]:
             for lo in range(0, BATCH, step):
                 part = td[lo : lo + step].clone()
                 kind = "multistart_greedy" if starts else "greedy"
-                steps += policy(part, env, phase="test", decode_type=kind, num_starts=starts, return_actions=True)["actions"].shape[1]
+                steps += policy(part, env, phase="test", decode_type=kind, num_starts=starts, return_actions=True)[
+                    "actions"
+                ].shape[1]
         return steps
 
     decode(None)
@@ -88,9 +92,13 @@ def run_rl4co(chunk: int) -> dict[str, float]:
 
 
 def _versions(python: str) -> str:
-    code = "import torch, tensordict, lightning; print(torch.__version__, tensordict.__version__, lightning.__version__)"
+    code = (
+        "import torch, tensordict, lightning; print(torch.__version__, tensordict.__version__, lightning.__version__)"
+    )
     try:
-        code_rl4co = code.replace("lightning;", "lightning, rl4co;").replace("lightning.__version__)", "lightning.__version__, rl4co.__version__)")
+        code_rl4co = code.replace("lightning;", "lightning, rl4co;").replace(
+            "lightning.__version__)", "lightning.__version__, rl4co.__version__)"
+        )
         return subprocess.run([python, "-c", code_rl4co], capture_output=True, text=True, check=True).stdout.strip()
     except subprocess.CalledProcessError:
         return subprocess.run([python, "-c", code], capture_output=True, text=True).stdout.strip()
@@ -114,9 +122,20 @@ def main() -> None:
     notes = []
     child = None
     if args.rl4co_python:
-        child = [args.rl4co_python, __file__, "--child", "rl4co", "--chunk", str(args.chunk), "--threads", str(args.threads)]
-        notes.append(f"rl4co interpreter: {args.rl4co_python} (torch, tensordict, lightning, rl4co: "
-                     f"{_versions(args.rl4co_python)})")
+        child = [
+            args.rl4co_python,
+            __file__,
+            "--child",
+            "rl4co",
+            "--chunk",
+            str(args.chunk),
+            "--threads",
+            str(args.threads),
+        ]
+        notes.append(
+            f"rl4co interpreter: {args.rl4co_python} (torch, tensordict, lightning, rl4co: "
+            f"{_versions(args.rl4co_python)})"
+        )
     else:
         notes.append("rl4co not timed (no --rl4co-python given)")
     runs = alternate(args.rounds, lambda: run_nco(args.chunk), child)

@@ -56,7 +56,12 @@ def run_nco(batch: int, steps: int) -> float:
 
     def step() -> None:
         rollout = policy.rollout(env.reset(generate("acvrp", batch, SIZE, seed=next(seed))), env, num_starts=SIZE)
-        _reinforce(rollout.per_instance(rollout.reward.float()), rollout.per_instance(rollout.log_likelihood), optimizer, policy.parameters())
+        _reinforce(
+            rollout.per_instance(rollout.reward.float()),
+            rollout.per_instance(rollout.log_likelihood),
+            optimizer,
+            policy.parameters(),
+        )
 
     return _steps_per_second(step, steps)
 
@@ -100,8 +105,23 @@ def main() -> None:
     note = "rl4co not timed (no --rl4co-python given)"
     child = None
     if args.rl4co_python:
-        child = [args.rl4co_python, __file__, "--child", "rl4co", "--batch", str(args.batch), "--steps", str(args.steps), "--threads", str(args.threads)]
-        version = subprocess.run([args.rl4co_python, "-c", "import rl4co, tensordict; print(rl4co.__version__, tensordict.__version__)"], capture_output=True, text=True).stdout.strip()
+        child = [
+            args.rl4co_python,
+            __file__,
+            "--child",
+            "rl4co",
+            "--batch",
+            str(args.batch),
+            "--steps",
+            str(args.steps),
+            "--threads",
+            str(args.threads),
+        ]
+        version = subprocess.run(
+            [args.rl4co_python, "-c", "import rl4co, tensordict; print(rl4co.__version__, tensordict.__version__)"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         note = f"rl4co, tensordict in its interpreter: {version}"
     runs = alternate(args.rounds, lambda: run_nco(args.batch, args.steps), child)
     rows = {name: max(rates) for name, rates in runs.items()}

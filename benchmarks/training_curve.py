@@ -43,10 +43,17 @@ def curve(run: Path) -> list[dict[str, float]]:
     for epoch, (wall, step, gap) in enumerate(sorted(series["val/gap"])):
         within = lambda tag, low=previous, high=step: [v for _, s, v in series.get(tag, []) if low < s <= high]  # noqa: E731
         labels = within("train/labels")
-        rows.append(dict(epoch=epoch + 1, steps=step + 1, minutes=(wall - start) / 60, gap=gap,
-                         loss=float(np.mean(within("train/loss") or [np.nan])),
-                         accuracy=float(np.mean(within("train/accuracy") or [np.nan])),
-                         labels=labels[-1] if labels else np.nan))
+        rows.append(
+            dict(
+                epoch=epoch + 1,
+                steps=step + 1,
+                minutes=(wall - start) / 60,
+                gap=gap,
+                loss=float(np.mean(within("train/loss") or [np.nan])),
+                accuracy=float(np.mean(within("train/accuracy") or [np.nan])),
+                labels=labels[-1] if labels else np.nan,
+            )
+        )
         previous = step
     return rows
 
@@ -59,12 +66,19 @@ def main() -> None:
     args = parser.parse_args()
     lines = ["# Validation gap by epoch", "", describe(), args.note]
     for run in args.runs:
-        lines += ["", f"## `{run}`", "", "| epoch | steps | wall min | labels | train loss | train accuracy | val gap % |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## `{run}`",
+            "",
+            "| epoch | steps | wall min | labels | train loss | train accuracy | val gap % |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in curve(run):
             shown = lambda key, digits, r=r: "" if np.isnan(r[key]) else f"{r[key]:.{digits}f}"  # noqa: E731
-            lines.append(f"| {r['epoch']} | {r['steps']} | {r['minutes']:.1f} | {shown('labels', 0)} | {shown('loss', 3)} "
-                         f"| {shown('accuracy', 3)} | {r['gap']:.2f} |")
+            lines.append(
+                f"| {r['epoch']} | {r['steps']} | {r['minutes']:.1f} | {shown('labels', 0)} | {shown('loss', 3)} "
+                f"| {shown('accuracy', 3)} | {r['gap']:.2f} |"
+            )
     publish(args.out, "\n".join(lines) + "\n")
 
 

@@ -20,8 +20,7 @@ from envs.osrm.paths import data_dir
 from nco_core.io import atomic_path
 from nco_core.paths import shipped_data
 
-__all__ = ["CityInfo", "city_infos", "list_cities", "load_city", "save_city", "shadowed", "shipped_dir",
-           "user_dir"]
+__all__ = ["CityInfo", "city_infos", "list_cities", "load_city", "save_city", "shadowed", "shipped_dir", "user_dir"]
 
 SPLITS = ("train", "test", "user", "all")
 ATTRIBUTION = "(c) OpenStreetMap contributors, ODbL 1.0 (https://www.openstreetmap.org/copyright)"
@@ -51,15 +50,30 @@ def _smallest_unsigned(matrix: np.ndarray) -> np.ndarray:
 def check_city_name(name: str) -> str:
     """A pool name becomes ``<name>.npz`` in the pool folder: it must stay a plain file name there
     (no path separator, no ``..``, no hidden or control characters), checked before any work."""
-    if (not name or len(name) > 100 or any(ch in name for ch in "/\\") or name.startswith(".")
-            or ".." in name or not name.isprintable() or name != name.strip()):
-        raise ValueError(f"city name {name!r}: must be a plain file name (no '/', '\\' or '..', "
-                         "not starting with '.', at most 100 printable characters)")
+    if (
+        not name
+        or len(name) > 100
+        or any(ch in name for ch in "/\\")
+        or name.startswith(".")
+        or ".." in name
+        or not name.isprintable()
+        or name != name.strip()
+    ):
+        raise ValueError(
+            f"city name {name!r}: must be a plain file name (no '/', '\\' or '..', "
+            "not starting with '.', at most 100 printable characters)"
+        )
     return name
 
 
-def save_city(name: str, points: np.ndarray, distance_m: np.ndarray, duration_ds: np.ndarray,
-              meta: dict[str, Any], directory: Path | None = None) -> Path:
+def save_city(
+    name: str,
+    points: np.ndarray,
+    distance_m: np.ndarray,
+    duration_ds: np.ndarray,
+    meta: dict[str, Any],
+    directory: Path | None = None,
+) -> Path:
     """Write ``<directory>/<name>.npz`` atomically (temp file in the same folder, then rename)."""
     check_city_name(name)
     directory = Path(directory) if directory is not None else user_dir()
@@ -67,10 +81,13 @@ def save_city(name: str, points: np.ndarray, distance_m: np.ndarray, duration_ds
     target = directory / f"{name}.npz"
     meta = {"name": name, "attribution": ATTRIBUTION, **meta, "points": int(len(points))}
     with atomic_path(target) as temp, open(temp, "wb") as stream:
-        np.savez_compressed(stream, points_e6=np.rint(np.asarray(points) * 1e6).astype(np.int32),
-                            distance_m=_smallest_unsigned(np.asarray(distance_m)),
-                            duration_ds=_smallest_unsigned(np.asarray(duration_ds)),
-                            meta=np.array(json.dumps(meta, sort_keys=True)))
+        np.savez_compressed(
+            stream,
+            points_e6=np.rint(np.asarray(points) * 1e6).astype(np.int32),
+            distance_m=_smallest_unsigned(np.asarray(distance_m)),
+            duration_ds=_smallest_unsigned(np.asarray(duration_ds)),
+            meta=np.array(json.dumps(meta, sort_keys=True)),
+        )
     return target
 
 
@@ -119,8 +136,9 @@ def _load(path: Path, stamp: tuple[int, int]) -> City:
         raise ValueError(f"{path}: not a valid city pool ({error})") from error
     m = len(points)
     if points.shape != (m, 2) or distance.shape != (m, m) or duration.shape != (m, m):
-        raise ValueError(f"{path}: inconsistent shapes points {points.shape}, distance {distance.shape}, "
-                         f"duration {duration.shape}")
+        raise ValueError(
+            f"{path}: inconsistent shapes points {points.shape}, distance {distance.shape}, duration {duration.shape}"
+        )
     for array in (points, distance, duration):
         array.flags.writeable = False  # shared by every caller of the cache
     return City(meta.get("name", path.stem), points, distance, duration, meta)

@@ -64,7 +64,10 @@ def actions_to_routes(actions: torch.Tensor, vehicle_types: torch.Tensor) -> lis
 
 
 def routes_to_actions(
-    routes: Sequence[Sequence[int]], vehicle_types: Sequence[int], vehicle_count: Sequence[int], length: int | None = None
+    routes: Sequence[Sequence[int]],
+    vehicle_types: Sequence[int],
+    vehicle_count: Sequence[int],
+    length: int | None = None,
 ) -> torch.Tensor:
     """The action sequence that makes the env build ``routes`` (sorted by type, as the env builds
     types in order), padded with ``0`` to ``length``. ``vehicle_count`` is the fleet per type."""

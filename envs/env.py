@@ -110,7 +110,9 @@ class RoutingEnv:
         kinds = {"float": self.dtype, "int": torch.int64, "bool": torch.bool}
         # the batch columns the env keeps as they are (envs.batch.CROSSINGS); the rest is derived here
         raw = {column: t(getattr(batch, column), kinds[kind]) for column, kind in COLUMNS.items() if kind}
-        distance, service, windows, capacity = (raw[key] for key in ("distance", "service_time", "time_windows", "vehicle_capacity"))
+        distance, service, windows, capacity = (
+            raw[key] for key in ("distance", "service_time", "time_windows", "vehicle_capacity")
+        )
         finite_cap = torch.where(torch.isfinite(capacity), capacity, 0).amax(1)
         scale = torch.where(finite_cap > 0, finite_cap, 1)[:, None]
         trips = t(batch.duration[:, 0, 0, 1:] + batch.duration[:, 0, 1:, 0], self.dtype)
@@ -156,7 +158,11 @@ class RoutingEnv:
 
     @staticmethod
     def _latest_arrival(
-        distance: torch.Tensor, duration: torch.Tensor, windows: torch.Tensor, service: torch.Tensor, open_routes: torch.Tensor
+        distance: torch.Tensor,
+        duration: torch.Tensor,
+        windows: torch.Tensor,
+        service: torch.Tensor,
+        open_routes: torch.Tensor,
     ) -> torch.Tensor:
         """[B, P, n]: arriving at j by this time meets j's window and, for closed routes, the
         depot's: ``max(arrival, early_j) + service_j + back_j <= late_0`` splits into a bound on the
@@ -172,9 +178,13 @@ class RoutingEnv:
         """Which customers each type can serve alone, and the order types hand over in."""
         B, K = td["vehicle_count"].shape
         available = td["vehicle_count"] > 0
-        alone = torch.stack(
-            [self._customer_mask(td, torch.full((B,), k, dtype=torch.int64, device=self.device)) for k in range(K)], 1
-        ) & available[..., None]
+        alone = (
+            torch.stack(
+                [self._customer_mask(td, torch.full((B,), k, dtype=torch.int64, device=self.device)) for k in range(K)],
+                1,
+            )
+            & available[..., None]
+        )
         covered_from = alone.flip(1).cummax(1).values.flip(1)  # any type >= k
         td["coverable_after"] = torch.cat([covered_from[:, 1:], torch.zeros_like(covered_from[:, :1])], 1)
         index = torch.arange(K, device=self.device)
@@ -432,7 +442,9 @@ def random_action(td: TensorDict, generator: torch.Generator | None = None) -> t
     return torch.searchsorted(count, r.minimum(count[:, -1])[:, None]).squeeze(1)
 
 
-def multistart(env: RoutingEnv, td: TensorDict, num_starts: int, first_start: int = 0) -> tuple[TensorDict, torch.Tensor]:
+def multistart(
+    env: RoutingEnv, td: TensorDict, num_starts: int, first_start: int = 0
+) -> tuple[TensorDict, torch.Tensor]:
     """POMO: ``num_starts`` copies of each instance (row ``s * B + b``), each forced to begin with
     a different allowed first action (cycling when fewer are allowed). ``first_start`` skips that
     many starts, so a large set of starts can be decoded in slices. Returns the stepped

@@ -35,7 +35,15 @@ FAR = 10.0  # nco.policies.features.FAR: scaled stand-in for a missing arc (kept
 # the env's per-instance flags (nco_core.features.ENV_FLAGS, as nco.policies.features.FLAGS):
 # the state features end with these columns
 FEATURE_FLAGS = tuple(flag.key for flag in ENV_FLAGS)
-BATCH_FLAGS = ("has_profiles", "has_capacity", "has_backhaul", "strict_backhaul", "has_time_windows", "has_max_duration", "has_unreachable")
+BATCH_FLAGS = (
+    "has_profiles",
+    "has_capacity",
+    "has_backhaul",
+    "strict_backhaul",
+    "has_time_windows",
+    "has_max_duration",
+    "has_unreachable",
+)
 STATE_DIM = 10 + len(FEATURE_FLAGS)
 
 # columns of the float64 route state
@@ -57,15 +65,52 @@ def _max(a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow, penalty):
+def _refresh(
+    rows,
+    inst,
+    static_f,
+    static_k,
+    static_i,
+    static_b,
+    flags,
+    scale,
+    cur_node,
+    vtype,
+    routes_used,
+    visited,
+    served,
+    length,
+    fl,
+    started,
+    mask,
+    done,
+    complete,
+    features,
+    drow,
+    penalty,
+):
     """Mask, done/complete, state features and distance row of every row (``_update_mask``)."""
     distance, duration, latest = static_f[0], static_f[1], static_f[2]
     demand, pickup, service = static_f[3], static_f[4], static_f[5]
     tw_early, tw_late, horizon = static_f[6], static_f[7], static_f[8]
     capacity, max_duration = static_k[0], static_k[1]
     count, profile, next_type = static_i[0], static_i[1], static_i[2]
-    allowed, coverable, open_routes, strict, feature_flags = static_b[0], static_b[1], static_b[2], static_b[3], static_b[4]
-    f_profiles, f_capacity, f_backhaul, f_strict, f_timed, f_limited, f_unreachable = flags[0], flags[1], flags[2], flags[3], flags[4], flags[5], flags[6]
+    allowed, coverable, open_routes, strict, feature_flags = (
+        static_b[0],
+        static_b[1],
+        static_b[2],
+        static_b[3],
+        static_b[4],
+    )
+    f_profiles, f_capacity, f_backhaul, f_strict, f_timed, f_limited, f_unreachable = (
+        flags[0],
+        flags[1],
+        flags[2],
+        flags[3],
+        flags[4],
+        flags[5],
+        flags[6],
+    )
     n = visited.shape[1]
     K = count.shape[1]
     customers = np.float32(n - 1)
@@ -168,7 +213,25 @@ def _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, c
 
 
 @numba.njit(cache=True, nogil=True)
-def _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur_node, vtype, routes_used, visited, served, length, fl, started, done):
+def _step(
+    rows,
+    action,
+    inst,
+    static_f,
+    static_k,
+    static_i,
+    static_b,
+    flags,
+    cur_node,
+    vtype,
+    routes_used,
+    visited,
+    served,
+    length,
+    fl,
+    started,
+    done,
+):
     """``RoutingEnv.step`` for every row, in place (the mask is refreshed separately)."""
     distance, duration = static_f[0], static_f[1]
     demand, pickup, service = static_f[3], static_f[4], static_f[5]
@@ -221,7 +284,9 @@ def _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur
             cur_node[r] = a
         if closing:
             route_duration = fl[r, CT] - fl[r, RS] - _max(_min(fl[r, SL], fl[r, RW]), 0.0)
-            route_cost = fixed[b, k] + unit_distance[b, k] * fl[r, RD] + unit_duration[b, k] * route_duration - fl[r, RP]
+            route_cost = (
+                fixed[b, k] + unit_distance[b, k] * fl[r, RD] + unit_duration[b, k] * route_duration - fl[r, RP]
+            )
             fl[r, COST] = fl[r, COST] + route_cost
             start = tw_early[b, 0]
             cur_node[r] = 0
@@ -240,11 +305,76 @@ def _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur
 
 
 @numba.njit(cache=True, nogil=True)
-def _advance(rows, action, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow, penalty):
+def _advance(
+    rows,
+    action,
+    inst,
+    static_f,
+    static_k,
+    static_i,
+    static_b,
+    flags,
+    scale,
+    cur_node,
+    vtype,
+    routes_used,
+    visited,
+    served,
+    length,
+    fl,
+    started,
+    mask,
+    done,
+    complete,
+    features,
+    drow,
+    penalty,
+):
     """One decoding step: ``_step`` then ``_refresh``, in one call from Python; True once every
     row is done."""
-    _step(rows, action, inst, static_f, static_k, static_i, static_b, flags, cur_node, vtype, routes_used, visited, served, length, fl, started, done)
-    _refresh(rows, inst, static_f, static_k, static_i, static_b, flags, scale, cur_node, vtype, routes_used, visited, served, length, fl, started, mask, done, complete, features, drow, penalty)
+    _step(
+        rows,
+        action,
+        inst,
+        static_f,
+        static_k,
+        static_i,
+        static_b,
+        flags,
+        cur_node,
+        vtype,
+        routes_used,
+        visited,
+        served,
+        length,
+        fl,
+        started,
+        done,
+    )
+    _refresh(
+        rows,
+        inst,
+        static_f,
+        static_k,
+        static_i,
+        static_b,
+        flags,
+        scale,
+        cur_node,
+        vtype,
+        routes_used,
+        visited,
+        served,
+        length,
+        fl,
+        started,
+        mask,
+        done,
+        complete,
+        features,
+        drow,
+        penalty,
+    )
     for r in range(rows):
         if not done[r]:
             return False
@@ -278,7 +408,18 @@ def _static(td: TensorDict) -> _Static:
         arr("horizon"),
         arr("preference"),
     )
-    per_type = np.stack([arr(key) for key in ("vehicle_capacity", "vehicle_max_duration", "vehicle_fixed_cost", "vehicle_unit_distance_cost", "vehicle_unit_duration_cost")])
+    per_type = np.stack(
+        [
+            arr(key)
+            for key in (
+                "vehicle_capacity",
+                "vehicle_max_duration",
+                "vehicle_fixed_cost",
+                "vehicle_unit_distance_cost",
+                "vehicle_unit_duration_cost",
+            )
+        ]
+    )
     ints = np.stack([arr(key, np.int64) for key in ("vehicle_count", "vehicle_profile", "next_type")])
     bools = (
         arr("allowed", np.bool_),
@@ -376,7 +517,22 @@ class FastEnv:
         clone.static = self.static
         clone.instance = np.tile(self.instance, times)
         clone.scale = np.tile(self.scale, times)
-        for name in ("cur_node", "vtype", "routes_used", "visited", "served", "length", "state", "started", "mask_np", "done_np", "complete_np", "features_np", "drow_np", "penalty_np"):
+        for name in (
+            "cur_node",
+            "vtype",
+            "routes_used",
+            "visited",
+            "served",
+            "length",
+            "state",
+            "started",
+            "mask_np",
+            "done_np",
+            "complete_np",
+            "features_np",
+            "drow_np",
+            "penalty_np",
+        ):
             value = getattr(self, name)
             setattr(clone, name, np.ascontiguousarray(np.tile(value, (times,) + (1,) * (value.ndim - 1))))
         clone._views()

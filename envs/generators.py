@@ -72,7 +72,9 @@ def _synthetic_coordinates(rng: np.random.Generator, batch: int, n: int, distrib
     centres = rng.uniform(0.2, 0.8, (batch, 8, 2))
     num_centres = rng.integers(3, 9, (batch, 1))
     which = (rng.random((batch, n)) * num_centres).astype(np.int64)
-    clustered = np.clip(np.take_along_axis(centres, which[..., None], axis=1) + rng.normal(0, 0.07, (batch, n, 2)), 0, 1)
+    clustered = np.clip(
+        np.take_along_axis(centres, which[..., None], axis=1) + rng.normal(0, 0.07, (batch, n, 2)), 0, 1
+    )
     if distribution == "uniform":
         return uniform
     if distribution == "cluster":
@@ -163,7 +165,12 @@ def generate(
     slowest = duration.max(axis=1) if K > 1 else duration[:, 0]
 
     draw = lambda p: rng.random(B) < p  # noqa: E731
-    capacitated, timed, open_, limited = draw(spec.capacity), draw(spec.time_windows), draw(spec.open_routes), draw(spec.max_duration)
+    capacitated, timed, open_, limited = (
+        draw(spec.capacity),
+        draw(spec.time_windows),
+        draw(spec.open_routes),
+        draw(spec.max_duration),
+    )
     backhauled = draw(spec.backhaul) & capacitated
     strict = draw(spec.strict_backhaul) & backhauled
 
@@ -195,7 +202,6 @@ def generate(
     max_duration = np.maximum(3 * unit, 1.01 * (depot_trips + service[:, 1:]).max(axis=1))
     preference = np.zeros((B, K, n))
     preference[:, :, 1:] = np.where(spec.num_profiles > 0, rng.uniform(0, 0.2, (B, K, N)) * unit[:, None, None], 0.0)
-
 
     count = spec.fleet_size or N
     ones = np.ones((B, K))

@@ -54,7 +54,9 @@ class Variant:
             if f.type == "int" and value < 0:
                 raise ValueError(f"variant flag {f.name} must be >= 0, got {value}")
         if self.fleet_size == 1 and (self.capacity or self.time_windows or self.max_duration or self.num_profiles):
-            raise ValueError("fleet_size=1 (a TSP) cannot be combined with capacity, time windows, duration or profiles")
+            raise ValueError(
+                "fleet_size=1 (a TSP) cannot be combined with capacity, time windows, duration or profiles"
+            )
 
 
 PRESETS: dict[str, Variant] = {
@@ -71,12 +73,15 @@ PRESETS: dict[str, Variant] = {
     "vrpltw": Variant(capacity=1, time_windows=1, max_duration=1),
     "ovrpmbltw": Variant(capacity=1, time_windows=1, open_routes=1, backhaul=1, max_duration=1),
     # Every flag at 0.5: each instance of a batch is a random RouteFinder variant.
-    "mtvrp": Variant(capacity=1, time_windows=0.5, open_routes=0.5, backhaul=0.5, strict_backhaul=0.5, max_duration=0.5),
+    "mtvrp": Variant(
+        capacity=1, time_windows=0.5, open_routes=0.5, backhaul=0.5, strict_backhaul=0.5, max_duration=0.5
+    ),
     "pvrp": Variant(capacity=1, num_profiles=3),
     # CAMP: 3-5 vehicle types with regional preferences (PVRP-P) or zones (PVRP-ZC).
     "pvrp-p": Variant(capacity=1, num_profiles=5, min_profiles=3, preferences=1),
     "pvrp-zc": Variant(capacity=1, num_profiles=5, min_profiles=3, zones=1),
 }
+
 
 def variant(problem: str | Variant, **flags: Any) -> Variant:
     """A preset by name (or a Variant), with some flags overridden."""

@@ -79,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(error, USER_ERRORS + _environment_errors()):
             print(f"nco {args.command}: error: {_one_line(error)}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        print(f"nco {args.command}: internal error: {type(error).__name__}: {_one_line(error)}"
-              + ("" if debug else " (rerun with --debug for the traceback)"), file=sys.stderr)
+        print(
+            f"nco {args.command}: internal error: {type(error).__name__}: {_one_line(error)}"
+            + ("" if debug else " (rerun with --debug for the traceback)"),
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

@@ -215,7 +215,14 @@ def _compare_on_cluster(
 
     tasks = plan(instances, methods, time_limits, seed)
     with tempfile.TemporaryDirectory(prefix="nco-compare-") as scratch:
-        result = run_batch(tasks, {i.name: i for i in instances}, out or scratch, workers=workers, scheduler=scheduler, progress=progress)
+        result = run_batch(
+            tasks,
+            {i.name: i for i in instances},
+            out or scratch,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+        )
     if result.interrupted:
         raise KeyboardInterrupt
     return table_from_batch(result.rows)

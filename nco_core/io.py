@@ -89,8 +89,9 @@ def read_solution(path: str | os.PathLike[str], instance: Instance) -> Solution:
     return Solution.of(instance, routes, vehicle_types, method="file")
 
 
-def write(obj: Instance | Solution, path: str | os.PathLike[str], format: str | None = None, *,
-          problem: Problem | None = None) -> Path:
+def write(
+    obj: Instance | Solution, path: str | os.PathLike[str], format: str | None = None, *, problem: Problem | None = None
+) -> Path:
     """Write an Instance (``.json`` or ``.vrp``) or a Solution (``.sol`` or ``.json``) atomically.
 
     ``format="vroom"`` writes a Solution in VROOM's output layout with the ids, locations and units of
@@ -100,8 +101,10 @@ def write(obj: Instance | Solution, path: str | os.PathLike[str], format: str | 
         from nco_core.vroom_io import vroom_solution
 
         if not isinstance(obj, Solution) or problem is None:
-            raise ValueError("write(..., format='vroom') takes a Solution and the problem it solves: "
-                             "write(solution, path, format='vroom', problem=read_problem(file))")
+            raise ValueError(
+                "write(..., format='vroom') takes a Solution and the problem it solves: "
+                "write(solution, path, format='vroom', problem=read_problem(file))"
+            )
         document = vroom_solution(problem, obj)
         with atomic_path(path) as tmp:
             Path(tmp).write_text(json.dumps(document, indent=1))
@@ -191,10 +194,23 @@ def _vrplib_sections(instance: Instance) -> dict[str, Any]:
     A mixed fleet is written in PyVRP's dialect (one row per vehicle), which the reader groups back
     into types. Coordinates are written for reference; their system (``"latlon"``) is not."""
     features = instance.features()
-    unsupported = [key for key in ("multiple_profiles", "preference", "open_routes", "strict_backhaul", "duration_cost",
-                                   "multiple_depots", "mixed_route_ends", "shifts", "max_tasks", "max_distance",
-                                   "optional_clients")
-                   if features[key]]
+    unsupported = [
+        key
+        for key in (
+            "multiple_profiles",
+            "preference",
+            "open_routes",
+            "strict_backhaul",
+            "duration_cost",
+            "multiple_depots",
+            "mixed_route_ends",
+            "shifts",
+            "max_tasks",
+            "max_distance",
+            "optional_clients",
+        )
+        if features[key]
+    ]
     if instance.duration is not None and not np.array_equal(instance.duration, instance.distance):
         unsupported.append("duration differing from distance")
     if any(mark in instance.name for mark in ("\n", "\r", "_SECTION")):
@@ -225,14 +241,19 @@ def _vrplib_sections(instance: Instance) -> dict[str, Any]:
     sections["EDGE_WEIGHT_SECTION"] = instance.distance
     if instance.coordinates is not None:
         sections["NODE_COORD_SECTION"] = instance.coordinates
-    for key, value in (("DEMAND_SECTION", instance.demand), ("BACKHAUL_SECTION", instance.pickup),
-                       ("TIME_WINDOW_SECTION", instance.time_windows), ("SERVICE_TIME_SECTION", instance.service_time)):
+    for key, value in (
+        ("DEMAND_SECTION", instance.demand),
+        ("BACKHAUL_SECTION", instance.pickup),
+        ("TIME_WINDOW_SECTION", instance.time_windows),
+        ("SERVICE_TIME_SECTION", instance.service_time),
+    ):
         if value is not None:
             sections[key] = value
     if instance.fleet is not None and instance.allowed is not None:
         clients = [(np.flatnonzero(row[1:]) + 2).tolist() for row in instance.allowed]  # 1-based node numbers
-        sections["VEHICLES_ALLOWED_CLIENTS_SECTION"] = [clients[k] for k, v in enumerate(instance.fleet)
-                                                        for _ in range(v.count)]
+        sections["VEHICLES_ALLOWED_CLIENTS_SECTION"] = [
+            clients[k] for k, v in enumerate(instance.fleet) for _ in range(v.count)
+        ]
     sections["DEPOT_SECTION"] = np.array([1, -1])
     return sections
 
@@ -241,9 +262,12 @@ def _fleet_sections(instance: Instance) -> dict[str, Any]:
     """PyVRP's per-vehicle sections: every vehicle of every type, one row each."""
     fleet = instance.vehicle_types
     column = lambda attr: np.repeat([getattr(v, attr) for v in fleet], [v.count for v in fleet])  # noqa: E731
-    sections: dict[str, Any] = {"VEHICLES": sum(v.count for v in fleet), "CAPACITY_SECTION": column("capacity"),
-                                "VEHICLES_FIXED_COST_SECTION": column("fixed_cost"),
-                                "VEHICLES_UNIT_DISTANCE_COST_SECTION": column("unit_distance_cost")}
+    sections: dict[str, Any] = {
+        "VEHICLES": sum(v.count for v in fleet),
+        "CAPACITY_SECTION": column("capacity"),
+        "VEHICLES_FIXED_COST_SECTION": column("fixed_cost"),
+        "VEHICLES_UNIT_DISTANCE_COST_SECTION": column("unit_distance_cost"),
+    }
     if any(math.isfinite(v.max_duration) for v in fleet):
         sections["VEHICLES_MAX_DURATION_SECTION"] = column("max_duration")
     return sections

@@ -24,6 +24,8 @@ def shipped_data(*parts: str) -> Path:
         return Path(override).joinpath(*parts)
     root = importlib.resources.files("nco_data")
     if not isinstance(root, Path):  # a zipped install: nco reads its data as plain files (np.load, torch.load)
-        raise RuntimeError(f"nco's shipped data are not plain files ({root!r}): install nco unzipped, "
-                           "or set NCO_SHIPPED_DATA to a copy of its data/ folder")
+        raise RuntimeError(
+            f"nco's shipped data are not plain files ({root!r}): install nco unzipped, "
+            "or set NCO_SHIPPED_DATA to a copy of its data/ folder"
+        )
     return root.joinpath(*parts)

@@ -28,8 +28,16 @@ from nco_core.limits import DENSE_COPIES, PARSED_ENTRY_BYTES, check_memory
 __all__ = ["read_vrplib", "solution_routes"]
 
 # keys that describe the file, not the problem
-DESCRIPTIVE = {"name", "comment", "type", "dimension", "edge_weight_type", "edge_weight_format",
-               "node_coord_type", "display_data_type"}
+DESCRIPTIVE = {
+    "name",
+    "comment",
+    "type",
+    "dimension",
+    "edge_weight_type",
+    "edge_weight_format",
+    "node_coord_type",
+    "display_data_type",
+}
 # keys the model has no place for, with what they mean
 UNSUPPORTED = {
     "prize": "prizes of optional clients: a prize-collecting VRP",
@@ -42,12 +50,27 @@ UNSUPPORTED = {
     "vehicles_max_distance": "a distance limit per route; nco limits route durations",
     "capacity_vol": "a second capacity dimension",
 }
-PER_NODE = {"node_coord": 2, "demand": 1, "linehaul": 1, "backhaul": 1, "time_window": 2, "service_time": 1,
-            "display_data": 2}
-PER_VEHICLE = {"capacity": "capacity", "vehicles_fixed_cost": "fixed_cost",
-               "vehicles_unit_distance_cost": "unit_distance_cost", "vehicles_max_duration": "max_duration"}
-KNOWN = DESCRIPTIVE | set(PER_NODE) | set(PER_VEHICLE) | {"edge_weight", "depot", "vehicles", "distance",
-                                                          "vehicles_allowed_clients"}
+PER_NODE = {
+    "node_coord": 2,
+    "demand": 1,
+    "linehaul": 1,
+    "backhaul": 1,
+    "time_window": 2,
+    "service_time": 1,
+    "display_data": 2,
+}
+PER_VEHICLE = {
+    "capacity": "capacity",
+    "vehicles_fixed_cost": "fixed_cost",
+    "vehicles_unit_distance_cost": "unit_distance_cost",
+    "vehicles_max_duration": "max_duration",
+}
+KNOWN = (
+    DESCRIPTIVE
+    | set(PER_NODE)
+    | set(PER_VEHICLE)
+    | {"edge_weight", "depot", "vehicles", "distance", "vehicles_allowed_clients"}
+)
 EDGE_WEIGHT_TYPES = {"EUC_2D", "FLOOR_2D", "CEIL_2D", "EXACT_2D", "EXPLICIT"}
 EDGE_WEIGHT_FORMATS = {"FULL_MATRIX", "LOWER_ROW"}
 
@@ -71,8 +94,9 @@ def read_vrplib(path: Path, kind: str, max_memory: int | None = None) -> Instanc
         else:
             # vrplib stops at the first line containing "EOF" anywhere ("NAME: GEOFF"): the descriptive
             # NAME and COMMENT lines are read by _header instead and kept out of its way
-            data = parse_vrplib("\n".join(line for line in text.splitlines() if not _descriptive(line)),
-                                compute_edge_weights=False)
+            data = parse_vrplib(
+                "\n".join(line for line in text.splitlines() if not _descriptive(line)), compute_edge_weights=False
+            )
             if "name" in header:
                 data["name"] = header["name"]
     except Exception as error:  # noqa: BLE001 - vrplib gives no file name and varied exception types
@@ -123,13 +147,17 @@ def _edge_weights(path: Path, header: dict[str, str]) -> bool:
     """Whether the matrix is written out (EXPLICIT); refuses types vrplib cannot compute."""
     kind = header.get("edge_weight_type", "").upper()
     if kind not in EDGE_WEIGHT_TYPES:
-        raise _unsupported(path, f"EDGE_WEIGHT_TYPE {kind or '(missing)'}",
-                           f"distances must be {', '.join(sorted(EDGE_WEIGHT_TYPES))}")
+        raise _unsupported(
+            path, f"EDGE_WEIGHT_TYPE {kind or '(missing)'}", f"distances must be {', '.join(sorted(EDGE_WEIGHT_TYPES))}"
+        )
     if kind == "EXPLICIT":
         form = header.get("edge_weight_format", "").upper()
         if form not in EDGE_WEIGHT_FORMATS:
-            raise _unsupported(path, f"EDGE_WEIGHT_FORMAT {form or '(missing)'}",
-                               f"explicit matrices must be {' or '.join(sorted(EDGE_WEIGHT_FORMATS))}")
+            raise _unsupported(
+                path,
+                f"EDGE_WEIGHT_FORMAT {form or '(missing)'}",
+                f"explicit matrices must be {' or '.join(sorted(EDGE_WEIGHT_FORMATS))}",
+            )
     return kind == "EXPLICIT"
 
 
@@ -196,26 +224,33 @@ def _per_node(path: Path, key: str, value: object, size: int) -> np.ndarray:
     label = _label(key, value)
     rows = array.shape[0] if array.ndim else 0
     if rows != size:
-        raise InstanceFileError(f"{path}: DIMENSION is {size} but {label} has {rows} rows "
-                                f"(file cut short, or DIMENSION wrong?)")
+        raise InstanceFileError(
+            f"{path}: DIMENSION is {size} but {label} has {rows} rows (file cut short, or DIMENSION wrong?)"
+        )
     width = PER_NODE[key]
     if width == 1 and array.ndim == 2:
         raise _unsupported(path, label, f"{array.shape[1]} values per node: multi-dimensional loads")
     if (width == 1 and array.ndim != 1) or (width > 1 and array.shape[1:] != (width,)):
-        raise InstanceFileError(f"{path}: {label}: expected {width} value(s) per node after the index, "
-                                f"got shape {array.shape[1:]}")
+        raise InstanceFileError(
+            f"{path}: {label}: expected {width} value(s) per node after the index, got shape {array.shape[1:]}"
+        )
     return array
 
 
 def _build(path: Path, data: dict[str, Any], size: int | None) -> Instance:
     if size is None:  # Solomon: every section has one row per node
         size = len(data["node_coord"])
-    nodes = {key: _per_node(path, key, data[key], size)
-             for key in PER_NODE if key in data and isinstance(data[key], (list, np.ndarray))}
+    nodes = {
+        key: _per_node(path, key, data[key], size)
+        for key in PER_NODE
+        if key in data and isinstance(data[key], (list, np.ndarray))
+    }
     distance = _distances(path, data, nodes)
     if distance.shape != (size, size):
-        raise InstanceFileError(f"{path}: DIMENSION is {size} but EDGE_WEIGHT_SECTION gives a matrix of shape "
-                                f"{distance.shape} (file cut short, or DIMENSION wrong?)")
+        raise InstanceFileError(
+            f"{path}: DIMENSION is {size} but EDGE_WEIGHT_SECTION gives a matrix of shape "
+            f"{distance.shape} (file cut short, or DIMENSION wrong?)"
+        )
     if str(data.get("edge_weight_type", "")).upper() == "EUC_2D":
         np.round(distance, out=distance)  # TSPLIB/CVRPLIB convention: nearest integer (in place: N can be 10^4)
     order = _depot_first(path, data, size)
@@ -224,8 +259,13 @@ def _build(path: Path, data: dict[str, Any], size: int | None) -> Instance:
     if order[0] != 0:
         distance = distance[np.ix_(order, order)]
     kwargs: dict[str, Any] = {"name": str(data.get("name", path.stem)), "distance": distance}
-    for key, field in (("demand", "demand"), ("linehaul", "demand"), ("backhaul", "pickup"),
-                       ("service_time", "service_time"), ("time_window", "time_windows")):
+    for key, field in (
+        ("demand", "demand"),
+        ("linehaul", "demand"),
+        ("backhaul", "pickup"),
+        ("service_time", "service_time"),
+        ("time_window", "time_windows"),
+    ):
         if key in nodes:
             kwargs[field] = nodes[key][order]
     if "service_time" in data and "service_time" not in nodes:  # one service time for every client
@@ -264,8 +304,10 @@ def solution_routes(path: Path, instance: Instance) -> tuple[list[list[int]], li
             raise InstanceFileError(f"{path}: 'Vehicle types' must be one type number per route ({len(routes)})")
         return routes, [int(word) for word in words]
     if len(routes) != sum(counts):
-        raise InstanceFileError(f"{path}: {len(routes)} routes for {sum(counts)} vehicles of {len(counts)} types: "
-                                "a mixed fleet's solution lists one route per vehicle (empty ones included)")
+        raise InstanceFileError(
+            f"{path}: {len(routes)} routes for {sum(counts)} vehicles of {len(counts)} types: "
+            "a mixed fleet's solution lists one route per vehicle (empty ones included)"
+        )
     return routes, np.repeat(np.arange(len(counts)), counts).tolist()
 
 
@@ -302,14 +344,22 @@ def _fleet(path: Path, data: dict[str, Any], size: int, where: np.ndarray) -> di
     """A homogeneous fleet (CAPACITY, VEHICLES, DISTANCE) or, when any vehicle attribute is given per
     vehicle, a heterogeneous one: identical vehicles are grouped into one VehicleType."""
     count = _integer(path, "vehicles", data["vehicles"], 1) if "vehicles" in data else None
-    per_vehicle = {key: value for key, value in data.items()
-                   if key in PER_VEHICLE and isinstance(value, (list, np.ndarray))}
-    limit = min((_scalar(path, key, data[key]) for key in ("distance", "vehicles_max_duration")
-                 if key in data and key not in per_vehicle), default=math.inf)
+    per_vehicle = {
+        key: value for key, value in data.items() if key in PER_VEHICLE and isinstance(value, (list, np.ndarray))
+    }
+    limit = min(
+        (
+            _scalar(path, key, data[key])
+            for key in ("distance", "vehicles_max_duration")
+            if key in data and key not in per_vehicle
+        ),
+        default=math.inf,
+    )
     if not math.isfinite(limit):
         limit = math.inf  # "DISTANCE: inf" or absent: no limit
-    heterogeneous = per_vehicle or any(key in data for key in ("vehicles_fixed_cost", "vehicles_unit_distance_cost",
-                                                                 "vehicles_allowed_clients"))
+    heterogeneous = per_vehicle or any(
+        key in data for key in ("vehicles_fixed_cost", "vehicles_unit_distance_cost", "vehicles_allowed_clients")
+    )
     if not heterogeneous:
         fleet: dict[str, Any] = {}
         if "capacity" in data:
@@ -331,8 +381,10 @@ def _fleet(path: Path, data: dict[str, Any], size: int, where: np.ndarray) -> di
         if key in per_vehicle:
             column = _numbers(path, key, per_vehicle[key])
             if column.shape != (count,):
-                raise InstanceFileError(f"{path}: VEHICLES is {count} but {_label(key, per_vehicle[key])} has "
-                                        f"{column.shape[0] if column.ndim else 0} rows (one value per vehicle expected)")
+                raise InstanceFileError(
+                    f"{path}: VEHICLES is {count} but {_label(key, per_vehicle[key])} has "
+                    f"{column.shape[0] if column.ndim else 0} rows (one value per vehicle expected)"
+                )
             columns[attr] = column
         elif key in data:
             columns[attr] = np.full(count, _scalar(path, key, data[key]))
@@ -358,15 +410,18 @@ def _allowed(path: Path, value: Iterable[object] | None, count: int, size: int, 
         return allowed
     rows = list(value)
     if len(rows) != count:
-        raise InstanceFileError(f"{path}: VEHICLES is {count} but VEHICLES_ALLOWED_CLIENTS_SECTION has {len(rows)} rows")
+        raise InstanceFileError(
+            f"{path}: VEHICLES is {count} but VEHICLES_ALLOWED_CLIENTS_SECTION has {len(rows)} rows"
+        )
     allowed[:, 1:] = False
     for v, row in enumerate(rows):
         clients = np.atleast_1d(np.asarray(row, dtype=object))
         ok = [isinstance(c, (int, np.integer)) and 1 <= c <= size for c in clients]
         if not all(ok):
             bad = clients[ok.index(False)]
-            raise InstanceFileError(f"{path}: VEHICLES_ALLOWED_CLIENTS_SECTION row {v + 1}: {bad!r} is not a node "
-                                    f"number 1..{size}")
+            raise InstanceFileError(
+                f"{path}: VEHICLES_ALLOWED_CLIENTS_SECTION row {v + 1}: {bad!r} is not a node number 1..{size}"
+            )
         allowed[v, where[clients.astype(np.int64) - 1]] = True
     allowed[:, 0] = True
     return allowed

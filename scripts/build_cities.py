@@ -80,10 +80,12 @@ def pool_names(place: str, count: int) -> list[str]:
 
 
 def write_split(directory: Path) -> None:
-    split = {"about": "train/test split by place (never by window): test places are never used in training",
-             "train": sorted(p for _, p, _, s, _ in PLACES if s == "train"),
-             "test": sorted(p for _, p, _, s, _ in PLACES if s == "test"),
-             "continent": {p: c for _, p, c, _, _ in PLACES}}
+    split = {
+        "about": "train/test split by place (never by window): test places are never used in training",
+        "train": sorted(p for _, p, _, s, _ in PLACES if s == "train"),
+        "test": sorted(p for _, p, _, s, _ in PLACES if s == "test"),
+        "continent": {p: c for _, p, c, _, _ in PLACES},
+    }
     with atomic_path(directory / "split.json") as temp:
         Path(temp).write_text(json.dumps(split, indent=1, sort_keys=True) + "\n")
 
@@ -103,33 +105,45 @@ def build_place(pbf: Path, place: str, continent: str, sizes: list[int], out: Pa
                 continue
             for points in (size, *[f for f in FALLBACK if f < size]):
                 t0 = time.perf_counter()
-                meta = {"place": place, "continent": continent, "window": f"densest free 3 km window #{k + 1}",
-                        "requested_points": size}
+                meta = {
+                    "place": place,
+                    "continent": continent,
+                    "window": f"densest free 3 km window #{k + 1}",
+                    "requested_points": size,
+                }
                 try:
-                    (path,) = build_pools(client, [PoolRequest(name, points, bbox, seed=k, meta=meta)],
-                                          provenance, nodes=nodes, out=out)
+                    (path,) = build_pools(
+                        client, [PoolRequest(name, points, bbox, seed=k, meta=meta)], provenance, nodes=nodes, out=out
+                    )
                 except NoRoadsError as error:
                     print(f"{name}: {error}", flush=True)
                     continue
                 seconds = time.perf_counter() - t0
-                print(f"{name}: {points} points in {seconds:.1f} s (+{ready:.1f} s graph), "
-                      f"{path.stat().st_size / 1e6:.2f} MB", flush=True)
+                print(
+                    f"{name}: {points} points in {seconds:.1f} s (+{ready:.1f} s graph), "
+                    f"{path.stat().st_size / 1e6:.2f} MB",
+                    flush=True,
+                )
                 load_city(str(path))  # the saved file must read back
                 break
 
 
 def table(directory: Path) -> str:
     """Markdown table of the pools in ``directory`` (pasted into data/cities/README.md)."""
-    rows = ["| pool | place | continent | split | points | MB | bbox (minlon,minlat,maxlon,maxlat) | source |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| pool | place | continent | split | points | MB | bbox (minlon,minlat,maxlon,maxlat) | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     split = json.loads((directory / "split.json").read_text())
     test = set(split["test"])
     for path in sorted(directory.glob("*.npz")):
         meta = load_city(str(path)).meta
         bbox = ",".join(f"{v:.4f}" for v in meta["bbox"])
-        rows.append(f"| {path.stem} | {meta['place']} | {meta['continent']} | "
-                    f"{'test' if meta['place'] in test else 'train'} | {meta['points']} | "
-                    f"{path.stat().st_size / 1e6:.2f} | {bbox} | {meta['source_file']} |")
+        rows.append(
+            f"| {path.stem} | {meta['place']} | {meta['continent']} | "
+            f"{'test' if meta['place'] in test else 'train'} | {meta['points']} | "
+            f"{path.stat().st_size / 1e6:.2f} | {bbox} | {meta['source_file']} |"
+        )
     return "\n".join(rows)
 
 

@@ -38,14 +38,22 @@ class ScriptedChatServer:
                 elif isinstance(reply, int):
                     self._send(reply, {"error": {"message": f"scripted status {reply}"}})
                 else:
-                    self._send(200, {
-                        "id": f"chatcmpl-{len(owner.requests)}",
-                        "object": "chat.completion",
-                        "model": body.get("model"),
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": reply}}],
-                        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-                    })
+                    self._send(
+                        200,
+                        {
+                            "id": f"chatcmpl-{len(owner.requests)}",
+                            "object": "chat.completion",
+                            "model": body.get("model"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": reply},
+                                }
+                            ],
+                            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                        },
+                    )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -50,8 +50,16 @@ VARIANTS: dict[str, Variant] = {
     "max_duration": _variant("max_duration", "service_time"),
     "max_duration_open": _variant("max_duration", "open_routes"),
     "everything": _variant(
-        "time_windows", "service_time", "backhaul", "heterogeneous_fleet", "fixed_cost", "duration_cost",
-        "multiple_profiles", "allowed", "preference", asymmetric=True,
+        "time_windows",
+        "service_time",
+        "backhaul",
+        "heterogeneous_fleet",
+        "fixed_cost",
+        "duration_cost",
+        "multiple_profiles",
+        "allowed",
+        "preference",
+        asymmetric=True,
     ),
 }
 

@@ -35,7 +35,12 @@ def scheduler() -> str:
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
     ) as cluster:
         yield cluster.scheduler_address
 
@@ -62,7 +67,10 @@ def test_two_workers_solve_every_task_once(tmp_path: Path, scheduler: str) -> No
     for row in result.rows:
         assert row["feasible"] and row["wall_time"] >= row["runtime"] > 0
         # the file holds the routes; nco's evaluator, run here, gives the same cost as the row
-        solution = nco.read_solution(ResultStore(tmp_path).solution_path(tuple(row[k] for k in ("instance", "method", "budget"))), by_name[row["instance"]].build())
+        solution = nco.read_solution(
+            ResultStore(tmp_path).solution_path(tuple(row[k] for k in ("instance", "method", "budget"))),
+            by_name[row["instance"]].build(),
+        )
         assert solution.feasible and solution.cost == pytest.approx(row["cost"])
     table = table_from_batch(result.rows)
     for name in by_name:  # no best-known cost: the best method on each instance has gap 0
@@ -78,7 +86,9 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path: Path, scheduler
     tasks = plan(sources, ["pyvrp"], [0.4])
     outcome: dict[str, object] = {}
     thread = threading.Thread(
-        target=lambda: outcome.update(result=run_batch(tasks, {s.name: s for s in sources}, tmp_path, scheduler=scheduler, progress=False))
+        target=lambda: outcome.update(
+            result=run_batch(tasks, {s.name: s for s in sources}, tmp_path, scheduler=scheduler, progress=False)
+        )
     )
     with Client(scheduler) as client:
         thread.start()
@@ -142,15 +152,29 @@ def recipes_of_cli(count: int) -> list[Recipe]:
 def test_failing_tasks_record_their_error_and_the_batch_goes_on(tmp_path: Path, scheduler: str) -> None:
     strict, nowhere = Recipe("vrpb", 8, "boston", 0), Recipe("acvrp", 8, "no-such-city", 1)
     tasks = plan([strict], ["ortools", "vroom"], [0.1]) + [Task(nowhere.name, "pyvrp", 0.1)]
-    result = run_batch(tasks, {strict.name: strict, nowhere.name: nowhere}, tmp_path, scheduler=scheduler, progress=False)
+    result = run_batch(
+        tasks, {strict.name: strict, nowhere.name: nowhere}, tmp_path, scheduler=scheduler, progress=False
+    )
     rows = {row["method"]: row for row in result.rows}
     assert rows["ortools"]["status"] == "ok" and rows["ortools"]["feasible"]
     assert rows["vroom"]["status"] == "unsupported" and "strict_backhaul" in rows["vroom"]["error"]
     assert rows["pyvrp"]["status"] == "error" and "no-such-city" in rows["pyvrp"]["error"]
     assert result.failed == 2 and not (tmp_path / "solutions" / f"{nowhere.name}__pyvrp__0.1.json").exists()
     # resume skips recorded errors unless asked to retry them
-    assert run_batch(tasks, {strict.name: strict, nowhere.name: nowhere}, tmp_path, scheduler=scheduler, progress=False).ran == 0
-    retried = run_batch(tasks, {strict.name: strict, nowhere.name: nowhere}, tmp_path, scheduler=scheduler, retry_errors=True, progress=False)
+    assert (
+        run_batch(
+            tasks, {strict.name: strict, nowhere.name: nowhere}, tmp_path, scheduler=scheduler, progress=False
+        ).ran
+        == 0
+    )
+    retried = run_batch(
+        tasks,
+        {strict.name: strict, nowhere.name: nowhere},
+        tmp_path,
+        scheduler=scheduler,
+        retry_errors=True,
+        progress=False,
+    )
     assert retried.ran == 1 and csv_keys(tmp_path)[nowhere.name, "pyvrp", 0.1] == 2  # appended, never rewritten
 
 
@@ -160,7 +184,24 @@ def test_compare_workers_runs_on_the_engine(tmp_path: Path, scheduler: str) -> N
         files.append(str(tmp_path / f"i{seed}.json"))
         nco.write(nco.sample_instance("acvrptw", 10, seed=seed).replace(name=f"i{seed}"), files[-1])
     out = tmp_path / "out"
-    assert main(["compare", *files, "--methods", "pyvrp,ortools", "--time-limits", "0.1", "--scheduler", scheduler, "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *files,
+                "--methods",
+                "pyvrp,ortools",
+                "--time-limits",
+                "0.1",
+                "--scheduler",
+                scheduler,
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     with (out / "compare.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 and all(row["feasible"] == "True" for row in rows)
@@ -175,7 +216,9 @@ def test_compare_workers_runs_on_the_engine(tmp_path: Path, scheduler: str) -> N
 
 def test_torn_last_line_is_cut_on_open(tmp_path: Path) -> None:
     with ResultStore(tmp_path) as store:
-        store.append({"instance": "a", "method": "pyvrp", "budget": 0.5, "status": "ok", "cost": 1.0, "feasible": True}, None)
+        store.append(
+            {"instance": "a", "method": "pyvrp", "budget": 0.5, "status": "ok", "cost": 1.0, "feasible": True}, None
+        )
     with (tmp_path / "results.csv").open("a") as handle:
         handle.write("b,pyvrp,0.5,0,o")  # a crash in the middle of a row
     assert list(ResultStore(tmp_path).latest()) == [("a", "pyvrp", 0.5)]

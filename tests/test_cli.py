@@ -37,7 +37,9 @@ def test_solve_json_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_solve_reports_bad_files_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text('{"format": "nco-instance", "version": 1, "distance": [[0, 1], [1, 0]], "demand": [0, 5], "capacity": 2}')
+    bad.write_text(
+        '{"format": "nco-instance", "version": 1, "distance": [[0, 1], [1, 0]], "demand": [0, 5], "capacity": 2}'
+    )
     assert main(["solve", str(bad)]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0
@@ -55,8 +57,12 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 # -- exit status: 0 feasible, 1 infeasible, 2 bad input / usage / unsupported, 3 internal error ---
 def _instance_file(tmp_path: Path, **fields) -> Path:
-    data = {"format": "nco-instance", "version": 1, "distance": [[0, 1, 1, 1], [1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0]],
-            **fields}
+    data = {
+        "format": "nco-instance",
+        "version": 1,
+        "distance": [[0, 1, 1, 1], [1, 0, 1, 1], [1, 1, 0, 1], [1, 1, 1, 0]],
+        **fields,
+    }
     path = tmp_path / "case.json"
     path.write_text(json.dumps(data))
     return path
@@ -74,11 +80,14 @@ def test_infeasible_exits_1_with_a_line_on_stderr(tmp_path: Path, capsys: pytest
     assert _one_line_error(capsys).startswith("nco solve: infeasible: ")
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"open_routes": "false"}, "field open_routes: Input should be a valid boolean"),
-    ({"capacity": "ten"}, "field capacity: Input should be a valid number"),
-    ({"num_vehicles": 1.5}, "field num_vehicles: Input should be a valid integer"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"open_routes": "false"}, "field open_routes: Input should be a valid boolean"),
+        ({"capacity": "ten"}, "field capacity: Input should be a valid number"),
+        ({"num_vehicles": 1.5}, "field num_vehicles: Input should be a valid integer"),
+    ],
+)
 def test_bad_json_fields_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], fields: dict, message: str) -> None:
     assert main(["solve", str(_instance_file(tmp_path, **fields))]) == 2
     error = _one_line_error(capsys)
@@ -106,8 +115,9 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert done.value.code == 2 and "--time-limit: invalid float value: 'abc'" in capsys.readouterr().err
 
 
-def test_internal_errors_exit_3_and_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_errors_exit_3_and_debug_shows_the_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import nco.commands.solve as command
 
     def broken(*args, **kwargs):  # a bug inside a solver, as the CLI sees it
@@ -147,9 +157,33 @@ def test_train_options_are_the_config_fields_with_their_defaults() -> None:
 
 
 def test_weight_decay_reaches_the_optimizer(tmp_path: Path) -> None:
-    tiny = ["--problem", "acvrp", "--size", "6", "--batch-size", "4", "--num-starts", "2", "--model", "am", "--dim", "16",
-            "--layers", "1", "--heads", "2", "--val-size", "1", "--reference-time", "0.05", "--steps-per-epoch", "1",
-            "--epochs", "1", "--no-progress"]
+    tiny = [
+        "--problem",
+        "acvrp",
+        "--size",
+        "6",
+        "--batch-size",
+        "4",
+        "--num-starts",
+        "2",
+        "--model",
+        "am",
+        "--dim",
+        "16",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--val-size",
+        "1",
+        "--reference-time",
+        "0.05",
+        "--steps-per-epoch",
+        "1",
+        "--epochs",
+        "1",
+        "--no-progress",
+    ]
     assert main(["train", *tiny, "--weight-decay", "0.0123", "--out", str(tmp_path)]) == 0
     state = torch.load(tmp_path / "last.ckpt", weights_only=False)
     groups = state["optimizer_states"][0]["param_groups"]

@@ -20,7 +20,9 @@ def test_compare_gaps_use_best_known_else_best_found(tmp_path: Path) -> None:
     assert all(r.feasible for r in rows.values())
     best_found = min(rows[("plain", m)].cost for m in ("pyvrp", "vroom"))
     for method in ("pyvrp", "vroom"):
-        assert rows[("plain", method)].gap == pytest.approx(100 * (rows[("plain", method)].cost - best_found) / best_found)
+        assert rows[("plain", method)].gap == pytest.approx(
+            100 * (rows[("plain", method)].cost - best_found) / best_found
+        )
         assert rows[("known", method)].gap == pytest.approx(100 * (rows[("known", method)].cost - 1.0))
     assert min(rows[("plain", m)].gap for m in ("pyvrp", "vroom")) == 0.0
 
@@ -68,7 +70,11 @@ def test_configurations_are_named_with_their_options() -> None:
         "hybrid", {"refiner": "ga", "samples": 4, "neighbours": "learned"}
     )
     assert parse_method("neural+augment=true") == MethodSpec("neural", {"augment": True})
-    for bad, message in (("pyvrpp", "unknown method"), ("pyvrp+neighbours", "OPTION=VALUE"), ("pyvrp+k=1+k=2", "twice")):
+    for bad, message in (
+        ("pyvrpp", "unknown method"),
+        ("pyvrp+neighbours", "OPTION=VALUE"),
+        ("pyvrp+k=1+k=2", "twice"),
+    ):
         with pytest.raises(ValueError, match=message):
             parse_method(bad)
     instance = nco.sample_instance("acvrp", 20, city="oslo", seed=3)

@@ -63,7 +63,9 @@ def test_random_rollouts_agree_with_evaluator(problem, size, seed, on_city, dist
 
 @pytest.mark.parametrize("problem", sorted(PRESETS))
 def test_long_random_rollouts_never_stall(problem: str) -> None:
-    batch = generate(problem, 256, 20, city=small_city() if problem.startswith("a") else None, distribution="mixed", seed=11)
+    batch = generate(
+        problem, 256, 20, city=small_city() if problem.startswith("a") else None, distribution="mixed", seed=11
+    )
     td, actions, types = rollout(ENV.reset(batch), seed=1)
     assert actions.numel() >= 256 * 21
     assert bool(td["complete"].all())
@@ -77,7 +79,10 @@ def test_routes_actions_round_trip() -> None:
     td, actions, types = rollout(ENV.reset(batch), seed=3)
     decoded = actions_to_routes(actions, types)
     encoded = torch.stack(
-        [routes_to_actions(routes, kinds, batch.vehicle_count[b].tolist(), actions.shape[1]) for b, (routes, kinds) in enumerate(decoded)]
+        [
+            routes_to_actions(routes, kinds, batch.vehicle_count[b].tolist(), actions.shape[1])
+            for b, (routes, kinds) in enumerate(decoded)
+        ]
     )
     replayed, replay_types = ENV.replay(ENV.reset(batch), encoded)
     assert actions_to_routes(encoded, replay_types) == decoded
@@ -95,7 +100,9 @@ def test_reset_from_instances_matches_batch() -> None:
 
 def test_heterogeneous_limited_fleet_and_padding() -> None:
     base = sample_instance("acvrp", 8, seed=1)
-    small = base.replace(capacity=None, fleet=(VehicleType(count=2, capacity=20), VehicleType(count=8, capacity=30, fixed_cost=5.0)))
+    small = base.replace(
+        capacity=None, fleet=(VehicleType(count=2, capacity=20), VehicleType(count=8, capacity=30, fixed_cost=5.0))
+    )
     instances = [small, base]  # 2 types and 1 type in one batch: padded
     td, actions, types = rollout(ENV.reset(instances), seed=4)
     assert_matches_evaluator(instances, td, actions, types)
@@ -128,7 +135,9 @@ def test_unservable_customer_is_rejected() -> None:
 def test_masks_forbid_what_the_evaluator_flags() -> None:
     """Hand-checked: from node 1, node 2 closes after we could arrive; node 3 overflows."""
     distance = np.array([[0, 1, 1, 1], [1, 0, 5, 1], [1, 5, 0, 1], [1, 1, 1, 0]], float)
-    instance = Instance(distance=distance, demand=[0, 4, 1, 7], capacity=10, time_windows=[[0, 100], [0, 10], [0, 3], [0, 50]])
+    instance = Instance(
+        distance=distance, demand=[0, 4, 1, 7], capacity=10, time_windows=[[0, 100], [0, 10], [0, 3], [0, 50]]
+    )
     td = ENV.reset([instance])
     td["action"] = torch.tensor([1])
     td = ENV.step(td)
@@ -171,7 +180,12 @@ def test_mask_allows_exactly_the_customers_the_evaluator_accepts(problem: str) -
                 if visited[b][j]:
                     continue
                 evaluation = evaluate(instance, [routes[b] + [j]], [kinds[b]])
-                assert mask[b][j] == all(v.kind == "unvisited" for v in evaluation.violations), (b, routes[b], j, evaluation.violations)
+                assert mask[b][j] == all(v.kind == "unvisited" for v in evaluation.violations), (
+                    b,
+                    routes[b],
+                    j,
+                    evaluation.violations,
+                )
                 checked += 1
         action = random_action(td, generator)
         for b, a in enumerate(action.tolist()):
@@ -215,7 +229,12 @@ SLOW = pytest.mark.slow
     "problem,size",
     [(p, s) for p in sorted(PRESETS) for s in (20, 50)]
     + [("mtvrp", 100), ("pvrp", 100)]
-    + [pytest.param(p, s, marks=SLOW) for p in sorted(PRESETS) for s in (100, 200) if (p, s) not in {("mtvrp", 100), ("pvrp", 100)}],
+    + [
+        pytest.param(p, s, marks=SLOW)
+        for p in sorted(PRESETS)
+        for s in (100, 200)
+        if (p, s) not in {("mtvrp", 100), ("pvrp", 100)}
+    ],
 )
 def test_large_batch_reset_step_reward(problem: str, size: int) -> None:
     batch = generate(problem, 1024, size, seed=0)

@@ -23,7 +23,19 @@ from tests.strategies import VARIANTS, instances
 from tests.test_generators import small_city
 
 ENV = RoutingEnv()
-STATE = {"used_linehaul": 0, "used_backhaul": 1, "used_capacity": 2, "load_margin": 3, "current_time": 4, "route_start": 5, "route_waited": 6, "route_slack": 7, "route_distance": 8, "route_preference": 9, "cost": 10}
+STATE = {
+    "used_linehaul": 0,
+    "used_backhaul": 1,
+    "used_capacity": 2,
+    "load_margin": 3,
+    "current_time": 4,
+    "route_start": 5,
+    "route_waited": 6,
+    "route_slack": 7,
+    "route_distance": 8,
+    "route_preference": 9,
+    "cost": 10,
+}
 
 
 def test_constants_follow_the_policy_features():
@@ -88,11 +100,19 @@ def test_every_instance_variant_steps_identically(variant, data):
 def test_policy_rollouts_decode_the_same_on_both_engines(problem):
     batch = to_instances(generate(problem, 3, 9, city=small_city(seed=1), seed=4))
     policy = RoutingPolicy(model="matrix", dim=32, layers=1, heads=4).eval()
-    for options in (dict(strategy="greedy", num_starts=5), dict(strategy="sampling", num_samples=3, num_augment=2), dict(strategy="greedy")):
+    for options in (
+        dict(strategy="greedy", num_starts=5),
+        dict(strategy="sampling", num_samples=3, num_augment=2),
+        dict(strategy="greedy"),
+    ):
         runs = []
         for engine in ("env", "fast"):
             with torch.no_grad():
-                runs.append(policy.rollout(ENV.reset(batch), ENV, engine=engine, generator=torch.Generator().manual_seed(7), **options))
+                runs.append(
+                    policy.rollout(
+                        ENV.reset(batch), ENV, engine=engine, generator=torch.Generator().manual_seed(7), **options
+                    )
+                )
         reference, fast = runs
         assert torch.equal(reference.actions, fast.actions), options
         assert torch.equal(reference.vehicle_types, fast.vehicle_types)

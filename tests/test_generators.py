@@ -102,7 +102,9 @@ def test_profiled_instances() -> None:
     routes, types = single_solution(instance)
     evaluation = evaluate(instance, routes, types)
     assert evaluation.feasible
-    assert evaluation.cost == pytest.approx(evaluation.duration - sum(instance.preference[k, r[0]] for r, k in zip(routes, types, strict=True)))
+    assert evaluation.cost == pytest.approx(
+        evaluation.duration - sum(instance.preference[k, r[0]] for r, k in zip(routes, types, strict=True))
+    )
 
 
 def test_sample_instance_by_flags_and_errors() -> None:

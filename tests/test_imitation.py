@@ -65,7 +65,7 @@ def test_label_stream_resumes_with_the_same_batches(labels):
     batches = list(stream)
     again = LabelStream(list(read_shards(labels)), batch_size=4, steps=3, seed=5, orderings=2)
     again.load_state_dict({"epoch": 0, "step": 2, "labels": 64})
-    (td, targets), = list(again)
+    ((td, targets),) = list(again)
     assert torch.equal(targets, batches[2][1]) and torch.equal(td["distance"], batches[2][0]["distance"])
 
 

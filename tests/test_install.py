@@ -55,14 +55,35 @@ def test_a_wheel_install_solves_with_the_shipped_checkpoint(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     # --ignore-installed: the running interpreter's own (editable) nco stays untouched
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--ignore-installed", str(source)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--ignore-installed",
+            str(source),
+        ],
+        check=True,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.copy(REPO / "data" / "instances" / INSTANCE, elsewhere / INSTANCE)
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "NCO_SHIPPED_DATA")}
-    done = subprocess.run([str(venv / "bin" / "nco"), "solve", INSTANCE, "--method", "neural", "--time-limit", "1",
-                           "--json"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(venv / "bin" / "nco"), "solve", INSTANCE, "--method", "neural", "--time-limit", "1", "--json"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     solution = json.loads(done.stdout)
     assert solution["method"] == "neural" and solution["feasible"] is True
@@ -73,5 +94,8 @@ def test_a_wheel_install_solves_with_the_shipped_checkpoint(tmp_path: Path) -> N
 
 
 def _files(folder: Path) -> set[str]:
-    return {str(path.relative_to(folder)) for path in folder.rglob("*")
-            if path.is_file() and "__pycache__" not in path.parts}
+    return {
+        str(path.relative_to(folder))
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }

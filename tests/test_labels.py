@@ -12,8 +12,14 @@ from nco.cli import main
 from nco.training.labels import read_shards, rebuild_instance
 from nco_core.solution import Solution
 
-OPTIONS = {"--problem": "acvrp", "--size": "10", "--cities": "andorra,bangor", "--num-instances": "5",
-           "--time-limit": "0.05", "--shard-size": "2"}
+OPTIONS = {
+    "--problem": "acvrp",
+    "--size": "10",
+    "--cities": "andorra,bangor",
+    "--num-instances": "5",
+    "--time-limit": "0.05",
+    "--shard-size": "2",
+}
 
 
 def _args(out, **changes: str) -> list[str]:
@@ -27,11 +33,19 @@ def test_labels_rebuild_their_instances_resume_and_refuse_other_jobs(tmp_path, c
     shards = sorted(out.glob("shard-*.npz"))
     assert [p.name for p in shards] == ["shard-00000.npz", "shard-00001.npz", "shard-00002.npz"]
     labels = list(read_shards(out))
-    assert [(label.city, label.seed) for label in labels] == [("andorra", 0), ("bangor", 1), ("andorra", 2), ("bangor", 3), ("andorra", 4)]
+    assert [(label.city, label.seed) for label in labels] == [
+        ("andorra", 0),
+        ("bangor", 1),
+        ("andorra", 2),
+        ("bangor", 3),
+        ("andorra", 4),
+    ]
     for label in labels:
         instance = label.instance()
         # the recipe is the public generator call: anyone can rebuild the instance from it
-        assert np.array_equal(instance.distance, sample_instance("acvrp", 10, city=label.city, seed=label.seed).distance)
+        assert np.array_equal(
+            instance.distance, sample_instance("acvrp", 10, city=label.city, seed=label.seed).distance
+        )
         solution = Solution.of(instance, label.routes, label.vehicle_types)
         assert solution.feasible and label.feasible
         assert solution.cost == pytest.approx(label.cost, rel=1e-12)
@@ -47,7 +61,9 @@ def test_labels_rebuild_their_instances_resume_and_refuse_other_jobs(tmp_path, c
     shards[2].unlink()  # an interrupted run: the missing shard alone is made again
     assert main(_args(out)) == 0
     assert "labelled 1 instances (4 already there" in capsys.readouterr().out
-    assert [(label.seed, label.routes) for label in read_shards(out)] == [(label.seed, label.routes) for label in labels]
+    assert [(label.seed, label.routes) for label in read_shards(out)] == [
+        (label.seed, label.routes) for label in labels
+    ]
 
     assert main(_args(out, time_limit="0.1")) == 2  # another budget: not mixed in
     assert "time_limit: shard 0.05, this run 0.1" in capsys.readouterr().err

@@ -29,7 +29,9 @@ from llm_server import ScriptedChatServer  # noqa: E402
 
 TASKS = Path(__file__).resolve().parents[1] / "data" / "llm_tasks"
 # generated code runs only under bubblewrap (.ci/run installs it); the escapes are in test_sandbox.py
-needs_sandbox = pytest.mark.skipif(confinement_problem() is not None, reason=f"no OS-level sandbox: {confinement_problem()}")
+needs_sandbox = pytest.mark.skipif(
+    confinement_problem() is not None, reason=f"no OS-level sandbox: {confinement_problem()}"
+)
 
 TEXT = (
     "Three vans with capacity 10 leave the depot at (0, 0) and deliver to 6 customers at "
@@ -42,16 +44,24 @@ BUILD = """import numpy as np, nco
 pts = np.array([(0, 0), (10, 0), (20, 0), (0, 10), (0, 20), (-10, 0), (-20, 0)], float)
 distance = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
 """
-CORRECT = BUILD + (
-    "instance = nco.Instance(distance=distance, demand=[0] + [4] * 6, capacity=10, num_vehicles=3)\n"
-    "solution = nco.solve(instance, method='vroom', time_limit=1)\n"
-) + EMIT
+CORRECT = (
+    BUILD
+    + (
+        "instance = nco.Instance(distance=distance, demand=[0] + [4] * 6, capacity=10, num_vehicles=3)\n"
+        "solution = nco.solve(instance, method='vroom', time_limit=1)\n"
+    )
+    + EMIT
+)
 CRASHES = BUILD + "instance = nco.Instance(distance=distance, demand=[4] * 7, capacity=10)\n" + EMIT
 # runs, but its hand-made routes overload a van: the evaluator must catch it
-VIOLATES = BUILD + (
-    "instance = nco.Instance(distance=distance, demand=[0] + [4] * 6, capacity=10, num_vehicles=3)\n"
-    "solution = nco.Solution.of(instance, [[1, 2, 3], [4, 5, 6]])\n"
-) + EMIT
+VIOLATES = (
+    BUILD
+    + (
+        "instance = nco.Instance(distance=distance, demand=[0] + [4] * 6, capacity=10, num_vehicles=3)\n"
+        "solution = nco.Solution.of(instance, [[1, 2, 3], [4, 5, 6]])\n"
+    )
+    + EMIT
+)
 DROPS_A_CUSTOMER = CORRECT.replace("(-20, 0)], float)", "], float)").replace("[4] * 6", "[4] * 5")
 
 
@@ -196,8 +206,17 @@ def test_sandbox_gets_a_minimal_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert run.ok, run.stderr
     environment = json.loads(run.stdout)
     assert "NCO_LLM_API_KEY" not in environment and "sk-must-not-leak" not in run.stdout
-    assert set(environment) <= {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONHASHSEED", "OMP_NUM_THREADS",
-                                "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "LC_CTYPE"}
+    assert set(environment) <= {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "PYTHONHASHSEED",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "LC_CTYPE",
+    }
 
 
 # --- the loop: self-debugging and self-verification ---------------------------------------------
@@ -259,9 +278,25 @@ def test_a_timeout_in_generated_code_goes_back_to_the_model() -> None:
 @needs_sandbox
 def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with ScriptedChatServer([fenced(CRASHES), fenced(CORRECT)]) as server:
-        status = cli_main(["llm", TEXT, "--endpoint", server.endpoint, "--model", "m", "--api-key", "k",
-                           "--max-rounds", "3", "--show-code", "--out", str(tmp_path / "out"),
-                           "--transcript", str(tmp_path / "t.json")])
+        status = cli_main(
+            [
+                "llm",
+                TEXT,
+                "--endpoint",
+                server.endpoint,
+                "--model",
+                "m",
+                "--api-key",
+                "k",
+                "--max-rounds",
+                "3",
+                "--show-code",
+                "--out",
+                str(tmp_path / "out"),
+                "--transcript",
+                str(tmp_path / "t.json"),
+            ]
+        )
     out, err = capsys.readouterr()
     assert status == 0, out + err
     assert "VERIFIED" in out and "generated program" in out and "vroom" in out
@@ -273,7 +308,9 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert server.headers[0]["Authorization"] == "Bearer k"
 
 
-def test_cli_without_endpoint_fails_clearly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_without_endpoint_fails_clearly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("NCO_LLM_ENDPOINT", raising=False)
     assert cli_main(["llm", TEXT, "--model", "m"]) == 2
     assert "NCO_LLM_ENDPOINT" in capsys.readouterr().err
@@ -297,17 +334,32 @@ def test_task_set_covers_the_variants_and_agrees_with_its_own_text() -> None:
         assert instance_differences(instance, instance) == []
         # a wrong formulation is told apart
         assert instance_differences(instance.replace(open_routes=not instance.open_routes), instance)
-    assert {"capacity", "time_windows", "service_time", "backhaul", "strict_backhaul", "open_routes",
-            "max_duration", "heterogeneous_fleet", "fixed_cost", "multiple_profiles", "allowed",
-            "preference", "asymmetric"} <= used
+    assert {
+        "capacity",
+        "time_windows",
+        "service_time",
+        "backhaul",
+        "strict_backhaul",
+        "open_routes",
+        "max_duration",
+        "heterogeneous_fleet",
+        "fixed_cost",
+        "multiple_profiles",
+        "allowed",
+        "preference",
+        "asymmetric",
+    } <= used
 
 
 def test_text_check_catches_a_dropped_customer_in_a_task() -> None:
     task = next(t for t in load_tasks() if t["id"] == "cvrp_bakery")
     instance = nco.read(TASKS / task["expected"])
     keep = np.arange(instance.num_nodes - 1)
-    smaller = instance.replace(distance=instance.distance[np.ix_(keep, keep)], coordinates=instance.coordinates[keep],
-                               demand=instance.demand[keep])
+    smaller = instance.replace(
+        distance=instance.distance[np.ix_(keep, keep)],
+        coordinates=instance.coordinates[keep],
+        demand=instance.demand[keep],
+    )
     assert any("8 customers" in problem for problem in check_against_text(task["text"], smaller))
 
 
@@ -316,18 +368,39 @@ def test_benchmark_runs_against_an_endpoint_and_reports_the_papers_metrics(tmp_p
     """Scripted 'model' that formulates one task exactly (from its expected file) and one wrongly."""
     replies = []
     # in task-file order, which is the order the benchmark asks in
-    for task_id, change in (("open_routes_couriers", "instance = instance.replace(open_routes=False)\n"), ("backhaul_strict", "")):
+    for task_id, change in (
+        ("open_routes_couriers", "instance = instance.replace(open_routes=False)\n"),
+        ("backhaul_strict", ""),
+    ):
         data = (TASKS / f"{task_id}.instance.json").read_text()
-        program = (f"import nco\nopen('given.json', 'w').write({data!r})\ninstance = nco.read('given.json')\n"
-                   f"{change}solution = nco.solve(instance, method='ortools', time_limit=1)\n") + EMIT
+        program = (
+            f"import nco\nopen('given.json', 'w').write({data!r})\ninstance = nco.read('given.json')\n"
+            f"{change}solution = nco.solve(instance, method='ortools', time_limit=1)\n"
+        ) + EMIT
         replies.append(fenced(program))
     out = tmp_path / "llm.md"
     with ScriptedChatServer(replies) as server:
         result = subprocess.run(
-            [sys.executable, str(TASKS.parents[1] / "benchmarks" / "llm.py"), "--endpoint", server.endpoint,
-             "--model", "scripted", "--tasks", "backhaul_strict", "open_routes_couriers", "--max-rounds", "1",
-             "--reference-time", "1", "--out", str(out)],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                str(TASKS.parents[1] / "benchmarks" / "llm.py"),
+                "--endpoint",
+                server.endpoint,
+                "--model",
+                "scripted",
+                "--tasks",
+                "backhaul_strict",
+                "open_routes_couriers",
+                "--max-rounds",
+                "1",
+                "--reference-time",
+                "1",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert result.returncode == 0, result.stderr
     table = out.read_text()
@@ -338,6 +411,11 @@ def test_benchmark_runs_against_an_endpoint_and_reports_the_papers_metrics(tmp_p
 
 def test_benchmark_without_endpoint_exits_with_a_clear_message() -> None:
     env = {key: value for key, value in __import__("os").environ.items() if not key.startswith("NCO_LLM")}
-    result = subprocess.run([sys.executable, str(TASKS.parents[1] / "benchmarks" / "llm.py")],
-                            capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(TASKS.parents[1] / "benchmarks" / "llm.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 2 and "NCO_LLM_ENDPOINT" in result.stderr

@@ -101,8 +101,13 @@ def test_end_to_end_monaco(dataset, tools, tmp_path):
 def test_build_pool_files_and_read_back(server, tmp_path):
     nodes = road_nodes(server.dataset.base)
     provenance = {"source_file": "monaco.osm.pbf", "source_sha256": server.dataset.sha256}
-    a, b = build_pools(OSRMClient(server.url), [PoolRequest("m1", 40, seed=1), PoolRequest("m2", 30, seed=2)],
-                       provenance, nodes=nodes, out=tmp_path)
+    a, b = build_pools(
+        OSRMClient(server.url),
+        [PoolRequest("m1", 40, seed=1), PoolRequest("m2", 30, seed=2)],
+        provenance,
+        nodes=nodes,
+        out=tmp_path,
+    )
     city = load_city(str(a))
     assert city.size == 40 and city.meta["source_sha256"] == server.dataset.sha256
     assert "OpenStreetMap contributors" in city.meta["attribution"]
@@ -142,8 +147,7 @@ def test_cli_build_city_and_list(monaco, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_osrm_url_needs_bbox(server, tmp_path, capsys):
-    code = cli(["data", "build-city", "--osrm-url", server.url, "--name", "x", "--points", "5", "--out",
-                str(tmp_path)])
+    code = cli(["data", "build-city", "--osrm-url", server.url, "--name", "x", "--points", "5", "--out", str(tmp_path)])
     assert code == 2 and "--bbox is required" in capsys.readouterr().err
 
 
@@ -151,8 +155,25 @@ def test_cli_osrm_url_with_bbox(server, dataset, tmp_path):
     nodes = road_nodes(dataset.base)
     minlon, minlat, maxlon, maxlat = dense_windows(nodes, count=1)[0]
     bbox = f"{minlon},{minlat},{maxlon},{maxlat}"
-    assert cli(["data", "build-city", "--osrm-url", server.url, "--name", "remote", "--points", "20",
-                "--bbox", bbox, "--out", str(tmp_path)]) == 0
+    assert (
+        cli(
+            [
+                "data",
+                "build-city",
+                "--osrm-url",
+                server.url,
+                "--name",
+                "remote",
+                "--points",
+                "20",
+                "--bbox",
+                bbox,
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     city = load_city(str(tmp_path / "remote.npz"))
     assert city.size == 20 and city.meta["osrm_url"] == server.url
 
@@ -167,8 +188,9 @@ def test_server_killed_mid_build(dataset, tools, tmp_path):
 
         client = OSRMClient(server.url, retries=2, backoff=0.05)
         with pytest.raises(OSRMError, match="not reachable"):
-            build_pools(client, [PoolRequest("dead", 40)], {}, nodes=nodes, out=tmp_path,
-                        progress=kill_at_first_progress)
+            build_pools(
+                client, [PoolRequest("dead", 40)], {}, nodes=nodes, out=tmp_path, progress=kill_at_first_progress
+            )
     assert list(tmp_path.iterdir()) == [], "no partial pool file"
 
 
@@ -188,7 +210,7 @@ def test_osrm_error_code_is_reported(server):
 
 def test_corrupted_pbf(monaco, tools, tmp_path):
     broken = tmp_path / "broken.osm.pbf"
-    broken.write_bytes(monaco.read_bytes()[: 300_000])
+    broken.write_bytes(monaco.read_bytes()[:300_000])
     with pytest.raises(OSRMBuildError, match="osrm-extract failed on .*broken.osm.pbf.*PBF error"):
         build_dataset(broken, tools)
     with pytest.raises(FileNotFoundError, match="missing.osm.pbf"):
@@ -230,7 +252,7 @@ def test_dense_windows_are_disjoint_and_dense():
     assert minlat < lat0 + 0.1 < maxlat and minlon < lon0 + 0.2 < maxlon
     assert abs((maxlat - minlat) * 111.19 - 3.0) < 0.01
     for k, a in enumerate(windows):
-        for b in windows[k + 1:]:
+        for b in windows[k + 1 :]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
 
 
@@ -300,7 +322,11 @@ class _Replies(http.server.BaseHTTPRequestHandler):
             a, b = lonlat[list(pick("sources"))], lonlat[list(pick("destinations"))]
             metres = 111_195 * np.hypot(*(a[:, None, :] - b[None, :, :]).transpose(2, 0, 1)) * 1.3
             metres += 7 * (np.arange(len(a))[:, None] < np.arange(len(b))[None, :])  # asymmetric
-            reply = self.broken_table or {"code": "Ok", "distances": metres.tolist(), "durations": (metres / 10).tolist()}
+            reply = self.broken_table or {
+                "code": "Ok",
+                "distances": metres.tolist(),
+                "durations": (metres / 10).tolist(),
+            }
         body = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -331,19 +357,35 @@ POINTS = np.array([[43.731, 7.421], [43.733, 7.424], [43.736, 7.419]])
 BBOX = "7.415,43.728,7.430,43.740"
 
 
-@pytest.mark.parametrize("reply, problem", [
-    ({"code": "Ok", "distances": [[1.0]], "durations": [[1.0]]}, r"'distances' must be 3 rows of 3 values, got 1 rows"),
-    ({"code": "Ok", "distances": [[0, -5, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
-     r"1 negative distances in a 3 x 3 table \(first: 'distances'\[0\]\[1\] = -5\); more than 1%"),
-    ({"code": "Ok", "distances": [[0, 1, 1]] * 3, "durations": [[0, -5, 1]] * 3}, r"'durations'\[0\]\[1\] = -5 is not in"),
-    ({"code": "Ok", "distances": [[0, 1e12, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
-     r"'distances'\[0\]\[1\] = 1e\+12 is not in"),
-    ({"code": "Ok", "distances": [[0, 1, 1]] * 3, "durations": [[0, float("inf"), 1]] * 3}, r"'durations'\[0\]\[1\] = inf"),
-    ({"code": "Ok", "distances": [[0, "x", 1]] * 3, "durations": [[0, 1, 1]] * 3}, r"'distances' holds 'x'"),
-    ({"code": "Ok", "distances": [[0, True, 1]] * 3, "durations": [[0, 1, 1]] * 3}, r"'distances' holds True"),
-    ({"code": "Ok", "distances": [[0, 1, 1]] * 3}, r"'durations' must be 3 rows of 3 values, got NoneType"),
-    ([1, 2, 3], r"answered a JSON list, not an object"),
-])
+@pytest.mark.parametrize(
+    "reply, problem",
+    [
+        (
+            {"code": "Ok", "distances": [[1.0]], "durations": [[1.0]]},
+            r"'distances' must be 3 rows of 3 values, got 1 rows",
+        ),
+        (
+            {"code": "Ok", "distances": [[0, -5, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
+            r"1 negative distances in a 3 x 3 table \(first: 'distances'\[0\]\[1\] = -5\); more than 1%",
+        ),
+        (
+            {"code": "Ok", "distances": [[0, 1, 1]] * 3, "durations": [[0, -5, 1]] * 3},
+            r"'durations'\[0\]\[1\] = -5 is not in",
+        ),
+        (
+            {"code": "Ok", "distances": [[0, 1e12, 1], [1, 0, 1], [1, 1, 0]], "durations": [[0, 1, 1]] * 3},
+            r"'distances'\[0\]\[1\] = 1e\+12 is not in",
+        ),
+        (
+            {"code": "Ok", "distances": [[0, 1, 1]] * 3, "durations": [[0, float("inf"), 1]] * 3},
+            r"'durations'\[0\]\[1\] = inf",
+        ),
+        ({"code": "Ok", "distances": [[0, "x", 1]] * 3, "durations": [[0, 1, 1]] * 3}, r"'distances' holds 'x'"),
+        ({"code": "Ok", "distances": [[0, True, 1]] * 3, "durations": [[0, 1, 1]] * 3}, r"'distances' holds True"),
+        ({"code": "Ok", "distances": [[0, 1, 1]] * 3}, r"'durations' must be 3 rows of 3 values, got NoneType"),
+        ([1, 2, 3], r"answered a JSON list, not an object"),
+    ],
+)
 def test_malformed_table_replies_are_clear_errors(replies, reply, problem):
     url, handler = replies
     handler.broken_table = reply
@@ -368,28 +410,34 @@ def test_a_rare_negative_distance_is_unknown_not_wrapped(replies):
     points = np.column_stack([np.linspace(43.73, 43.74, 12), np.linspace(7.42, 7.43, 12)])
     distances = (1 + np.arange(144.0).reshape(12, 12)) * (1 - np.eye(12))
     distances[3, 7] = -0.9  # one pair in 144: under 1 %
-    handler.broken_table = {"code": "Ok", "distances": distances.tolist(), "durations": (distances ** 2).tolist()}
+    handler.broken_table = {"code": "Ok", "distances": distances.tolist(), "durations": (distances**2).tolist()}
     distance, duration = OSRMClient(url, retries=0).table(points)
     assert np.isnan(distance[3, 7]) and np.isnan(distance).sum() == 1 and duration[3, 7] == pytest.approx(0.81)
 
 
 def test_unroutable_pairs_stay_nan_for_the_pool_to_drop(replies):
     url, handler = replies
-    handler.broken_table = {"code": "Ok", "distances": [[0, None, 5], [4, 0, 5], [5, 5, 0]],
-                            "durations": [[0, 1, 1], [1, 0, None], [1, 1, 0]]}
+    handler.broken_table = {
+        "code": "Ok",
+        "distances": [[0, None, 5], [4, 0, 5], [5, 5, 0]],
+        "durations": [[0, 1, 1], [1, 0, None], [1, 1, 0]],
+    }
     distance, duration = OSRMClient(url, retries=0).table(POINTS)
     assert np.isnan(distance[0, 1]) and np.isnan(duration[1, 2]) and np.isfinite(distance[1, 0])
 
 
-@pytest.mark.parametrize("reply, problem", [
-    ({"code": "Ok"}, "expected waypoints"),
-    ({"code": "Ok", "waypoints": []}, "expected waypoints"),
-    ({"code": "Ok", "waypoints": [{"location": [7.4], "distance": 1}]}, "expected waypoints"),
-    ({"code": "Ok", "waypoints": [{"location": ["7.4", "43.7"], "distance": 1}]}, "expected waypoints"),
-    ({"code": "Ok", "waypoints": [{"location": [7.4, 43.7]}]}, "expected waypoints"),
-    ({"code": "Ok", "waypoints": [{"location": [7.4, 95.0], "distance": 1}]}, "not a place on Earth"),
-    ({"code": "Ok", "waypoints": [{"location": [7.4, 43.7], "distance": -1}]}, "not a place on Earth"),
-])
+@pytest.mark.parametrize(
+    "reply, problem",
+    [
+        ({"code": "Ok"}, "expected waypoints"),
+        ({"code": "Ok", "waypoints": []}, "expected waypoints"),
+        ({"code": "Ok", "waypoints": [{"location": [7.4], "distance": 1}]}, "expected waypoints"),
+        ({"code": "Ok", "waypoints": [{"location": ["7.4", "43.7"], "distance": 1}]}, "expected waypoints"),
+        ({"code": "Ok", "waypoints": [{"location": [7.4, 43.7]}]}, "expected waypoints"),
+        ({"code": "Ok", "waypoints": [{"location": [7.4, 95.0], "distance": 1}]}, "not a place on Earth"),
+        ({"code": "Ok", "waypoints": [{"location": [7.4, 43.7], "distance": -1}]}, "not a place on Earth"),
+    ],
+)
 def test_malformed_nearest_replies_are_clear_errors(replies, reply, problem):
     url, handler = replies
     handler.broken_nearest = reply
@@ -414,8 +462,22 @@ def test_build_city_refuses_a_path_as_name_before_any_request(replies, tmp_path,
     url, handler = replies
     for name in ("../evil", "a/b", "..", ".hidden", ""):
         with pytest.raises(SystemExit) as done:
-            cli(["data", "build-city", "--osrm-url", url, "--name", name, "--points", "6", "--bbox", BBOX,
-                 "--out", str(tmp_path / "pools")])
+            cli(
+                [
+                    "data",
+                    "build-city",
+                    "--osrm-url",
+                    url,
+                    "--name",
+                    name,
+                    "--points",
+                    "6",
+                    "--bbox",
+                    BBOX,
+                    "--out",
+                    str(tmp_path / "pools"),
+                ]
+            )
         assert done.value.code == 2
         assert "must be a plain file name" in capsys.readouterr().err
     assert handler.requests == [] and not (tmp_path / "pools").exists() and not (tmp_path / "evil.npz").exists()

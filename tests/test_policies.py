@@ -73,7 +73,9 @@ def test_decoded_solutions_are_feasible_and_costed_like_the_evaluator(problem):
         assert best and all(solution.feasible for solution in best)
     from envs.convert import actions_to_routes
 
-    for instance, (routes, types), reward in zip(instances, actions_to_routes(rollout.actions, rollout.vehicle_types), rollout.reward, strict=True):
+    for instance, (routes, types), reward in zip(
+        instances, actions_to_routes(rollout.actions, rollout.vehicle_types), rollout.reward, strict=True
+    ):
         solution = nco.Solution.of(instance, routes, types)
         assert solution.feasible
         assert solution.cost == pytest.approx(-float(reward), rel=1e-9, abs=1e-9)

@@ -22,41 +22,84 @@ from nco import Instance, InstanceFileError, VehicleType
 from nco_core.errors import UnsupportedFeature
 from nco_core.json_io import instance_to_json
 
-TOKENS = ["", "x", "-1", "0", "1", "2", "1.5", "1e308", "-1e308", "nan", "inf", "-inf", "999999", "true", "null",
-          '"s"', "[]", "{}", "[", "]", ",", ":", "EOF", "DEMAND_SECTION", "NAME: y", "\"open_routes\": \"false\""]
+TOKENS = [
+    "",
+    "x",
+    "-1",
+    "0",
+    "1",
+    "2",
+    "1.5",
+    "1e308",
+    "-1e308",
+    "nan",
+    "inf",
+    "-inf",
+    "999999",
+    "true",
+    "null",
+    '"s"',
+    "[]",
+    "{}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "EOF",
+    "DEMAND_SECTION",
+    "NAME: y",
+    '"open_routes": "false"',
+]
 
 
 def _vrplib_seeds() -> list[str]:
     coords = "\n".join(f"{i + 1} {3 * i} {i * i % 7}" for i in range(5))
     demand = "\n".join(f"{i + 1} {0 if i == 0 else i}" for i in range(5))
-    cvrp = (f"NAME: small\nTYPE: CVRP\nDIMENSION: 5\nCAPACITY: 6\nEDGE_WEIGHT_TYPE: EUC_2D\n"
-            f"NODE_COORD_SECTION\n{coords}\nDEMAND_SECTION\n{demand}\nDEPOT_SECTION\n1\n-1\nEOF\n")
+    cvrp = (
+        f"NAME: small\nTYPE: CVRP\nDIMENSION: 5\nCAPACITY: 6\nEDGE_WEIGHT_TYPE: EUC_2D\n"
+        f"NODE_COORD_SECTION\n{coords}\nDEMAND_SECTION\n{demand}\nDEPOT_SECTION\n1\n-1\nEOF\n"
+    )
     rows = lambda values: "\n".join(f"{k + 1} {v}" for k, v in enumerate(values))  # noqa: E731
-    fleet = (f"NAME: mix\nTYPE: HFVRP\nDIMENSION: 5\nVEHICLES: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n"
-             f"{coords}\nDEMAND_SECTION\n{demand}\nCAPACITY_SECTION\n{rows([4, 4, 9])}\n"
-             f"VEHICLES_FIXED_COST_SECTION\n{rows([10, 10, 30])}\nDEPOT_SECTION\n1\n-1\nEOF\n")
+    fleet = (
+        f"NAME: mix\nTYPE: HFVRP\nDIMENSION: 5\nVEHICLES: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n"
+        f"{coords}\nDEMAND_SECTION\n{demand}\nCAPACITY_SECTION\n{rows([4, 4, 9])}\n"
+        f"VEHICLES_FIXED_COST_SECTION\n{rows([10, 10, 30])}\nDEPOT_SECTION\n1\n-1\nEOF\n"
+    )
     windows = Instance(
         distance=np.array([[0, 4, 5, 6], [4, 0, 2, 3.5], [5, 2.5, 0, 1], [6, 3, 1, 0]]),
-        demand=[0, 1, 2, 1], capacity=3, num_vehicles=2,
-        time_windows=[[0, 100], [0, 50], [10, 60], [0, 80]], service_time=[0, 1, 2, 3], name="windows",
+        demand=[0, 1, 2, 1],
+        capacity=3,
+        num_vehicles=2,
+        time_windows=[[0, 100], [0, 50], [10, 60], [0, 80]],
+        service_time=[0, 1, 2, 3],
+        name="windows",
     )
     with tempfile.TemporaryDirectory() as folder:
         explicit = nco.write(windows, Path(folder) / "windows.vrp").read_text()
-    customers = "\n".join(f"{i} {10 + 3 * i} {20 - 2 * i} {min(i, 1) * 3} {5 * i} {200 - i} {min(i, 1) * 10}"
-                          for i in range(5))
-    solomon = ("R0\n\nVEHICLE\nNUMBER     CAPACITY\n  3         10\n\nCUSTOMER\n"
-               "CUST NO.   XCOORD.   YCOORD.    DEMAND   READY TIME   DUE DATE   SERVICE TIME\n\n" + customers + "\n")
+    customers = "\n".join(
+        f"{i} {10 + 3 * i} {20 - 2 * i} {min(i, 1) * 3} {5 * i} {200 - i} {min(i, 1) * 10}" for i in range(5)
+    )
+    solomon = (
+        "R0\n\nVEHICLE\nNUMBER     CAPACITY\n  3         10\n\nCUSTOMER\n"
+        "CUST NO.   XCOORD.   YCOORD.    DEMAND   READY TIME   DUE DATE   SERVICE TIME\n\n" + customers + "\n"
+    )
     return [cvrp, fleet, explicit, solomon]
 
 
 def _json_seeds() -> list[str]:
     distance = np.array([[0, 1, 2, np.inf], [1, 0, 1, 2], [2, 1, 0, 1], [3, 2, 1, 0]])
     rich = Instance(
-        distance=np.stack([distance, 2 * distance]), coordinates=[[0, 0], [1, 0], [2, 0], [3, 0]],
-        demand=[0, 1, 2, 1], pickup=[0, 0, 1, 0],
+        distance=np.stack([distance, 2 * distance]),
+        coordinates=[[0, 0], [1, 0], [2, 0], [3, 0]],
+        demand=[0, 1, 2, 1],
+        pickup=[0, 0, 1, 0],
         fleet=(VehicleType(2, capacity=4, fixed_cost=3.5), VehicleType(1, capacity=5, profile=1, max_duration=90)),
-        time_windows=[[0, 500], [0, 100], [10, 200], [0, 300]], service_time=[0, 1, 2, 3], open_routes=True,
-        allowed=[[True, True, True, False], [True] * 4], preference=[[0, 0.5, 0, 0], [0, 0, 0, 1.25]], name="rich",
+        time_windows=[[0, 500], [0, 100], [10, 200], [0, 300]],
+        service_time=[0, 1, 2, 3],
+        open_routes=True,
+        allowed=[[True, True, True, False], [True] * 4],
+        preference=[[0, 0.5, 0, 0], [0, 0, 0, 1.25]],
+        name="rich",
     )
     plain = Instance(distance=distance[:3, :3], demand=[0, 1, 1], capacity=2, max_route_duration=10)
     return [json.dumps(instance_to_json(instance), indent=1) for instance in (rich, plain)]
@@ -95,8 +138,9 @@ def _same(a: Instance, b: Instance) -> bool:
             continue
         x, y = getattr(a, item.name), getattr(b, item.name)
         if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype == y.dtype
-                    and np.array_equal(x, y)):
+            if not (
+                isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype == y.dtype and np.array_equal(x, y)
+            ):
                 return False
         elif x != y or type(x) is not type(y):
             return False

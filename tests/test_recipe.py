@@ -14,8 +14,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_recipe_stages_label_train_and_ship(tmp_path: Path) -> None:
-    settings = dict(OUT=str(tmp_path), PROBLEM="acvrp", SIZE="10", LABELS="8", LABEL_TIME="0.05", BATCH="4",
-                    STARTS="4", EPOCHS="1", STEPS="2", VAL="2", MINUTES="3", ACCELERATOR="cpu")
+    settings = dict(
+        OUT=str(tmp_path),
+        PROBLEM="acvrp",
+        SIZE="10",
+        LABELS="8",
+        LABEL_TIME="0.05",
+        BATCH="4",
+        STARTS="4",
+        EPOCHS="1",
+        STEPS="2",
+        VAL="2",
+        MINUTES="3",
+        ACCELERATOR="cpu",
+    )
     env = {**os.environ, **settings}
     for stage in ("label", "imitation", "rl", "ship"):
         done = subprocess.run([str(REPO / "scripts" / "gpu_recipe.sh"), stage], env=env, capture_output=True, text=True)

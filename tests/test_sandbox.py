@@ -32,7 +32,9 @@ from llm_server import ScriptedChatServer
 REPO = Path(__file__).resolve().parents[1]
 
 # .ci/run installs bubblewrap; without it only the refusal tests can run
-needs_sandbox = pytest.mark.skipif(confinement_problem() is not None, reason=f"no OS-level sandbox: {confinement_problem()}")
+needs_sandbox = pytest.mark.skipif(
+    confinement_problem() is not None, reason=f"no OS-level sandbox: {confinement_problem()}"
+)
 
 # The audit hook resolves paths through posixpath.abspath at call time: after this every path
 # looks inside the working directory, and the hook allows every file operation.
@@ -85,7 +87,9 @@ def test_sandbox_runs_as_nobody_in_its_own_namespaces() -> None:
         "ns = {k: os.readlink(f'/proc/self/ns/{k}') for k in ('user', 'pid', 'net', 'ipc', 'uts', 'mnt')}\n"
         "print(json.dumps({'uid': os.getuid(), 'gid': os.getgid(), 'groups': os.getgroups(), 'ns': ns,\n"
         "                  'host': os.uname().nodename, 'root': sorted(os.listdir('/')),\n"
-        "                  'repo': sorted(os.listdir(" + repr(str(REPO)) + ")), 'caps': open('/proc/self/status').read()}))\n"
+        "                  'repo': sorted(os.listdir("
+        + repr(str(REPO))
+        + ")), 'caps': open('/proc/self/status').read()}))\n"
     )
     run = run_python(code)
     assert run.ok, run.stderr
@@ -112,7 +116,9 @@ def test_patched_abspath_reads_and_writes_nothing_outside(tmp_path: Path) -> Non
     planted = tmp_path / "planted.txt"
     guard = REPO / "nco" / "llm" / "guard.py"
     before = guard.read_bytes()
-    code = HOOK_OFF + f"""
+    code = (
+        HOOK_OFF
+        + f"""
 attempt("shadow", lambda: open("/etc/shadow").read())
 attempt("passwd", lambda: open("/etc/passwd").read())
 attempt("secret", lambda: open({str(secret)!r}).read())
@@ -122,6 +128,7 @@ attempt("usr", lambda: open("/usr/planted", "w").write("x"))
 attempt("root", lambda: open("/planted", "w").write("x"))
 attempt("own", lambda: open("mine.txt", "w").write("x"))
 """
+    )
     run = run_python(code)
     assert run.ok, run.stderr
     assert "HOOK BYPASSED" in run.stdout
@@ -136,7 +143,9 @@ attempt("own", lambda: open("mine.txt", "w").write("x"))
 def test_dir_fd_through_a_symlink_reaches_nothing_outside(tmp_path: Path) -> None:
     guard = REPO / "nco" / "llm" / "guard.py"
     before = guard.read_bytes()
-    code = HOOK_OFF + f"""
+    code = (
+        HOOK_OFF
+        + f"""
 os.symlink({str(tmp_path)!r}, "out")
 os.symlink({str(guard.parent)!r}, "src")
 attempt("out", lambda: os.open("planted", os.O_CREAT | os.O_WRONLY, dir_fd=os.open("out", os.O_RDONLY)))
@@ -146,6 +155,7 @@ source = os.open("src", os.O_RDONLY)
 attempt("src", lambda: os.write(os.open("guard.py", os.O_WRONLY | os.O_APPEND, dir_fd=source), b"# planted"))
 attempt("srcnew", lambda: os.open("planted.py", os.O_CREAT | os.O_WRONLY, dir_fd=source))
 """
+    )
     run = run_python(code)
     assert run.ok, run.stderr
     for label in ("out", "rootfd", "src", "srcnew"):
@@ -156,11 +166,14 @@ attempt("srcnew", lambda: os.open("planted.py", os.O_CREAT | os.O_WRONLY, dir_fd
 
 @needs_sandbox
 def test_sqlite_creates_no_file_outside(tmp_path: Path) -> None:
-    code = HOOK_OFF + f"""import sqlite3
+    code = (
+        HOOK_OFF
+        + f"""import sqlite3
 attempt("outside", lambda: sqlite3.connect({str(tmp_path / "evil.db")!r}).execute("create table t(x)"))
 attempt("source", lambda: sqlite3.connect({str(REPO / "nco" / "evil.db")!r}).execute("create table t(x)"))
 attempt("inside", lambda: sqlite3.connect("own.db").execute("create table t(x)"))
 """
+    )
     run = run_python(code)
     assert run.ok, run.stderr
     assert "outside FAILED" in run.stdout and "source FAILED" in run.stdout and "inside SUCCEEDED" in run.stdout
@@ -170,8 +183,10 @@ attempt("inside", lambda: sqlite3.connect("own.db").execute("create table t(x)")
 @needs_sandbox
 def test_a_shell_started_without_audit_event_sees_and_writes_nothing_outside(tmp_path: Path) -> None:
     planted = tmp_path / "planted"
-    script = (f"id -u; ls /; ls {REPO}; cat /etc/passwd; touch {planted}; echo x > /usr/planted; "
-              f"echo x > {REPO}/planted; echo done")
+    script = (
+        f"id -u; ls /; ls {REPO}; cat /etc/passwd; touch {planted}; echo x > /usr/planted; "
+        f"echo x > {REPO}/planted; echo done"
+    )
     code = SPAWN + f"pid = spawn(['/bin/sh', '-c', {script!r}])\nos.waitpid(pid, 0)\n"
     run = run_python(code)
     assert run.ok, run.stderr
@@ -184,9 +199,11 @@ def test_a_shell_started_without_audit_event_sees_and_writes_nothing_outside(tmp
 
 @needs_sandbox
 def test_a_fork_bomb_is_bounded_by_the_process_limit() -> None:
-    bomb = ("import os, time\nn = 0\nwhile n < 500:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
-            "            os._exit(0)\n        n += 1\n    except OSError:\n        "
-            "break\nprint('children', n, flush=True)\n")
+    bomb = (
+        "import os, time\nn = 0\nwhile n < 500:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+        "            os._exit(0)\n        n += 1\n    except OSError:\n        "
+        "break\nprint('children', n, flush=True)\n"
+    )
     code = SPAWN + f"pid = spawn([sys.executable, '-I', '-c', {bomb!r}])\nos.waitpid(pid, 0)\n"
     start = time.monotonic()
     run = run_python(code, limits=SandboxLimits(processes=16, wall_time=20))
@@ -229,7 +246,9 @@ def test_a_child_holding_the_output_does_not_delay_a_finished_program() -> None:
 def test_killing_the_caller_ends_the_sandbox() -> None:
     """--die-with-parent: if nco itself is killed, nothing of the sandbox keeps running."""
     program = SPAWN + "spawn(['/bin/sleep', '420.125'], setsid=True)\nwhile True:\n    pass\n"
-    caller = subprocess.Popen([sys.executable, "-c", f"from nco.llm.sandbox import run_python\nrun_python({program!r})"])
+    caller = subprocess.Popen(
+        [sys.executable, "-c", f"from nco.llm.sandbox import run_python\nrun_python({program!r})"]
+    )
     try:
         deadline = time.monotonic() + 30
         while not processes_with("420.125"):
@@ -250,9 +269,11 @@ def test_network_is_unreachable_even_without_the_hook() -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
-    client = ("import socket\nprint('trying', flush=True)\ntry:\n    "
-              f"socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-              "    print('connected')\nexcept OSError as error:\n    print('refused', error)\n")
+    client = (
+        "import socket\nprint('trying', flush=True)\ntry:\n    "
+        f"socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+        "    print('connected')\nexcept OSError as error:\n    print('refused', error)\n"
+    )
     code = SPAWN + f"pid = spawn([sys.executable, '-I', '-c', {client!r}])\nos.waitpid(pid, 0)\n"
     run = run_python(code, limits=SandboxLimits(wall_time=20))
     listener.setblocking(False)
@@ -265,12 +286,15 @@ def test_network_is_unreachable_even_without_the_hook() -> None:
 
 @needs_sandbox
 def test_scratch_space_and_returned_files_are_bounded() -> None:
-    code = HOOK_OFF + """
+    code = (
+        HOOK_OFF
+        + """
 attempt("fill", lambda: open("big", "wb").write(b"x" * (24 * 2**20)))
 os.remove("big")
 os.symlink("/usr/lib/os-release", "solution.json")
 open("instance.json", "w").write("{}")
 """
+    )
     run = run_python(code, limits=SandboxLimits(scratch_mb=16), collect=("instance.json", "solution.json"))
     assert run.ok, run.stderr
     assert "fill FAILED" in run.stdout and "No space left" in run.stdout
@@ -289,7 +313,9 @@ def test_without_bubblewrap_generated_code_is_refused(binary: str, monkeypatch: 
     assert unsafe.ok and "ran" in unsafe.stdout and unsafe.isolation[0] == "NO OS-LEVEL CONFINEMENT"
 
 
-def test_cli_refuses_before_asking_the_model(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_before_asking_the_model(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("NCO_SANDBOX_BWRAP", "/nonexistent/bwrap")
     with ScriptedChatServer(["```python\nprint(1)\n```"]) as server:
         status = cli_main(["llm", "Two vans deliver to 3 customers.", "--endpoint", server.endpoint, "--model", "m"])
@@ -301,18 +327,33 @@ def test_cli_refuses_before_asking_the_model(monkeypatch: pytest.MonkeyPatch, ca
 @needs_sandbox
 def test_no_user_namespace_can_be_created_inside() -> None:
     """A nested user namespace would give the program capabilities over new kernel objects."""
-    code = SPAWN + "pid = spawn(['/usr/bin/unshare', '--user', '--map-root-user', 'true'])\n" \
-                   "print('status', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    code = (
+        SPAWN + "pid = spawn(['/usr/bin/unshare', '--user', '--map-root-user', 'true'])\n"
+        "print('status', os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
     run = run_python(code)
     assert run.ok, run.stderr
     assert "status 0" not in run.stdout and "status" in run.stdout
 
 
-def test_cli_opt_out_runs_unconfined_and_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_opt_out_runs_unconfined_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("NCO_SANDBOX_BWRAP", "/nonexistent/bwrap")
     with ScriptedChatServer(["```python\nprint('ran unconfined')\n```"]) as server:
-        status = cli_main(["llm", "Two vans deliver to 3 customers.", "--endpoint", server.endpoint, "--model", "m",
-                           "--max-rounds", "1", "--unsafe-no-sandbox"])
+        status = cli_main(
+            [
+                "llm",
+                "Two vans deliver to 3 customers.",
+                "--endpoint",
+                server.endpoint,
+                "--model",
+                "m",
+                "--max-rounds",
+                "1",
+                "--unsafe-no-sandbox",
+            ]
+        )
     out, err = capsys.readouterr()
     assert "WITHOUT A SANDBOX" in err
     assert len(server.requests) == 1 and status == 1 and "NOT SOLVED" in out  # ran, wrote no result

@@ -101,7 +101,23 @@ def test_batch_stream_resumes_mid_epoch_with_the_same_data():
 
 
 def test_bad_resume_path_is_a_clear_error(tmp_path, capsys):
-    assert main(["train", *TINY, "--steps-per-epoch", "1", "--epochs", "1", "--out", str(tmp_path), "--resume", str(tmp_path / "nope.ckpt")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                *TINY,
+                "--steps-per-epoch",
+                "1",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--resume",
+                str(tmp_path / "nope.ckpt"),
+            ]
+        )
+        == 2
+    )
     assert "nope.ckpt" in capsys.readouterr().err
 
 
@@ -154,7 +170,9 @@ def test_training_rollouts_have_the_gradient_of_their_log_likelihood(engine):
 
     def log_likelihood():
         generator = torch.Generator().manual_seed(5)
-        rollout = policy.rollout(env.reset(batch), env, strategy="sampling", num_starts=4, generator=generator, engine=engine)
+        rollout = policy.rollout(
+            env.reset(batch), env, strategy="sampling", num_starts=4, generator=generator, engine=engine
+        )
         return rollout.log_likelihood.sum(), rollout.actions
 
     value, actions = log_likelihood()

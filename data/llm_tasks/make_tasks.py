@@ -22,8 +22,21 @@ from nco_core.io import write
 HERE = Path(__file__).resolve().parent
 
 # customer sites on a plane (km); the depot is always at (50, 50)
-SITES = [(50, 50), (20, 70), (35, 90), (60, 85), (80, 75), (90, 40), (70, 15), (40, 20), (15, 35),
-         (25, 50), (65, 55), (55, 30), (85, 90)]
+SITES = [
+    (50, 50),
+    (20, 70),
+    (35, 90),
+    (60, 85),
+    (80, 75),
+    (90, 40),
+    (70, 15),
+    (40, 20),
+    (15, 35),
+    (25, 50),
+    (65, 55),
+    (55, 30),
+    (85, 90),
+]
 
 
 def euclid(points: list[tuple[float, float]]) -> np.ndarray:
@@ -78,16 +91,24 @@ def _() -> tuple[str, Instance]:
 
 @task("cvrp_helsinki_latlon", "capacity", "latlon")
 def _() -> tuple[str, Instance]:
-    pts = [(60.1699, 24.9384), (60.1841, 24.9505), (60.1618, 24.9066), (60.2055, 24.9655),
-           (60.1756, 24.9812), (60.1920, 24.9200), (60.1550, 24.9500)]
+    pts = [
+        (60.1699, 24.9384),
+        (60.1841, 24.9505),
+        (60.1618, 24.9066),
+        (60.2055, 24.9655),
+        (60.1756, 24.9812),
+        (60.1920, 24.9200),
+        (60.1550, 24.9500),
+    ]
     demand = [0, 12, 9, 15, 7, 11, 10]
     text = (
         f"Three vans of capacity 30 leave the depot at {pt(pts[0])} (latitude, longitude) and deliver parcels to "
         "these 6 addresses; use great-circle distance in km and bring every van back to the depot.\n"
         + listing([f"address {i}: {pt(pts[i])}, {demand[i]} parcels" for i in range(1, 7)])
     )
-    return text, Instance(distance=haversine(pts), coordinates=pts, coordinate_system="latlon", demand=demand,
-                          capacity=30, num_vehicles=3)
+    return text, Instance(
+        distance=haversine(pts), coordinates=pts, coordinate_system="latlon", demand=demand, capacity=30, num_vehicles=3
+    )
 
 
 @task("cvrp_unlimited_fleet", "capacity")
@@ -114,14 +135,17 @@ def _() -> tuple[str, Instance]:
     return text, Instance(distance=euclid(pts), coordinates=pts, num_vehicles=1)
 
 
-ONE_WAY = np.array([
-    [0, 4, 7, 9, 6, 8],
-    [5, 0, 3, 8, 9, 10],
-    [9, 6, 0, 2, 7, 11],
-    [8, 9, 5, 0, 3, 6],
-    [4, 8, 9, 6, 0, 2],
-    [7, 12, 10, 4, 5, 0],
-], dtype=float)
+ONE_WAY = np.array(
+    [
+        [0, 4, 7, 9, 6, 8],
+        [5, 0, 3, 8, 9, 10],
+        [9, 6, 0, 2, 7, 11],
+        [8, 9, 5, 0, 3, 6],
+        [4, 8, 9, 6, 0, 2],
+        [7, 12, 10, 4, 5, 0],
+    ],
+    dtype=float,
+)
 
 
 def matrix_text(matrix: np.ndarray) -> str:
@@ -133,7 +157,8 @@ def _() -> tuple[str, Instance]:
     text = (
         "In an old town full of one-way streets the driving distance from A to B differs from B to A. Node 0 is "
         "the depot and nodes 1-5 are 5 shops. Row i, column j of this matrix is the distance in km from node i "
-        "to node j:\n" + matrix_text(ONE_WAY)
+        "to node j:\n"
+        + matrix_text(ONE_WAY)
         + "\nOne vehicle without capacity limit visits all shops and returns. Minimise the distance."
     )
     return text, Instance(distance=ONE_WAY, num_vehicles=1)
@@ -146,7 +171,8 @@ def _() -> tuple[str, Instance]:
         "Two vans with capacity 9 start from a depot (node 0). The 5 customers (nodes 1 to 5) need "
         + ", ".join(f"{d}" for d in demand[1:])
         + " units respectively. Distances are asymmetric; entry [i][j] is the distance from i to j:\n"
-        + matrix_text(ONE_WAY) + "\nMinimise the total distance, every van returning to the depot."
+        + matrix_text(ONE_WAY)
+        + "\nMinimise the total distance, every van returning to the depot."
     )
     return text, Instance(distance=ONE_WAY, demand=demand, capacity=9, num_vehicles=2)
 
@@ -161,12 +187,17 @@ def _() -> tuple[str, Instance]:
         "minute 400. Vans drive 1 km per minute and distances are straight-line in km, so travel time in minutes "
         "equals distance. Each of the 6 customers must be reached within its time window (a van arriving early "
         "waits):\n"
-        + listing([f"customer {i} at {pt(pts[i])}, demand {demand[i]}, time window [{windows[i][0]}, {windows[i][1]}]"
-                   for i in range(1, 7)])
+        + listing(
+            [
+                f"customer {i} at {pt(pts[i])}, demand {demand[i]}, time window [{windows[i][0]}, {windows[i][1]}]"
+                for i in range(1, 7)
+            ]
+        )
         + "\nMinimise total distance."
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, capacity=12, num_vehicles=3,
-                          time_windows=windows)
+    return text, Instance(
+        distance=euclid(pts), coordinates=pts, demand=demand, capacity=12, num_vehicles=3, time_windows=windows
+    )
 
 
 @task("time_windows_service", "time_windows", "service_time")
@@ -178,12 +209,18 @@ def _() -> tuple[str, Instance]:
         f"Two technicians leave the workshop at {pt(pts[0])} (open minute 0 to 600) and visit 7 customers. "
         "Travel time in minutes equals the Euclidean distance. Each visit has a time window for the start "
         "of service and a service time spent on site:\n"
-        + listing([f"customer {i} at {pt(pts[i])}: time window [{windows[i][0]}, {windows[i][1]}], service time "
-                   f"{service[i]} min" for i in range(1, 8)])
+        + listing(
+            [
+                f"customer {i} at {pt(pts[i])}: time window [{windows[i][0]}, {windows[i][1]}], service time "
+                f"{service[i]} min"
+                for i in range(1, 8)
+            ]
+        )
         + "\nThere is no load limit. Minimise total travel distance."
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, num_vehicles=2, time_windows=windows,
-                          service_time=service)
+    return text, Instance(
+        distance=euclid(pts), coordinates=pts, num_vehicles=2, time_windows=windows, service_time=service
+    )
 
 
 @task("service_and_max_duration", "service_time", "max_duration")
@@ -194,10 +231,12 @@ def _() -> tuple[str, Instance]:
         f"Nurses start at the clinic at {pt(pts[0])} and visit 8 patients at home, each visit taking 12 minutes "
         "(service time). They travel 1 km per minute, distances are straight-line. A nurse's round, from leaving the "
         "clinic to returning, may last at most 240 minutes. The clinic has 3 cars. Patients: "
-        + ", ".join(pt(p) for p in pts[1:]) + ". Minimise the distance driven."
+        + ", ".join(pt(p) for p in pts[1:])
+        + ". Minimise the distance driven."
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, num_vehicles=3, service_time=service,
-                          max_route_duration=240)
+    return text, Instance(
+        distance=euclid(pts), coordinates=pts, num_vehicles=3, service_time=service, max_route_duration=240
+    )
 
 
 @task("heterogeneous_fixed_costs", "heterogeneous_fleet", "fixed_cost", "capacity")
@@ -222,10 +261,12 @@ def _() -> tuple[str, Instance]:
         "25, cost 1.5 per km) deliver 5 boxes to each of 8 customers at "
         + ", ".join(pt(p) for p in pts[1:])
         + ". Distances are Euclidean km. Minimise total driving cost. Electric vans are vehicle type "
-          "0, diesel vans type 1."
+        "0, diesel vans type 1."
     )
-    fleet = (VehicleType(count=2, capacity=20, unit_distance_cost=0.5),
-             VehicleType(count=2, capacity=25, unit_distance_cost=1.5))
+    fleet = (
+        VehicleType(count=2, capacity=20, unit_distance_cost=0.5),
+        VehicleType(count=2, capacity=25, unit_distance_cost=1.5),
+    )
     return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, fleet=fleet)
 
 
@@ -235,7 +276,8 @@ def _() -> tuple[str, Instance]:
     text = (
         f"Bike couriers leave the hub at {pt(pts[0])} with flyers for 8 households and do not "
         "return to the hub afterwards: a route ends at its last household. There are 2 couriers and no load limit. "
-        "Distances are straight-line. Households: " + ", ".join(pt(p) for p in pts[1:])
+        "Distances are straight-line. Households: "
+        + ", ".join(pt(p) for p in pts[1:])
         + ". Minimise the distance ridden."
     )
     return text, Instance(distance=euclid(pts), coordinates=pts, num_vehicles=2, open_routes=True)
@@ -247,11 +289,11 @@ def _() -> tuple[str, Instance]:
     text = (
         f"Contracted drivers load at the warehouse at {pt(pts[0])} and go home after their last stop, so they do "
         "not return to the warehouse. Each of the 3 vans has capacity 14. Deliver to the 9 stops below "
-        "(Euclidean distances):\n"
-        + listing([f"stop {i}: {pt(pts[i])}, {demand[i]} units" for i in range(1, 10)])
+        "(Euclidean distances):\n" + listing([f"stop {i}: {pt(pts[i])}, {demand[i]} units" for i in range(1, 10)])
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, capacity=14, num_vehicles=3,
-                          open_routes=True)
+    return text, Instance(
+        distance=euclid(pts), coordinates=pts, demand=demand, capacity=14, num_vehicles=3, open_routes=True
+    )
 
 
 @task("pickup_and_delivery_mixed", "backhaul", "capacity")
@@ -266,8 +308,9 @@ def _() -> tuple[str, Instance]:
         "Euclidean.\n"
         + listing([f"customer {i} at {pt(pts[i])}: deliver {demand[i]}, pick up {pickup[i]}" for i in range(1, 9)])
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, pickup=pickup, capacity=15,
-                          num_vehicles=2)
+    return text, Instance(
+        distance=euclid(pts), coordinates=pts, demand=demand, pickup=pickup, capacity=15, num_vehicles=2
+    )
 
 
 @task("backhaul_strict", "backhaul", "strict_backhaul", "capacity")
@@ -279,11 +322,19 @@ def _() -> tuple[str, Instance]:
         f"A distribution centre at {pt(pts[0])} has 2 trucks of capacity 20. Customers 1-4 receive goods "
         f"({', '.join(map(str, demand[1:5]))} units) and suppliers 5-8 have returns to be picked up "
         f"({', '.join(map(str, pickup[5:]))} units). On every route all deliveries must be made before any pickup "
-        "(strict backhauls). Locations in order 1..8: " + ", ".join(pt(p) for p in pts[1:])
+        "(strict backhauls). Locations in order 1..8: "
+        + ", ".join(pt(p) for p in pts[1:])
         + ". Distances are straight-line; minimise total distance. Treat all 8 locations as customers."
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, pickup=pickup, capacity=20,
-                          num_vehicles=2, backhaul_mode="strict")
+    return text, Instance(
+        distance=euclid(pts),
+        coordinates=pts,
+        demand=demand,
+        pickup=pickup,
+        capacity=20,
+        num_vehicles=2,
+        backhaul_mode="strict",
+    )
 
 
 @task("max_route_duration", "max_duration", "capacity")
@@ -292,11 +343,13 @@ def _() -> tuple[str, Instance]:
     text = (
         f"Drivers may work no more than 150 minutes per route. The depot is at {pt(pts[0])}; there are 4 vans of "
         "capacity 12 and 10 customers. Vans travel 1 km per minute over straight-line distances. Customers and "
-        "their demands:\n" + listing([f"{pt(pts[i])}: {demand[i]}" for i in range(1, 11)])
+        "their demands:\n"
+        + listing([f"{pt(pts[i])}: {demand[i]}" for i in range(1, 11)])
         + "\nNumber the customers 1..10 in the order listed. Minimise total distance."
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, capacity=12, num_vehicles=4,
-                          max_route_duration=150)
+    return text, Instance(
+        distance=euclid(pts), coordinates=pts, demand=demand, capacity=12, num_vehicles=4, max_route_duration=150
+    )
 
 
 @task("fleet_max_duration", "max_duration", "heterogeneous_fleet")
@@ -338,7 +391,8 @@ def _() -> tuple[str, Instance]:
     text = (
         f"Anna and Ben each drive a van (no capacity limit) from the depot at {pt(pts[0])}: Anna's "
         "van is vehicle type 0, "
-        "Ben's van vehicle type 1. There are 8 customers at " + ", ".join(pt(p) for p in pts[1:])
+        "Ben's van vehicle type 1. There are 8 customers at "
+        + ", ".join(pt(p) for p in pts[1:])
         + " (customers 1..8). Customers 1, 2 and 3 prefer Anna: serving them with her van lowers the cost by 20 "
         "each. Customers 5 and 6 prefer Ben, worth 15 each. Cost is the Euclidean distance driven minus these "
         "preference bonuses."
@@ -357,8 +411,12 @@ def _() -> tuple[str, Instance]:
         "cost 60) as vehicle "
         "type 0 and 2 small vans (capacity 10, fixed cost 20) as vehicle type 1. Travel time equals straight-line "
         "distance in minutes. Cost is fixed costs plus distance. The 7 orders must arrive inside their time window:\n"
-        + listing([f"customer {i} at {pt(pts[i])}: {demand[i]} trays, time window [{windows[i][0]}, {windows[i][1]}]"
-                   for i in range(1, 8)])
+        + listing(
+            [
+                f"customer {i} at {pt(pts[i])}: {demand[i]} trays, time window [{windows[i][0]}, {windows[i][1]}]"
+                for i in range(1, 8)
+            ]
+        )
     )
     fleet = (VehicleType(count=1, capacity=25, fixed_cost=60), VehicleType(count=2, capacity=10, fixed_cost=20))
     return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, fleet=fleet, time_windows=windows)
@@ -370,12 +428,14 @@ def _() -> tuple[str, Instance]:
     distance = euclid(pts)
     text = (
         f"Vans drive at 40 km/h, so the travel time in minutes is 1.5 times the straight-line distance in km. "
-        f"From the depot at {pt(pts[0])}, 3 vans serve 8 customers at " + ", ".join(pt(p) for p in pts[1:])
+        f"From the depot at {pt(pts[0])}, 3 vans serve 8 customers at "
+        + ", ".join(pt(p) for p in pts[1:])
         + ". Each van's route may take at most 300 minutes. Minimise kilometres driven (give the Instance both the "
         "distance and the duration matrix)."
     )
-    return text, Instance(distance=distance, duration=1.5 * distance, coordinates=pts, num_vehicles=3,
-                          max_route_duration=300)
+    return text, Instance(
+        distance=distance, duration=1.5 * distance, coordinates=pts, num_vehicles=3, max_route_duration=300
+    )
 
 
 @task("profiles_bikes_and_cars", "multiple_profiles", "heterogeneous_fleet", "capacity")
@@ -390,8 +450,7 @@ def _() -> tuple[str, Instance]:
         + "\nMinimise total distance."
     )
     fleet = (VehicleType(count=2, capacity=6, profile=0), VehicleType(count=1, capacity=25, profile=1))
-    return text, Instance(distance=np.stack([euclid(pts), manhattan(pts)]), coordinates=pts, demand=demand,
-                          fleet=fleet)
+    return text, Instance(distance=np.stack([euclid(pts), manhattan(pts)]), coordinates=pts, demand=demand, fleet=fleet)
 
 
 @task("pickup_with_time_windows", "backhaul", "time_windows", "capacity")
@@ -405,11 +464,23 @@ def _() -> tuple[str, Instance]:
         "customers receive parcels, others have parcels to pick up and bring back to the depot; the load may "
         "never exceed the capacity. Travel time equals Euclidean distance in minutes. Service must start inside "
         "each time window:\n"
-        + listing([f"customer {i} at {pt(pts[i])}: deliver {demand[i]}, pick up {pickup[i]}, time window "
-                   f"[{windows[i][0]}, {windows[i][1]}]" for i in range(1, 7)])
+        + listing(
+            [
+                f"customer {i} at {pt(pts[i])}: deliver {demand[i]}, pick up {pickup[i]}, time window "
+                f"[{windows[i][0]}, {windows[i][1]}]"
+                for i in range(1, 7)
+            ]
+        )
     )
-    return text, Instance(distance=euclid(pts), coordinates=pts, demand=demand, pickup=pickup, capacity=10,
-                          num_vehicles=2, time_windows=windows)
+    return text, Instance(
+        distance=euclid(pts),
+        coordinates=pts,
+        demand=demand,
+        pickup=pickup,
+        capacity=10,
+        num_vehicles=2,
+        time_windows=windows,
+    )
 
 
 @task("cvrp_larger_grid", "capacity")

@@ -26,8 +26,9 @@ from envs.osrm.pypi import pip_download
 # pinned so that a rebuilt pool is reproducible: the cache key of every graph includes this version
 OSRM_BINDINGS_VERSION = "26.10.0"
 TOOLS = ("osrm-extract", "osrm-partition", "osrm-customize", "osrm-routed")
-ALTERNATIVE = ("or point nco at any running OSRM server with --osrm-url http://HOST:PORT "
-               "(e.g. the osrm/osrm-backend Docker image)")
+ALTERNATIVE = (
+    "or point nco at any running OSRM server with --osrm-url http://HOST:PORT (e.g. the osrm/osrm-backend Docker image)"
+)
 
 
 class OSRMUnavailable(RuntimeError):
@@ -62,7 +63,8 @@ def _wheel_platform() -> str:
         raise OSRMUnavailable(
             f"no osrm-bindings wheel can be fetched for {sys.platform}/{machine} from Python "
             f"{sys.version_info.major}.{sys.version_info.minor}; install osrm-bindings on Python >= 3.12, "
-            + ALTERNATIVE)
+            + ALTERNATIVE
+        )
     return f"manylinux_2_28_{machine}"
 
 
@@ -90,8 +92,12 @@ def _fetch_wheel() -> Path:
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     try:
-        wheel = pip_download(f"osrm-bindings=={OSRM_BINDINGS_VERSION}", root.parent / "downloads",
-                             python_version="3.12", platform=_wheel_platform())
+        wheel = pip_download(
+            f"osrm-bindings=={OSRM_BINDINGS_VERSION}",
+            root.parent / "downloads",
+            python_version="3.12",
+            platform=_wheel_platform(),
+        )
     except RuntimeError as error:
         raise OSRMUnavailable(f"could not download the OSRM tools from PyPI ({error}); " + ALTERNATIVE) from error
     _unpack(wheel, root)

@@ -54,13 +54,15 @@ def _run(step: list[str], log: Path, what: str, pbf: Path) -> None:
     if done.returncode != 0:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
         errors = [line for line in lines if "[error]" in line] or lines[-3:]
-        status = (f"killed by {signal.Signals(-done.returncode).name}" if done.returncode < 0
-                  else f"exit {done.returncode}")
+        status = (
+            f"killed by {signal.Signals(-done.returncode).name}" if done.returncode < 0 else f"exit {done.returncode}"
+        )
         raise OSRMBuildError(f"{what} failed on {pbf} ({status}): " + " | ".join(errors[-3:]))
 
 
-def build_dataset(pbf: Path | str, tools: OSRMTools | None = None, *, profile: str = "car",
-                  threads: int = 2) -> OSRMDataset:
+def build_dataset(
+    pbf: Path | str, tools: OSRMTools | None = None, *, profile: str = "car", threads: int = 2
+) -> OSRMDataset:
     """Build (or reuse) the graph of ``pbf`` under ``<cache>/osrm-graphs/<version>-<profile>/<sha256>/``.
 
     The graph is built in a temporary sibling folder and renamed into place only when all three steps
@@ -81,8 +83,19 @@ def build_dataset(pbf: Path | str, tools: OSRMTools | None = None, *, profile: s
         os.symlink(pbf.resolve(), staging / name)
         log = staging / "build.log"
         base = str(staging / "graph.osrm")
-        _run([str(tools.tool("osrm-extract")), "-p", str(tools.profile(profile)), "-t", str(threads),
-              str(staging / name)], log, "osrm-extract", pbf)
+        _run(
+            [
+                str(tools.tool("osrm-extract")),
+                "-p",
+                str(tools.profile(profile)),
+                "-t",
+                str(threads),
+                str(staging / name),
+            ],
+            log,
+            "osrm-extract",
+            pbf,
+        )
         _run([str(tools.tool("osrm-partition")), "-t", str(threads), base], log, "osrm-partition", pbf)
         _run([str(tools.tool("osrm-customize")), "-t", str(threads), base], log, "osrm-customize", pbf)
         (staging / name).unlink()

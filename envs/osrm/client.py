@@ -26,16 +26,20 @@ class OSRMError(RuntimeError):
     """The OSRM server is unreachable, answered with an error code, or sent a reply that is not a valid answer."""
 
 
-def _table_values(reply: dict, key: str, shape: tuple[int, int], bound: float, where: str, *,
-                  negative: bool = False) -> np.ndarray:
+def _table_values(
+    reply: dict, key: str, shape: tuple[int, int], bound: float, where: str, *, negative: bool = False
+) -> np.ndarray:
     """``reply[key]`` as a float (rows, cols) array, NaN where OSRM found no route (``null``).
 
     Anything else — a missing key, the wrong shape, a non-number, a negative, infinite or absurdly
     large value — is an OSRMError: such replies once became pools of 1 m everywhere (a (1, 1) reply
     broadcast) or of 4294967290 m (a -5 wrapped into uint32)."""
     rows = reply.get(key)
-    if not isinstance(rows, list) or len(rows) != shape[0] or any(
-            not isinstance(row, list) or len(row) != shape[1] for row in rows):
+    if (
+        not isinstance(rows, list)
+        or len(rows) != shape[0]
+        or any(not isinstance(row, list) or len(row) != shape[1] for row in rows)
+    ):
         found = f"{len(rows)} rows" if isinstance(rows, list) else type(rows).__name__
         raise OSRMError(f"{where}: '{key}' must be {shape[0]} rows of {shape[1]} values, got {found}")
     flat = [value for row in rows for value in row]
@@ -56,9 +60,11 @@ def _drop_negative(distance: np.ndarray, where: str) -> np.ndarray:
     negative = np.argwhere(distance < 0)
     if len(negative) > MAX_NEGATIVE_SHARE * distance.size:
         i, j = map(int, negative[0])
-        raise OSRMError(f"{where}: {len(negative)} negative distances in a {distance.shape[0]} x {distance.shape[1]} "
-                        f"table (first: 'distances'[{i}][{j}] = {float(distance[i, j]):g}); more than "
-                        f"{MAX_NEGATIVE_SHARE:.0%} means a broken server")
+        raise OSRMError(
+            f"{where}: {len(negative)} negative distances in a {distance.shape[0]} x {distance.shape[1]} "
+            f"table (first: 'distances'[{i}][{j}] = {float(distance[i, j]):g}); more than "
+            f"{MAX_NEGATIVE_SHARE:.0%} means a broken server"
+        )
     distance[distance < 0] = np.nan
     return distance
 
@@ -70,10 +76,15 @@ def _waypoint(reply: dict, where: str) -> tuple[float, float, float]:
     location = first.get("location") if isinstance(first, dict) else None
     distance = first.get("distance") if isinstance(first, dict) else None
     numbers = location if isinstance(location, list) else []
-    if (len(numbers) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in numbers)
-            or isinstance(distance, bool) or not isinstance(distance, (int, float))):
-        raise OSRMError(f"{where}: expected waypoints[0] with a [lon, lat] location and a distance, got "
-                        f"{str(waypoints)[:200]}")
+    if (
+        len(numbers) != 2
+        or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in numbers)
+        or isinstance(distance, bool)
+        or not isinstance(distance, (int, float))
+    ):
+        raise OSRMError(
+            f"{where}: expected waypoints[0] with a [lon, lat] location and a distance, got {str(waypoints)[:200]}"
+        )
     lon, lat = map(float, numbers)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90 and 0 <= distance <= MAX_DISTANCE_M):
         raise OSRMError(f"{where}: waypoint at lon {lon}, lat {lat}, {distance} m away is not a place on Earth")
@@ -87,8 +98,16 @@ class OSRMClient:
     backoff (urllib3's ``Retry`` on the session: the first at once, then after ``backoff`` x 2, x 4, ... s); OSRM
     error codes (``InvalidQuery``, ``TooBig``...) are reported at once, with OSRM's message."""
 
-    def __init__(self, url: str, *, profile: str = "driving", timeout: float = 60.0, retries: int = 3,
-                 backoff: float = 0.5, block: int = 250) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        profile: str = "driving",
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        block: int = 250,
+    ) -> None:
         if block < 1:
             raise ValueError(f"block must be >= 1, got {block}")
         self.url = url.rstrip("/")
@@ -96,8 +115,13 @@ class OSRMClient:
         self.timeout = timeout
         self.retries = retries
         self.block = block
-        retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=range(500, 600),
-                      allowed_methods=["GET"], raise_on_status=False)  # the last 5xx reply comes back: reported below
+        retry = Retry(
+            total=retries,
+            backoff_factor=backoff,
+            status_forcelist=range(500, 600),
+            allowed_methods=["GET"],
+            raise_on_status=False,
+        )  # the last 5xx reply comes back: reported below
         self.session = requests.Session()
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
@@ -108,21 +132,25 @@ class OSRMClient:
         try:
             response = self.session.get(address, params=params, timeout=self.timeout)
         except requests.RequestException as error:
-            raise OSRMError(f"OSRM server at {self.url} is not reachable {attempts} "
-                            f"({type(error).__name__}: {error}); is it running?") from None
+            raise OSRMError(
+                f"OSRM server at {self.url} is not reachable {attempts} "
+                f"({type(error).__name__}: {error}); is it running?"
+            ) from None
         if response.status_code >= 500:
-            raise OSRMError(f"OSRM server at {self.url} answered HTTP {response.status_code} {attempts}: "
-                            f"{response.text[:200]!r}")
+            raise OSRMError(
+                f"OSRM server at {self.url} answered HTTP {response.status_code} {attempts}: {response.text[:200]!r}"
+            )
         try:
             answer = response.json()
         except ValueError:
-            raise OSRMError(f"OSRM {service} at {self.url} answered HTTP {response.status_code} "
-                            f"with non-JSON: {response.text[:200]!r}") from None
+            raise OSRMError(
+                f"OSRM {service} at {self.url} answered HTTP {response.status_code} "
+                f"with non-JSON: {response.text[:200]!r}"
+            ) from None
         if not isinstance(answer, dict):
             raise OSRMError(f"OSRM {service} at {self.url} answered a JSON {type(answer).__name__}, not an object")
         if answer.get("code") != "Ok":
-            raise OSRMError(f"OSRM {service} at {self.url} failed: {answer.get('code')}: "
-                            f"{answer.get('message', '')}")
+            raise OSRMError(f"OSRM {service} at {self.url} failed: {answer.get('code')}: {answer.get('message', '')}")
         return answer
 
     @staticmethod
@@ -145,17 +173,26 @@ class OSRMClient:
         GeoJSON overview); an OSRMError if OSRM finds no route or sends something else."""
         latlon = np.asarray(latlon, dtype=float).reshape(-1, 2)
         where = f"OSRM route at {self.url}"
-        reply = self._get("route", self._coordinates(latlon), {"overview": "full", "geometries": "geojson",
-                                                                "steps": "false"})
+        reply = self._get(
+            "route", self._coordinates(latlon), {"overview": "full", "geometries": "geojson", "steps": "false"}
+        )
         routes = reply.get("routes")
         first = routes[0] if isinstance(routes, list) and routes else None
         geometry = first.get("geometry") if isinstance(first, dict) else None
         points = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        if not isinstance(points, list) or len(points) < 2 or any(
-                not isinstance(p, list) or len(p) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float))
-                                                               for v in p) for p in points):
-            raise OSRMError(f"{where}: expected routes[0].geometry.coordinates as [lon, lat] pairs, got "
-                            f"{str(geometry)[:200]}")
+        if (
+            not isinstance(points, list)
+            or len(points) < 2
+            or any(
+                not isinstance(p, list)
+                or len(p) != 2
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in p)
+                for p in points
+            )
+        ):
+            raise OSRMError(
+                f"{where}: expected routes[0].geometry.coordinates as [lon, lat] pairs, got {str(geometry)[:200]}"
+            )
         lonlat = np.array(points, dtype=float)
         return lonlat[:, ::-1].copy()
 
@@ -172,8 +209,10 @@ class OSRMClient:
         answer = self._get("table", coordinates, params)
         shape = (len(sources), len(sources) if destinations is None else len(destinations))
         where = f"OSRM table at {self.url}"
-        return (_table_values(answer, "distances", shape, MAX_DISTANCE_M, where, negative=True),
-                _table_values(answer, "durations", shape, MAX_DURATION_S, where))
+        return (
+            _table_values(answer, "distances", shape, MAX_DISTANCE_M, where, negative=True),
+            _table_values(answer, "durations", shape, MAX_DURATION_S, where),
+        )
 
     def table(self, latlon: np.ndarray, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Full (N, N) road distance (m) and duration (s); NaN where OSRM finds no route (``null``) or gives

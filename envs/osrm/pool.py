@@ -53,8 +53,17 @@ def _distinct(distance_m: np.ndarray, duration_ds: np.ndarray) -> np.ndarray:
     return keep
 
 
-def sample_pool(client: OSRMClient, bbox: BBox, n: int, seeds: Seeds, rng: np.random.Generator, *,
-                max_snap_m: float = 100.0, max_rounds: int = 8, progress: Progress | None = None) -> RoadPool:
+def sample_pool(
+    client: OSRMClient,
+    bbox: BBox,
+    n: int,
+    seeds: Seeds,
+    rng: np.random.Generator,
+    *,
+    max_snap_m: float = 100.0,
+    max_rounds: int = 8,
+    progress: Progress | None = None,
+) -> RoadPool:
     """Draw seeds, snap them with /nearest (dropping far snaps and snaps leaving the bbox), deduplicate, compute
     the table, keep the largest strongly connected distinct set, and re-sample until ``n`` points remain."""
     if n < 2:
@@ -82,8 +91,10 @@ def sample_pool(client: OSRMClient, bbox: BBox, n: int, seeds: Seeds, rng: np.ra
             if fresh:
                 points = np.concatenate([points, np.asarray(fresh)])
         if len(points) == 0:
-            raise NoRoadsError(f"no drivable road in bbox {bbox}: none of {len(drawn)} random spots is within "
-                               f"{max_snap_m:.0f} m of a road inside it")
+            raise NoRoadsError(
+                f"no drivable road in bbox {bbox}: none of {len(drawn)} random spots is within "
+                f"{max_snap_m:.0f} m of a road inside it"
+            )
         distance, duration = client.table(points, progress)
         keep = _mutually_reachable(~np.isnan(distance) & ~np.isnan(duration))
         distance_m = np.rint(np.nan_to_num(distance)).astype(np.int64)
@@ -96,5 +107,7 @@ def sample_pool(client: OSRMClient, bbox: BBox, n: int, seeds: Seeds, rng: np.ra
         stale = 0 if grew else stale + 1
         if stale >= 2:
             break
-    raise NoRoadsError(f"bbox {bbox} gave only {len(points)} distinct, mutually reachable road points "
-                       f"(asked for {n}); ask for fewer points or a larger bbox")
+    raise NoRoadsError(
+        f"bbox {bbox} gave only {len(points)} distinct, mutually reachable road points "
+        f"(asked for {n}); ask for fewer points or a larger bbox"
+    )

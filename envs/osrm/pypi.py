@@ -9,8 +9,15 @@ import tempfile
 from pathlib import Path
 
 
-def pip_download(requirement: str, dest: Path, *, sdist: bool = False, python_version: str | None = None,
-                 platform: str | None = None, timeout: float = 600.0) -> Path:
+def pip_download(
+    requirement: str,
+    dest: Path,
+    *,
+    sdist: bool = False,
+    python_version: str | None = None,
+    platform: str | None = None,
+    timeout: float = 600.0,
+) -> Path:
     """Download ``requirement`` (no dependencies) into ``dest`` and return the file.
 
     ``sdist=True`` asks for the source archive of that package only; binary build requirements stay allowed so
@@ -28,8 +35,7 @@ def pip_download(requirement: str, dest: Path, *, sdist: bool = False, python_ve
         command += ["--platform", platform]
     with tempfile.TemporaryDirectory(dir=dest, prefix=".pip-") as tmp:
         try:
-            done = subprocess.run(command + [requirement, "-d", tmp], capture_output=True, text=True,
-                                  timeout=timeout)
+            done = subprocess.run(command + [requirement, "-d", tmp], capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as error:
             raise RuntimeError(f"pip download {requirement} timed out after {timeout:.0f} s") from error
         files = list(Path(tmp).iterdir())

@@ -48,12 +48,12 @@ def road_nodes(base: Path) -> np.ndarray:
 
 def inside(latlon: np.ndarray, bbox: BBox) -> np.ndarray:
     minlon, minlat, maxlon, maxlat = bbox
-    return ((latlon[:, 0] >= minlat) & (latlon[:, 0] <= maxlat)
-            & (latlon[:, 1] >= minlon) & (latlon[:, 1] <= maxlon))
+    return (latlon[:, 0] >= minlat) & (latlon[:, 0] <= maxlat) & (latlon[:, 1] >= minlon) & (latlon[:, 1] <= maxlon)
 
 
-def dense_windows(nodes: np.ndarray, *, size_km: float = 3.0, count: int = 1, cell_km: float = 0.25,
-                  min_nodes: int = 1) -> list[BBox]:
+def dense_windows(
+    nodes: np.ndarray, *, size_km: float = 3.0, count: int = 1, cell_km: float = 0.25, min_nodes: int = 1
+) -> list[BBox]:
     """Up to ``count`` pairwise disjoint ``size_km`` squares holding the most road nodes, densest first.
 
     Nodes are binned into ``cell_km`` cells (local equirectangular projection); window sums come from a 2-D
@@ -79,9 +79,15 @@ def dense_windows(nodes: np.ndarray, *, size_km: float = 3.0, count: int = 1, ce
             break
         minlat = nodes[:, 0].min() + r * cell_km / EARTH_KM_PER_DEG
         minlon = nodes[:, 1].min() + c * cell_km / kx
-        windows.append((round(minlon, 6), round(minlat, 6), round(minlon + side * cell_km / kx, 6),
-                        round(minlat + side * cell_km / EARTH_KM_PER_DEG, 6)))
-        sums[max(r - side + 1, 0): r + side, max(c - side + 1, 0): c + side] = -1
+        windows.append(
+            (
+                round(minlon, 6),
+                round(minlat, 6),
+                round(minlon + side * cell_km / kx, 6),
+                round(minlat + side * cell_km / EARTH_KM_PER_DEG, 6),
+            )
+        )
+        sums[max(r - side + 1, 0) : r + side, max(c - side + 1, 0) : c + side] = -1
     return windows
 
 

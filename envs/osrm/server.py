@@ -62,8 +62,9 @@ def _wait_ready(server: LocalServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise OSRMError(f"osrm-routed exited with code {server.process.returncode} while starting: "
-                            f"{server.log_tail()}")
+            raise OSRMError(
+                f"osrm-routed exited with code {server.process.returncode} while starting: {server.log_tail()}"
+            )
         try:
             requests.get(f"{server.url}/nearest/v1/driving/0,0", timeout=2)
             return
@@ -73,20 +74,45 @@ def _wait_ready(server: LocalServer, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def serve(dataset: OSRMDataset, tools: OSRMTools | None = None, *, max_table_size: int = 2000,
-          threads: int = 2, startup_timeout: float = 120.0) -> Iterator[LocalServer]:
+def serve(
+    dataset: OSRMDataset,
+    tools: OSRMTools | None = None,
+    *,
+    max_table_size: int = 2000,
+    threads: int = 2,
+    startup_timeout: float = 120.0,
+) -> Iterator[LocalServer]:
     """Serve ``dataset`` with the MLD algorithm on 127.0.0.1 and a free port; stops the process on any exit,
     KeyboardInterrupt included. ``max_table_size`` bounds the coordinates of one /table request."""
     tools = tools or find_tools()
     with tempfile.TemporaryDirectory(prefix="nco-osrm-") as tmp:
         log = Path(tmp) / "osrm-routed.log"
         port = _free_port()
-        command = [str(tools.tool("osrm-routed")), "--algorithm", "mld", "--ip", HOST, "--port", str(port),
-                   "--threads", str(threads), "--max-table-size", str(max_table_size),
-                   "--max-nearest-size", "1", str(dataset.base)]
+        command = [
+            str(tools.tool("osrm-routed")),
+            "--algorithm",
+            "mld",
+            "--ip",
+            HOST,
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+            "--max-table-size",
+            str(max_table_size),
+            "--max-nearest-size",
+            "1",
+            str(dataset.base),
+        ]
         with log.open("wb") as sink:  # a file, not a pipe: a full pipe would block the server
-            process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True, preexec_fn=_die_with_parent)
+            process = subprocess.Popen(
+                command,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         server = LocalServer(f"http://{HOST}:{port}", process, log, dataset)
         try:
             _wait_ready(server, startup_timeout)

@@ -107,7 +107,9 @@ def _stream(client: Any, tasks: list[Task], sources: Mapping[str, Source], store
     handles = _ship(client, {name: sources[name] for name in names})
     token = uuid4().hex[:8]  # fresh keys per run: a shared scheduler may still hold an old run's
     futures = {
-        client.submit(run_task, handles[task.instance], task, key=f"{solution_stem(task.key)}-{token}", pure=False): task
+        client.submit(
+            run_task, handles[task.instance], task, key=f"{solution_stem(task.key)}-{token}", pure=False
+        ): task
         for task in tasks
     }
     finished = failed = infeasible = 0

@@ -104,8 +104,18 @@ def run_task(source: Source, task: Task) -> tuple[dict[str, Any], Solution | Non
         row.update(status="unsupported", feasible=False, error=str(error))
     except Exception as error:  # noqa: BLE001 - recorded in the row; the batch goes on
         where = traceback.extract_tb(error.__traceback__)[-1]
-        row.update(status="error", feasible=False, error=f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})")
-    row.update(wall_time=time.perf_counter() - clock, worker=_worker_address(), pid=os.getpid(), started=started, finished=time.time())
+        row.update(
+            status="error",
+            feasible=False,
+            error=f"{type(error).__name__}: {error} ({os.path.basename(where.filename)}:{where.lineno})",
+        )
+    row.update(
+        wall_time=time.perf_counter() - clock,
+        worker=_worker_address(),
+        pid=os.getpid(),
+        started=started,
+        finished=time.time(),
+    )
     return row, solution
 
 

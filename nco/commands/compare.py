@@ -21,9 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Give instance files, or --problem/--size to sample instances from city pools.",
     )
     add_instance_arguments(parser, default_instances=8)
-    parser.add_argument("--methods", default="pyvrp,ortools,vroom",
-                        help="comma-separated configurations METHOD[:REFINER][+OPTION=VALUE...]: hybrid:ga picks "
-                             "the refiner (pyvrp, ga, ortools, vroom), pyvrp+neighbours=learned sets an option")
+    parser.add_argument(
+        "--methods",
+        default="pyvrp,ortools,vroom",
+        help="comma-separated configurations METHOD[:REFINER][+OPTION=VALUE...]: hybrid:ga picks "
+        "the refiner (pyvrp, ga, ortools, vroom), pyvrp+neighbours=learned sets an option",
+    )
     parser.add_argument("--time-limits", default="1", help="comma-separated budgets in seconds (default 1)")
     add_cluster_arguments(parser)
     parser.add_argument("--out", default="results", help="output directory (default results/)")
@@ -44,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers, scheduler=args.scheduler, retry_errors=args.retry_errors, progress=args.progress,
         )  # fmt: skip
         if result.interrupted:
-            print(f"interrupted after {len(result.rows)} of "
-                  f"{len(given) * len(methods) * len(budgets)} runs; the same command resumes")
+            print(
+                f"interrupted after {len(result.rows)} of "
+                f"{len(given) * len(methods) * len(budgets)} runs; the same command resumes"
+            )
             return 130
         table = table_from_batch(result.rows)
     paths = table.write(Path(args.out))

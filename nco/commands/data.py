@@ -19,18 +19,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     build = commands.add_parser(
-        "build-city", help="sample road points and their OSRM matrices into a pool",
+        "build-city",
+        help="sample road points and their OSRM matrices into a pool",
         description="From --pbf, OSRM is built and served locally on 127.0.0.1 only (tools fetched from the "
-                    "osrm-bindings wheel on first use); with --osrm-url an existing server is queried.")
+        "osrm-bindings wheel on first use); with --osrm-url an existing server is queried.",
+    )
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--pbf", type=Path, help="OpenStreetMap extract (.osm.pbf)")
     source.add_argument("--osrm-url", help="root of a running OSRM server, e.g. http://localhost:5000 (needs --bbox)")
-    build.add_argument("--name", required=True, type=_argument(check_city_name),
-                       help="pool name, as later given to nco.load_city")
-    build.add_argument("--points", type=_at_least(2), default=1000,
-                       help="number of distinct road points (default 1000)")
-    build.add_argument("--bbox", type=parse_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT",
-                       help="sampling area (default with --pbf: the densest 3 x 3 km window of the roads)")
+    build.add_argument(
+        "--name", required=True, type=_argument(check_city_name), help="pool name, as later given to nco.load_city"
+    )
+    build.add_argument(
+        "--points", type=_at_least(2), default=1000, help="number of distinct road points (default 1000)"
+    )
+    build.add_argument(
+        "--bbox",
+        type=parse_bbox,
+        metavar="MINLON,MINLAT,MAXLON,MAXLAT",
+        help="sampling area (default with --pbf: the densest 3 x 3 km window of the roads)",
+    )
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--threads", type=_at_least(1), default=2, help="OSRM build/server threads (default 2)")
     build.add_argument("--out", type=Path, help=f"output folder (default {user_dir()})")
@@ -41,13 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cities.set_defaults(func=run_cities)
 
     label = commands.add_parser(
-        "label", help="solve generated instances with a solver and store the solutions as training labels",
+        "label",
+        help="solve generated instances with a solver and store the solutions as training labels",
         description="Instances are named by seed and rebuilt on demand (nco.training.labels); complete shards "
-                    "are skipped, so re-running the same command resumes an interrupted run.")
+        "are skipped, so re-running the same command resumes an interrupted run.",
+    )
     label.add_argument("--problem", required=True, help="preset name (acvrp, acvrptw, atsp, ...)")
     label.add_argument("--size", type=int, required=True, help="customers per instance")
-    label.add_argument("--cities", default="train",
-                       help="'train' (the train-split pools), 'synthetic', or comma-separated train pool names")
+    label.add_argument(
+        "--cities",
+        default="train",
+        help="'train' (the train-split pools), 'synthetic', or comma-separated train pool names",
+    )
     label.add_argument("--num-instances", type=int, required=True)
     label.add_argument("--time-limit", type=float, default=0.5, help="solver seconds per instance (default 0.5)")
     label.add_argument("--workers", type=int, default=1, help="solver processes, one core each (default 1)")
@@ -63,11 +76,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _argument(check):
     """An argparse type from a validating function: its ValueError becomes a usage error (exit 2),
     raised while parsing, before any OSRM server is built or started."""
+
     def convert(text: str):
         try:
             return check(text)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
+
     return convert
 
 
@@ -76,6 +91,7 @@ def _at_least(minimum: int):
         if not text.strip().lstrip("-").isdigit() or int(text) < minimum:
             raise ValueError(f"expected an integer >= {minimum}, got {text!r}")
         return int(text)
+
     return _argument(check)
 
 
@@ -108,8 +124,11 @@ class _Progress:
 
 def run_build(args: argparse.Namespace) -> int:
     if args.out is None and (shipped_dir() / f"{args.name}.npz").is_file():
-        print(f"note: your pool {args.name!r} will shadow the shipped pool of that name "
-              f"(nco.load_city({args.name!r}) returns yours; delete it to restore the shipped one)", file=sys.stderr)
+        print(
+            f"note: your pool {args.name!r} will shadow the shipped pool of that name "
+            f"(nco.load_city({args.name!r}) returns yours; delete it to restore the shipped one)",
+            file=sys.stderr,
+        )
     request = PoolRequest(args.name, args.points, args.bbox, seed=args.seed)
     try:
         if args.pbf is not None:
@@ -119,11 +138,14 @@ def run_build(args: argparse.Namespace) -> int:
         else:
             if args.bbox is None:
                 raise ValueError("--bbox is required with --osrm-url (the server's road graph is not readable)")
-            provenance = {"source_file": None, "osrm_url": args.osrm_url, "osrm_version": "unknown (remote)",
-                          "profile": "server's"}
+            provenance = {
+                "source_file": None,
+                "osrm_url": args.osrm_url,
+                "osrm_version": "unknown (remote)",
+                "profile": "server's",
+            }
             with _Progress() as progress:
-                (path,) = build_pools(OSRMClient(args.osrm_url), [request], provenance, out=args.out,
-                                      progress=progress)
+                (path,) = build_pools(OSRMClient(args.osrm_url), [request], provenance, out=args.out, progress=progress)
     except RuntimeError as error:  # OSRM unavailable, failed build, dead server
         print(f"nco data build-city: error: {error}", file=sys.stderr)
         return 2
@@ -164,14 +186,24 @@ def run_label(args: argparse.Namespace) -> int:
 
     try:
         job = LabelJob(
-            problem=args.problem, size=args.size, cities=_label_cities(args.cities), num_instances=args.num_instances,
-            time_limit=args.time_limit, out=str(args.out), workers=args.workers, seed=args.seed,
-            shard_size=args.shard_size, distribution=args.distribution, solver=args.solver,
+            problem=args.problem,
+            size=args.size,
+            cities=_label_cities(args.cities),
+            num_instances=args.num_instances,
+            time_limit=args.time_limit,
+            out=str(args.out),
+            workers=args.workers,
+            seed=args.seed,
+            shard_size=args.shard_size,
+            distribution=args.distribution,
+            solver=args.solver,
         )
         report = write_labels(job, progress=args.progress)
     except ValueError as error:
         print(f"nco data label: error: {error}", file=sys.stderr)
         return 2
-    print(f"labelled {report['labelled']} instances ({report['skipped']} already there, "
-          f"{report['infeasible']} infeasible) in {report['seconds']} s ({report['per_hour']} per hour) -> {args.out}")
+    print(
+        f"labelled {report['labelled']} instances ({report['skipped']} already there, "
+        f"{report['infeasible']} infeasible) in {report['seconds']} s ({report['per_hour']} per hour) -> {args.out}"
+    )
     return 0

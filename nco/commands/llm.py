@@ -18,19 +18,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "it runs sandboxed and its answer is checked by nco's evaluator. Answer quality depends on the model.",
     )
     parser.add_argument("text", help="the task in plain language, @FILE to read it from a file, or - for stdin")
-    parser.add_argument("--endpoint", help="base URL of the chat-completions API, e.g. http://localhost:8000/v1 "
-                        "(default: $NCO_LLM_ENDPOINT)")
+    parser.add_argument(
+        "--endpoint",
+        help="base URL of the chat-completions API, e.g. http://localhost:8000/v1 (default: $NCO_LLM_ENDPOINT)",
+    )
     parser.add_argument("--model", help="model name (default: $NCO_LLM_MODEL)")
     parser.add_argument("--api-key", help="API key (default: $NCO_LLM_API_KEY or $OPENAI_API_KEY)")
-    parser.add_argument("--max-rounds", type=int, default=5, metavar="N",
-                        help="model replies at most, including self-debugging and self-verification rounds (default 5)")
-    parser.add_argument("--time-limit", type=float, default=60.0, metavar="S",
-                        help="wall-clock seconds per run of the generated program (default 60)")
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=5,
+        metavar="N",
+        help="model replies at most, including self-debugging and self-verification rounds (default 5)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="wall-clock seconds per run of the generated program (default 60)",
+    )
     parser.add_argument("--memory-mb", type=int, default=3072, metavar="MB", help="memory limit of the program")
     parser.add_argument("--request-timeout", type=float, default=300.0, metavar="S", help="seconds per model request")
-    parser.add_argument("--unsafe-no-sandbox", action="store_true",
-                        help="where bubblewrap is unavailable, run the generated code anyway, UNCONFINED, as you "
-                        "(it can read your files); never with a model you do not trust")
+    parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="where bubblewrap is unavailable, run the generated code anyway, UNCONFINED, as you "
+        "(it can read your files); never with a model you do not trust",
+    )
     parser.add_argument("--show-code", action="store_true", help="print the generated program")
     parser.add_argument("--out", metavar="DIR", help="write instance.json, solution.json and program.py to DIR")
     parser.add_argument("--transcript", metavar="PATH", help="write the conversation as JSON")
@@ -51,8 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from nco.llm.sandbox import SandboxLimits, confinement_problem
 
     text = _task_text(args.text)
-    limits = SandboxLimits(wall_time=args.time_limit, cpu_time=max(1, int(args.time_limit * 2)), memory_mb=args.memory_mb,
-                           unsafe_no_sandbox=args.unsafe_no_sandbox)
+    limits = SandboxLimits(
+        wall_time=args.time_limit,
+        cpu_time=max(1, int(args.time_limit * 2)),
+        memory_mb=args.memory_mb,
+        unsafe_no_sandbox=args.unsafe_no_sandbox,
+    )
 
     def progress(index: int, done: Round) -> None:
         problems = done.problems
@@ -66,12 +85,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     problem = confinement_problem()  # checked before the model is asked anything
     if problem is not None and not args.unsafe_no_sandbox:
-        print(f"nco llm: error: {problem}.\nGenerated code is never run without OS-level confinement; "
-              "--unsafe-no-sandbox runs it unconfined as you (never with an untrusted model).", file=sys.stderr)
+        print(
+            f"nco llm: error: {problem}.\nGenerated code is never run without OS-level confinement; "
+            "--unsafe-no-sandbox runs it unconfined as you (never with an untrusted model).",
+            file=sys.stderr,
+        )
         return 2
     if problem is not None:
-        print(f"nco llm: WARNING: running generated code WITHOUT A SANDBOX (--unsafe-no-sandbox): {problem}",
-              file=sys.stderr)
+        print(
+            f"nco llm: WARNING: running generated code WITHOUT A SANDBOX (--unsafe-no-sandbox): {problem}",
+            file=sys.stderr,
+        )
     try:
         result = formulate(text, client=client, max_rounds=args.max_rounds, limits=limits, on_round=progress)
     except ChatError as error:

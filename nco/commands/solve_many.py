@@ -16,15 +16,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "solve-many",
         help="solve many instances on a Dask cluster (embedded by default); rows stream to "
-             "OUT/results.csv, re-runs resume",
+        "OUT/results.csv, re-runs resume",
         description="Give instance files, or --problem/--size to sample instances from city pools. Every finished task "
         "appends a row to OUT/results.csv and writes OUT/solutions/<instance>__<method>__<budget>.json; the same --out "
         "skips finished tasks. OUT/summary.{csv,md,png} recompute every gap over the batch at the end. Exit status: "
         "0 all tasks have a row, 1 some task recorded an error, 130 interrupted (the same command resumes).",
     )
     add_instance_arguments(parser, default_instances=100)
-    parser.add_argument("--method", default="pyvrp", help="method, or comma-separated configurations METHOD[:REFINER][+OPTION=VALUE...] (as in nco compare)")
-    parser.add_argument("--time-limit", default="1", metavar="S", help="budget in seconds, or comma-separated budgets (default 1)")
+    parser.add_argument(
+        "--method",
+        default="pyvrp",
+        help="method, or comma-separated configurations METHOD[:REFINER][+OPTION=VALUE...] (as in nco compare)",
+    )
+    parser.add_argument(
+        "--time-limit", default="1", metavar="S", help="budget in seconds, or comma-separated budgets (default 1)"
+    )
     add_cluster_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory; re-running with the same one resumes")
     parser.set_defaults(func=run)
@@ -35,14 +41,23 @@ def add_instance_arguments(parser: argparse.ArgumentParser, default_instances: i
     parser.add_argument("--problem", help="preset to sample, e.g. acvrp, acvrptw, atsp (instead of files)")
     parser.add_argument("--size", type=int, default=50, help="customers per sampled instance (default 50)")
     parser.add_argument("--cities", default="test", help="city split to sample from: train, test or all (default test)")
-    parser.add_argument("--num-instances", type=int, default=default_instances, help=f"sampled instances (default {default_instances})")
+    parser.add_argument(
+        "--num-instances", type=int, default=default_instances, help=f"sampled instances (default {default_instances})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="solver seed; sampled instance i uses seed + i")
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, metavar="N", help="worker processes of the embedded cluster, one thread each (default: one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of the embedded cluster, one thread each (default: one per core)",
+    )
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786")
-    parser.add_argument("--retry-errors", action="store_true", help="on resume, also re-run tasks whose row records an error")
+    parser.add_argument(
+        "--retry-errors", action="store_true", help="on resume, also re-run tasks whose row records an error"
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
@@ -58,7 +73,9 @@ def sources(args: argparse.Namespace) -> list[Source]:
     variant(args.problem)  # an unknown preset fails here, not in every task
     cities = [info.name for info in city_infos(args.cities) if info.points > args.size]
     if not cities:
-        raise ValueError(f"no city pool in split {args.cities!r} has more than {args.size} points; see `nco data cities`")
+        raise ValueError(
+            f"no city pool in split {args.cities!r} has more than {args.size} points; see `nco data cities`"
+        )
     if args.num_instances < 1 or args.size < 1:
         raise ValueError(f"need --num-instances >= 1 and --size >= 1, got {args.num_instances} and {args.size}")
     return [Recipe(args.problem, args.size, cities[i % len(cities)], args.seed + i) for i in range(args.num_instances)]
@@ -78,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
         tasks, {s.name: s for s in given}, args.out, workers=args.workers, scheduler=args.scheduler,
         retry_errors=args.retry_errors, progress=args.progress,
     )  # fmt: skip
-    print(f"{result.ran} tasks run, {result.skipped} already in {args.out}, {result.failed} failed; "
-          f"rows: {Path(args.out) / 'results.csv'}")
+    print(
+        f"{result.ran} tasks run, {result.skipped} already in {args.out}, {result.failed} failed; "
+        f"rows: {Path(args.out) / 'results.csv'}"
+    )
     if result.rows:
         table = table_from_batch(result.rows)
         table.write(args.out, stem="summary")

@@ -15,13 +15,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train an attention policy with RL or imitation (Lightning)")
     # the arc scorer (nco/training/arcs.py) is trained by this command too, with its own config
     algorithm = next(option for option in dataclasses.fields(TrainConfig) if option.name == "algorithm")
-    arcs = {"choices": [*algorithm.metadata["choices"], "arcs"],
-            "help": f"{algorithm.metadata['help']}; arcs: the arc scorer of learned PyVRP neighbourhoods, supervised "
-                    "on --labels (writes OUT/arcs.pt)"}
+    arcs = {
+        "choices": [*algorithm.metadata["choices"], "arcs"],
+        "help": f"{algorithm.metadata['help']}; arcs: the arc scorer of learned PyVRP neighbourhoods, supervised "
+        "on --labels (writes OUT/arcs.pt)",
+    }
     for option in dataclasses.fields(TrainConfig):
         _add_option(parser, option, **(arcs if option is algorithm else {}))
-    parser.add_argument("--label-limit", type=int, metavar="N",
-                        help="arcs: at most N labels from each --labels directory")
+    parser.add_argument(
+        "--label-limit", type=int, metavar="N", help="arcs: at most N labels from each --labels directory"
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,13 +65,19 @@ def _run_arcs(args: argparse.Namespace) -> int:
     if not args.labels:
         raise SystemExit("nco train --algorithm arcs needs --labels DIR[,DIR...] (made by nco data label)")
     default = TrainConfig()
-    given = {key: getattr(args, key) for key in ("epochs", "batch_size", "lr", "seed")
-             if getattr(args, key) != getattr(default, key)}
+    given = {
+        key: getattr(args, key)
+        for key in ("epochs", "batch_size", "lr", "seed")
+        if getattr(args, key) != getattr(default, key)
+    }
     out = Path(args.out) / "arcs.pt"
-    config = ArcsConfig(labels=args.labels.split(","), out=str(out), limit=args.label_limit,
-                         progress=args.progress, **given)
+    config = ArcsConfig(
+        labels=args.labels.split(","), out=str(out), limit=args.label_limit, progress=args.progress, **given
+    )
     _, card = train_arcs(config)
     best, base = card["best"], card["proximity"]
-    print(f"arc scorer: {out} (card {out.with_suffix('.json')}); held-out recall@5 {best['recall@5']:.3f} "
-          f"vs proximity {base['recall@5']:.3f}, recall@10 {best['recall@10']:.3f} vs {base['recall@10']:.3f}")
+    print(
+        f"arc scorer: {out} (card {out.with_suffix('.json')}); held-out recall@5 {best['recall@5']:.3f} "
+        f"vs proximity {base['recall@5']:.3f}, recall@10 {best['recall@10']:.3f} vs {base['recall@10']:.3f}"
+    )
     return 0

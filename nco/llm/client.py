@@ -48,8 +48,13 @@ class ChatClient:
             headers["Authorization"] = f"Bearer {self.api_key}"
         attempts = f"gave up after {self.retries + 1} attempts"
         # POST is retried too: a completion has no side effect; a 429's or 503's Retry-After is honoured
-        retry = Retry(total=self.retries, backoff_factor=self.backoff, status_forcelist=_RETRY_STATUS,
-                      allowed_methods=None, raise_on_status=False)
+        retry = Retry(
+            total=self.retries,
+            backoff_factor=self.backoff,
+            status_forcelist=_RETRY_STATUS,
+            allowed_methods=None,
+            raise_on_status=False,
+        )
         with requests.Session() as session:
             session.mount("http://", HTTPAdapter(max_retries=retry))
             session.mount("https://", HTTPAdapter(max_retries=retry))
@@ -83,7 +88,9 @@ def client_from_settings(
     model = model or os.environ.get("NCO_LLM_MODEL")
     api_key = api_key or os.environ.get("NCO_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
     if not endpoint:
-        raise ChatError("no LLM endpoint: pass --endpoint / endpoint= or set NCO_LLM_ENDPOINT (e.g. http://localhost:8000/v1)")
+        raise ChatError(
+            "no LLM endpoint: pass --endpoint / endpoint= or set NCO_LLM_ENDPOINT (e.g. http://localhost:8000/v1)"
+        )
     if not model:
         raise ChatError("no model name: pass --model / model= or set NCO_LLM_MODEL")
     return ChatClient(endpoint=endpoint, model=model, api_key=api_key, **options)  # type: ignore[arg-type]

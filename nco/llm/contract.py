@@ -41,7 +41,9 @@ def read_result(files: dict[str, bytes]) -> tuple[Instance, Solution]:
         try:
             solution = read_solution(Path(folder, SOLUTION_FILE), instance)
         except (InstanceFileError, KeyError, TypeError, ValueError) as error:
-            raise ResultError(f"{SOLUTION_FILE} does not hold routes for that instance: {_local(error, folder)}") from None
+            raise ResultError(
+                f"{SOLUTION_FILE} does not hold routes for that instance: {_local(error, folder)}"
+            ) from None
     return instance, solution
 
 

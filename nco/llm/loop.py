@@ -115,7 +115,10 @@ def formulate(
             break
         if index + 1 < max_rounds:
             messages.append(
-                {"role": "user", "content": feedback_message(list(done.problems), round_=index + 1, max_rounds=max_rounds)}
+                {
+                    "role": "user",
+                    "content": feedback_message(list(done.problems), round_=index + 1, max_rounds=max_rounds),
+                }
             )
     return Formulation(
         text=text,

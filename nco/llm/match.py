@@ -58,7 +58,9 @@ def instance_differences(actual: Instance, expected: Instance, rtol: float = 1e-
     for key, value in theirs.items():
         other = mine[key]
         if isinstance(value, np.ndarray):
-            same = np.array_equal(other, value) if value.dtype == bool else np.allclose(other, value, rtol=rtol, atol=1e-6)
+            same = (
+                np.array_equal(other, value) if value.dtype == bool else np.allclose(other, value, rtol=rtol, atol=1e-6)
+            )
         elif key == "fleet":
             same = all(np.allclose(a, b, rtol=rtol) for a, b in zip(other, value, strict=True))
         else:

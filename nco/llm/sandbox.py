@@ -51,7 +51,12 @@ from pathlib import Path
 from typing import IO
 
 __all__ = [
-    "SandboxLimits", "SandboxRun", "SandboxUnavailable", "confinement_problem", "network_isolation", "run_python",
+    "SandboxLimits",
+    "SandboxRun",
+    "SandboxUnavailable",
+    "confinement_problem",
+    "network_isolation",
+    "run_python",
 ]
 
 _GUARD = Path(__file__).with_name("guard.py")
@@ -222,8 +227,10 @@ def confinement_problem() -> str | None:
     bwrap = _bwrap()
     if bwrap is None:
         name = os.environ.get("NCO_SANDBOX_BWRAP") or "bwrap"
-        return (f"bubblewrap ({name!r}) was not found; install it (Debian/Ubuntu: apt-get install bubblewrap) "
-                "to run generated code confined by the kernel")
+        return (
+            f"bubblewrap ({name!r}) was not found; install it (Debian/Ubuntu: apt-get install bubblewrap) "
+            "to run generated code confined by the kernel"
+        )
     return _probe(bwrap)
 
 
@@ -237,8 +244,10 @@ def _probe(bwrap: str) -> str | None:
         return f"bubblewrap cannot be started here: {error}"
     if run.ok:
         return None
-    return (f"bubblewrap ({bwrap}) cannot create the sandbox here (user namespaces disabled or not permitted?): "
-            f"{(run.stderr.strip() or run.failure())[-600:]}")
+    return (
+        f"bubblewrap ({bwrap}) cannot create the sandbox here (user namespaces disabled or not permitted?): "
+        f"{(run.stderr.strip() or run.failure())[-600:]}"
+    )
 
 
 @contextlib.contextmanager
@@ -265,9 +274,17 @@ def _user_namespace() -> Iterator[int | None]:
     # kernel objects, which is attack surface
     forbid_nesting = "echo 0 > /proc/sys/user/max_user_namespaces && echo ready && exec cat"
     holder = subprocess.Popen(
-        [unshare, "--user", "--", "sh", "-c",
-         f"read go && exec {unshare} --mount --pid --fork --mount-proc -- sh -c '{forbid_nesting}'"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [
+            unshare,
+            "--user",
+            "--",
+            "sh",
+            "-c",
+            f"read go && exec {unshare} --mount --pid --fork --mount-proc -- sh -c '{forbid_nesting}'",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     assert holder.stdin is not None and holder.stdout is not None  # both are pipes
     descriptor = -1
@@ -304,16 +321,43 @@ def _bwrap_command(bwrap: str, userns: int | None, input_dir: str, info_fd: int,
         for cap in _SUPERVISOR_CAPS:
             users += ["--cap-add", cap]
     return [
-        bwrap, *users,
-        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-        "--hostname", "nco-sandbox", "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv",
-        "--info-fd", str(info_fd),
-        *_system_binds(), *_python_binds(),
-        "--proc", "/proc", "--dev", "/dev",
-        "--size", str(limits.scratch_mb * 2**20), "--perms", "1777", "--tmpfs", _WORKDIR,
-        "--ro-bind", input_dir, _INPUT,
+        bwrap,
+        *users,
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "nco-sandbox",
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--clearenv",
+        "--info-fd",
+        str(info_fd),
+        *_system_binds(),
+        *_python_binds(),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.scratch_mb * 2**20),
+        "--perms",
+        "1777",
+        "--tmpfs",
+        _WORKDIR,
+        "--ro-bind",
+        input_dir,
+        _INPUT,
         # read-only root and /dev (whose shm/ would be writable, unbounded, when the caller is not root)
-        "--remount-ro", "/", "--remount-ro", "/dev", "--chdir", _WORKDIR,
+        "--remount-ro",
+        "/",
+        "--remount-ro",
+        "/dev",
+        "--chdir",
+        _WORKDIR,
     ]
 
 
@@ -341,8 +385,9 @@ def _read_tail(handle: IO[bytes]) -> str:
     return handle.read().decode(errors="replace")[-_MAX_OUTPUT:]
 
 
-def _run_confined(bwrap: str, code: str, limits: SandboxLimits, files: dict[str, bytes],
-                  collect: tuple[str, ...]) -> SandboxRun:
+def _run_confined(
+    bwrap: str, code: str, limits: SandboxLimits, files: dict[str, bytes], collect: tuple[str, ...]
+) -> SandboxRun:
     with tempfile.TemporaryDirectory(prefix="nco-llm-") as host, _user_namespace() as userns:
         input_dir = Path(host, "input")
         input_dir.mkdir()
@@ -351,8 +396,10 @@ def _run_confined(bwrap: str, code: str, limits: SandboxLimits, files: dict[str,
             Path(input_dir, name).chmod(0o644)
         input_dir.chmod(0o755)  # the program's uid reads them
         with contextlib.ExitStack() as stack:
-            streams = {name: stack.enter_context(open(Path(host, name), "w+b"))
-                       for name in ("stdout", "stderr", "result", "info")}
+            streams = {
+                name: stack.enter_context(open(Path(host, name), "w+b"))
+                for name in ("stdout", "stderr", "result", "info")
+            }
             result_fd, info_fd = streams["result"].fileno(), streams["info"].fileno()
             spec = {
                 "caller_pid_namespace": os.readlink("/proc/self/ns/pid"),
@@ -366,8 +413,14 @@ def _run_confined(bwrap: str, code: str, limits: SandboxLimits, files: dict[str,
                 "max_file": _MAX_FILE,
                 "result_fd": result_fd,
             }
-            command = [*_bwrap_command(bwrap, userns, str(input_dir), info_fd, limits),
-                       sys.executable, "-I", "-B", str(_SUPERVISOR), json.dumps(spec)]
+            command = [
+                *_bwrap_command(bwrap, userns, str(input_dir), info_fd, limits),
+                sys.executable,
+                "-I",
+                "-B",
+                str(_SUPERVISOR),
+                json.dumps(spec),
+            ]
             start = time.monotonic()
             process = subprocess.Popen(
                 command,
@@ -398,8 +451,15 @@ def _run_confined(bwrap: str, code: str, limits: SandboxLimits, files: dict[str,
         except (ValueError, KeyError, TypeError) as error:  # written by the program, if it shares our uid
             stderr += f"\nsandbox: unreadable result from the supervisor ({error})"
             returncode = returncode or 1
-    isolation = ("bubblewrap", f"uid {_SANDBOX_UID}", "user/pid/network/ipc/uts namespaces",
-                 "read-only filesystem", "private tmpfs", "rlimits", "audit hook")
+    isolation = (
+        "bubblewrap",
+        f"uid {_SANDBOX_UID}",
+        "user/pid/network/ipc/uts namespaces",
+        "read-only filesystem",
+        "private tmpfs",
+        "rlimits",
+        "audit hook",
+    )
     return _finished(returncode, stdout, stderr, returned, elapsed, timed_out, limits, isolation)
 
 
@@ -426,8 +486,12 @@ def _limit_resources(limits: SandboxLimits) -> None:
     """Runs in the child between fork and exec. No RLIMIT_NPROC: it would count all the caller's
     processes, not the program's."""
     values = _rlimits(limits)
-    for key, which in (("memory", resource.RLIMIT_AS), ("file_size", resource.RLIMIT_FSIZE),
-                       ("open_files", resource.RLIMIT_NOFILE), ("core", resource.RLIMIT_CORE)):
+    for key, which in (
+        ("memory", resource.RLIMIT_AS),
+        ("file_size", resource.RLIMIT_FSIZE),
+        ("open_files", resource.RLIMIT_NOFILE),
+        ("core", resource.RLIMIT_CORE),
+    ):
         resource.setrlimit(which, (values[key], values[key]))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_time, limits.cpu_time + 2))
 
@@ -440,10 +504,16 @@ def _run_unconfined(code: str, limits: SandboxLimits, files: dict[str, bytes], c
         command = [*isolation, sys.executable, "-I", "-B", str(_GUARD), "main.py", json.dumps(_read_roots())]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             start = time.monotonic()
-            process = subprocess.Popen(command, cwd=workdir, env=_environment(workdir), stdin=subprocess.DEVNULL,
-                                       stdout=out, stderr=err,
-                                       preexec_fn=functools.partial(_limit_resources, limits),  # noqa: PLW1509
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                cwd=workdir,
+                env=_environment(workdir),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                preexec_fn=functools.partial(_limit_resources, limits),  # noqa: PLW1509
+                start_new_session=True,
+            )
             timed_out = False
             try:
                 process.wait(timeout=limits.wall_time)
@@ -465,8 +535,14 @@ def _run_unconfined(code: str, limits: SandboxLimits, files: dict[str, bytes], c
 
 
 def _finished(
-    returncode: int, stdout: str, stderr: str, files: dict[str, bytes], elapsed: float, timed_out: bool,
-    limits: SandboxLimits, isolation: tuple[str, ...],
+    returncode: int,
+    stdout: str,
+    stderr: str,
+    files: dict[str, bytes],
+    elapsed: float,
+    timed_out: bool,
+    limits: SandboxLimits,
+    isolation: tuple[str, ...],
 ) -> SandboxRun:
     """The run's record, confined or not: no exit status after a timeout, and which limit a
     failed program most likely hit."""

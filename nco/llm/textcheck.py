@@ -92,18 +92,36 @@ _CHECKS: tuple[Callable[[str, Instance], list[str]], ...] = (
     _customer_count,
     _vehicle_count,
     _capacities,
-    _mentions(r"time windows?|between \d{1,2}:\d{2} and \d{1,2}:\d{2}", lambda i: i.time_windows is not None,
-              "time windows (time_windows)"),
-    _mentions(r"service time|unloading takes|takes \d+ minutes? (?:at|per)", lambda i: i.features()["service_time"],
-              "service times (service_time)"),
-    _mentions(r"do(?:es)? not (?:need to )?return|don't (?:need to )?return|open routes?",
-              lambda i: i.open_routes, "open routes (open_routes=True)"),
-    _mentions(r"\bpick(?:s|ed)? up\b|\bpickups?\b|\bcollect(?:ed|s)?\b", lambda i: i.features()["backhaul"],
-              "pickups (pickup)"),
-    _mentions(r"(?:at most|no more than|no longer than|maximum of|longest)\s+\d+(?:\.\d+)?\s*(?:minutes|hours|h\b)",
-              lambda i: i.features()["max_duration"], "a maximum route duration (max_route_duration or VehicleType.max_duration)"),
-    _mentions(r"\b(?:cannot|can't|may not|must not|is not allowed to|are not allowed to)\s+(?:serve|visit|deliver|enter)",
-              lambda i: i.features()["allowed"], "vehicles that may not serve some customers (allowed)"),
+    _mentions(
+        r"time windows?|between \d{1,2}:\d{2} and \d{1,2}:\d{2}",
+        lambda i: i.time_windows is not None,
+        "time windows (time_windows)",
+    ),
+    _mentions(
+        r"service time|unloading takes|takes \d+ minutes? (?:at|per)",
+        lambda i: i.features()["service_time"],
+        "service times (service_time)",
+    ),
+    _mentions(
+        r"do(?:es)? not (?:need to )?return|don't (?:need to )?return|open routes?",
+        lambda i: i.open_routes,
+        "open routes (open_routes=True)",
+    ),
+    _mentions(
+        r"\bpick(?:s|ed)? up\b|\bpickups?\b|\bcollect(?:ed|s)?\b",
+        lambda i: i.features()["backhaul"],
+        "pickups (pickup)",
+    ),
+    _mentions(
+        r"(?:at most|no more than|no longer than|maximum of|longest)\s+\d+(?:\.\d+)?\s*(?:minutes|hours|h\b)",
+        lambda i: i.features()["max_duration"],
+        "a maximum route duration (max_route_duration or VehicleType.max_duration)",
+    ),
+    _mentions(
+        r"\b(?:cannot|can't|may not|must not|is not allowed to|are not allowed to)\s+(?:serve|visit|deliver|enter)",
+        lambda i: i.features()["allowed"],
+        "vehicles that may not serve some customers (allowed)",
+    ),
     _mentions(r"\bprefer(?:s|red|ence)?\b", lambda i: i.features()["preference"], "preferences (preference)"),
 )
 
@@ -114,4 +132,3 @@ def check_against_text(text: str, instance: Instance) -> list[str]:
     for check in _CHECKS:
         problems += check(text, instance)
     return problems
-

@@ -180,8 +180,12 @@ def save_scorer(scorer: ArcScorer, path: str | os.PathLike, **card: Any) -> Path
     state = {k: v.detach().cpu().clone() for k, v in scorer.state_dict().items()}
     with atomic_path(path) as temp:
         torch.save({"hparams": dict(scorer.hparams), "state_dict": state}, temp)
-    card = {"checkpoint": path.name, "model": dict(scorer.hparams),
-            "parameters": sum(p.numel() for p in scorer.parameters()), **card}
+    card = {
+        "checkpoint": path.name,
+        "model": dict(scorer.hparams),
+        "parameters": sum(p.numel() for p in scorer.parameters()),
+        **card,
+    }
     with atomic_path(path.with_suffix(".json")) as temp:
         Path(temp).write_text(json.dumps(card, indent=1, default=str))
     return path

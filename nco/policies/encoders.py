@@ -42,9 +42,7 @@ class AttentionEncoder(nn.Module):
         return x
 
 
-def sample_matrix_features(
-    distance: torch.Tensor, k: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def sample_matrix_features(distance: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """For each node, distances to and from ``k`` other nodes sampled with probability ~ 1/distance.
 
     Sorting by outgoing distance makes the features independent of node order, and favouring near
@@ -71,7 +69,9 @@ class EdgeBias(nn.Module):
         self.hidden = nn.Sequential(nn.Linear(6, hidden), nn.ReLU())
         self.heads = nn.ModuleList(nn.Linear(hidden, heads) for _ in range(layers))
 
-    def forward(self, distance: torch.Tensor, duration: torch.Tensor, coords: torch.Tensor | None) -> list[torch.Tensor]:
+    def forward(
+        self, distance: torch.Tensor, duration: torch.Tensor, coords: torch.Tensor | None
+    ) -> list[torch.Tensor]:
         if coords is None:
             angle = torch.zeros(distance.shape + (2,), dtype=distance.dtype, device=distance.device)
         else:
@@ -113,10 +113,17 @@ class MatrixEncoder(nn.Module):
         if not self.training:
             generator = torch.Generator(device=distance.device).manual_seed(0)
         rows = torch.cat(
-            [sample_matrix_features(distance, self.samples, generator), sample_matrix_features(duration, self.samples, generator)],
+            [
+                sample_matrix_features(distance, self.samples, generator),
+                sample_matrix_features(duration, self.samples, generator),
+            ],
             dim=-1,
         )
-        xy = coords if coords is not None else torch.zeros(nodes.shape[:2] + (2,), dtype=nodes.dtype, device=nodes.device)
+        xy = (
+            coords
+            if coords is not None
+            else torch.zeros(nodes.shape[:2] + (2,), dtype=nodes.dtype, device=nodes.device)
+        )
         from_coords = self.coord_embed(torch.cat([xy, nodes], dim=-1))
         from_matrix = self.matrix_embed(torch.cat([rows, nodes], dim=-1))
         gate = torch.sigmoid(self.gate(torch.cat([from_coords, from_matrix], dim=-1)))

@@ -17,7 +17,15 @@ from tensordict import TensorDict
 
 from nco_core.features import ENV_FLAGS
 
-__all__ = ["NODE_DIM", "STATE_DIM", "EncoderInputs", "distance_row", "distance_scale", "encoder_inputs", "state_features"]
+__all__ = [
+    "NODE_DIM",
+    "STATE_DIM",
+    "EncoderInputs",
+    "distance_row",
+    "distance_scale",
+    "encoder_inputs",
+    "state_features",
+]
 
 FLAGS = tuple(flag.key for flag in ENV_FLAGS)  # the env's per-instance flags, as state/node columns
 NODE_DIM = 6 + len(FLAGS) + 1

@@ -73,7 +73,14 @@ class RoutingPolicy(nn.Module):
         if model not in ENCODERS:
             raise ValueError(f"model: expected one of {sorted(ENCODERS)}, got {model!r}")
         self.hparams: dict[str, Any] = dict(
-            model=model, dim=dim, layers=layers, heads=heads, norm=norm, node_dim=node_dim, state_dim=state_dim, clip=clip
+            model=model,
+            dim=dim,
+            layers=layers,
+            heads=heads,
+            norm=norm,
+            node_dim=node_dim,
+            state_dim=state_dim,
+            clip=clip,
         )
         self.encoder = ENCODERS[model](node_dim, dim=dim, layers=layers, heads=heads, norm=norm)
         self.decoder = PointerDecoder(dim, state_dim, heads=heads, clip=clip)
@@ -116,7 +123,18 @@ class RoutingPolicy(nn.Module):
         if engine is None:
             engine = "fast" if embeddings.device.type == "cpu" else "env"
         if engine == "env":
-            return self._rollout_env(encoded, env, cache, scale.repeat(num_augment), strategy, num_starts, num_samples, num_augment, first_start, generator)
+            return self._rollout_env(
+                encoded,
+                env,
+                cache,
+                scale.repeat(num_augment),
+                strategy,
+                num_starts,
+                num_samples,
+                num_augment,
+                first_start,
+                generator,
+            )
         if engine != "fast":
             raise ValueError(f"engine: expected 'fast' or 'env', got {engine!r}")
         batch = td.batch_size[0]
@@ -147,25 +165,45 @@ class RoutingPolicy(nn.Module):
         while not state.all_done():
             types.append(state.vehicle_type.clone())
             if log_likelihood or strategy != "greedy":
-                log_probs = self.decoder(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row), on(state.penalty))
+                log_probs = self.decoder(
+                    cache,
+                    on(state.current_node),
+                    on(state.features),
+                    on(state.mask),
+                    on(state.distance_row),
+                    on(state.penalty),
+                )
                 action = select(log_probs, strategy, generator)
                 if log_likelihood:
                     total = total + log_probs.gather(1, action[:, None]).squeeze(1)
             else:
-                action = self.decoder.logits(cache, on(state.current_node), on(state.features), on(state.mask), on(state.distance_row), on(state.penalty)).argmax(-1)
+                action = self.decoder.logits(
+                    cache,
+                    on(state.current_node),
+                    on(state.features),
+                    on(state.mask),
+                    on(state.distance_row),
+                    on(state.penalty),
+                ).argmax(-1)
             action = action.cpu()
             actions.append(action)
             state.step(action)
         return Rollout(
-            actions=torch.stack(actions, 1).to(device) if actions else torch.zeros(state.rows, 0, dtype=torch.int64, device=device),
-            vehicle_types=torch.stack(types, 1).to(device) if actions else torch.zeros(state.rows, 0, dtype=torch.int64, device=device),
+            actions=torch.stack(actions, 1).to(device)
+            if actions
+            else torch.zeros(state.rows, 0, dtype=torch.int64, device=device),
+            vehicle_types=torch.stack(types, 1).to(device)
+            if actions
+            else torch.zeros(state.rows, 0, dtype=torch.int64, device=device),
             reward=-state.cost.to(device),
             log_likelihood=total,
             complete=state.complete.clone().to(device),
             replicas=replicas,
         )
 
-    def _rollout_env(self, td, env, cache, scale, strategy, num_starts, num_samples, num_augment, first_start, generator) -> Rollout:
+    def _rollout_env(
+        self, td, env, cache, scale, strategy, num_starts, num_samples, num_augment, first_start, generator
+    ) -> Rollout:
         """The reference rollout on the TensorDict env (``engine="env"``)."""
         replicas = num_augment
         actions: list[torch.Tensor] = []
@@ -182,7 +220,9 @@ class RoutingPolicy(nn.Module):
         scale = scale.repeat(replicas // num_augment)
         log_likelihood = torch.zeros(td.batch_size[0], device=td.device)
         while not bool(td["done"].all()):
-            log_probs = self.decoder(cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale))
+            log_probs = self.decoder(
+                cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale)
+            )
             action = select(log_probs, strategy, generator)
             log_likelihood = log_likelihood + log_probs.gather(1, action[:, None]).squeeze(1)
             types.append(td["vehicle_type"].clone())
@@ -261,12 +301,16 @@ class RoutingPolicy(nn.Module):
         return result
 
 
-def _best_distinct(instance: Instance, runs: list[Rollout], b: int, batch: int, k: int, runtime: float) -> list[Solution]:
+def _best_distinct(
+    instance: Instance, runs: list[Rollout], b: int, batch: int, k: int, runtime: float
+) -> list[Solution]:
     """The ``k`` best distinct complete rollouts of instance ``b`` (incomplete ones only if needed)."""
     candidates = []
     for run_index, run in enumerate(runs):
         rows = torch.arange(run.replicas, device=run.reward.device) * batch + b
-        for row, reward, complete in zip(rows.tolist(), run.reward[rows].tolist(), run.complete[rows].tolist(), strict=True):
+        for row, reward, complete in zip(
+            rows.tolist(), run.reward[rows].tolist(), run.complete[rows].tolist(), strict=True
+        ):
             candidates.append((not complete, -reward, run_index, row))
     candidates.sort()
     chosen: list[Solution] = []

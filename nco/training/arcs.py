@@ -95,7 +95,9 @@ def examples(instances_and_routes, candidates: int) -> list[Example]:
     return out
 
 
-def _labelled(directories: Sequence[str], limit: int | None) -> tuple[list[tuple[Any, list[list[int]]]], dict[str, Any]]:
+def _labelled(
+    directories: Sequence[str], limit: int | None
+) -> tuple[list[tuple[Any, list[list[int]]]], dict[str, Any]]:
     """Feasible (instance, routes) pairs and what the labels were (problems, sizes, solver time)."""
     pairs, kinds = [], set()
     for directory in directories:
@@ -123,8 +125,11 @@ def _batches(items: list[Example], batch_size: int, generator: torch.Generator):
             batches.append([group[i] for i in order[start : start + batch_size]])
     for i in torch.randperm(len(batches), generator=generator).tolist():
         batch = batches[i]
-        yield (torch.stack([b.features for b in batch]), torch.stack([b.heads for b in batch]),
-               torch.stack([b.targets for b in batch]))
+        yield (
+            torch.stack([b.features for b in batch]),
+            torch.stack([b.heads for b in batch]),
+            torch.stack([b.targets for b in batch]),
+        )
 
 
 def _loss(kind: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -161,7 +166,9 @@ def evaluate(scorer: ArcScorer | None, items: list[Example], tops: Sequence[int]
     return result
 
 
-def train_arcs(config: ArcsConfig, pairs: list[tuple[Any, list[list[int]]]] | None = None) -> tuple[ArcScorer, dict[str, Any]]:
+def train_arcs(
+    config: ArcsConfig, pairs: list[tuple[Any, list[list[int]]]] | None = None
+) -> tuple[ArcScorer, dict[str, Any]]:
     """Train a scorer on ``config.labels`` (or on ``pairs``), keep the epoch with the best held-out
     recall@5, write it to ``config.out`` with its card, and return it with the card's figures."""
     started = clock.perf_counter()

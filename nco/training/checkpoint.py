@@ -35,14 +35,20 @@ def _load(path: str | os.PathLike, what: str, map_location: str | torch.device =
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} {str(path)!r} does not exist") from None
     except UNREADABLE as error:
-        raise ValueError(f"{what} {str(path)!r}: not a weights-only nco checkpoint ({type(error).__name__}: "
-                         "truncated, not a torch file, or holding objects other than tensors and plain data)") from None
+        raise ValueError(
+            f"{what} {str(path)!r}: not a weights-only nco checkpoint ({type(error).__name__}: "
+            "truncated, not a torch file, or holding objects other than tensors and plain data)"
+        ) from None
 
 
 def check_resumable(path: str | os.PathLike) -> None:
     """Open a Lightning checkpoint the way --resume will (weights only) before training starts."""
     payload = _load(path, "--resume: checkpoint")
-    missing = [key for key in ("state_dict", "loops", "optimizer_states") if not isinstance(payload, dict) or key not in payload]
+    missing = [
+        key
+        for key in ("state_dict", "loops", "optimizer_states")
+        if not isinstance(payload, dict) or key not in payload
+    ]
     if missing:
         raise ValueError(f"--resume: checkpoint {str(path)!r}: missing {missing} (not a Lightning training checkpoint)")
 
@@ -57,7 +63,9 @@ def save_policy(policy: RoutingPolicy, path: str | os.PathLike, **meta: Any) -> 
     return path
 
 
-def load_policy(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[RoutingPolicy, dict[str, Any]]:
+def load_policy(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[RoutingPolicy, dict[str, Any]]:
     """The policy (in eval mode) and the checkpoint's ``meta`` dict."""
     payload = _load(path, "checkpoint", map_location)
     for key in ("hparams", "state_dict"):
@@ -74,10 +82,15 @@ def ship(checkpoint: str | os.PathLike, directory: str | os.PathLike, name: str,
     policy, meta = load_policy(checkpoint)
     unknown = unknown_knobs(meta.get("flags", {}))
     if unknown:  # the neural method matches instances by these names
-        raise ValueError(f"checkpoint {str(checkpoint)!r}: flags {unknown} are no variant knob (nco_core.features.KNOBS)")
+        raise ValueError(
+            f"checkpoint {str(checkpoint)!r}: flags {unknown} are no variant knob (nco_core.features.KNOBS)"
+        )
     target = save_policy(policy, Path(directory) / f"{name}.pt", **meta)
     parameters = sum(p.numel() for p in policy.parameters())
-    card: dict[str, Any] = {"checkpoint": target.name, **{k: meta[k] for k in ("problem", "flags", "size") if k in meta}}
+    card: dict[str, Any] = {
+        "checkpoint": target.name,
+        **{k: meta[k] for k in ("problem", "flags", "size") if k in meta},
+    }
     card.update(model=dict(policy.hparams), parameters=parameters, meta=meta, **notes)
     path = Path(directory) / f"{name}.json"
     with atomic_path(path) as temp:

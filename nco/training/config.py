@@ -20,20 +20,32 @@ def _option(default: Any, help: str = "", **argparse: Any) -> Any:
 
 @dataclass
 class TrainConfig:
-    algorithm: str = _option("rl", "rl: REINFORCE/POMO on generated instances; imitation: teacher forcing on --labels",
-                             choices=["rl", "imitation"])
-    labels: str | None = _option(None, "label directory from nco data label (--algorithm imitation; arcs: "
-                                 "several, comma-separated)", metavar="DIR")
+    algorithm: str = _option(
+        "rl",
+        "rl: REINFORCE/POMO on generated instances; imitation: teacher forcing on --labels",
+        choices=["rl", "imitation"],
+    )
+    labels: str | None = _option(
+        None,
+        "label directory from nco data label (--algorithm imitation; arcs: several, comma-separated)",
+        metavar="DIR",
+    )
     orderings: int = _option(8, "imitation: route orders per label, each starting with another route")
     problem: str = _option("acvrp", "preset name from envs/presets.py (acvrp, acvrptw, atsp, ...)")
     size: int = _option(50, "customers per instance")
-    data: str = _option("synthetic", "real: city pools of --cities (synthetic when none exist); synthetic: the unit "
-                        "square", choices=["real", "synthetic"])
+    data: str = _option(
+        "synthetic",
+        "real: city pools of --cities (synthetic when none exist); synthetic: the unit square",
+        choices=["real", "synthetic"],
+    )
     cities: str = _option("train", "city split to train on")
     val_cities: str = _option("test", "city split of the validation set")
     distribution: str = _option("uniform", "customer locations", choices=["uniform", "cluster", "mixed"])
-    model: str = _option("matrix", "encoder: matrix-aware or AM; camp: the profile-aware policy for profiled fleets",
-                         choices=["matrix", "am", "camp"])
+    model: str = _option(
+        "matrix",
+        "encoder: matrix-aware or AM; camp: the profile-aware policy for profiled fleets",
+        choices=["matrix", "am", "camp"],
+    )
     dim: int = _option(128, "embedding width")
     layers: int = _option(3, "encoder layers")
     heads: int = _option(8, "attention heads")
@@ -41,8 +53,9 @@ class TrainConfig:
     batch_size: int = _option(64, "instances per step")
     steps_per_epoch: int = _option(100)
     num_starts: int = _option(0, "POMO starts per instance (0: one per customer)")
-    baseline: str = _option("shared", "REINFORCE baseline: POMO shared or greedy rollout",
-                            choices=["shared", "rollout"])
+    baseline: str = _option(
+        "shared", "REINFORCE baseline: POMO shared or greedy rollout", choices=["shared", "rollout"]
+    )
     lr: float = _option(1e-4, "Adam learning rate")
     weight_decay: float = _option(1e-6, "Adam weight decay (L2)")
     grad_clip: float = _option(1.0, "gradient norm clip")
@@ -57,6 +70,7 @@ class TrainConfig:
     seed: int = _option(0)
     out: str = _option("runs/train", "output directory (checkpoints, logs)")
     resume: str | None = _option(None, "continue from a Lightning checkpoint ('last' = OUT/last.ckpt)", metavar="CKPT")
-    init: str | None = _option(None, "start from this policy checkpoint's weights (same model; fresh optimizer)",
-                               metavar="PT")
+    init: str | None = _option(
+        None, "start from this policy checkpoint's weights (same model; fresh optimizer)", metavar="PT"
+    )
     progress: bool = _option(True, "a progress bar")

@@ -56,7 +56,9 @@ def orderings(label: Label, count: int, rng: np.random.Generator) -> list[list[i
     return result
 
 
-def target_actions(labels: Sequence[Label], instances: Sequence[Instance], count: int, rng: np.random.Generator) -> torch.Tensor:
+def target_actions(
+    labels: Sequence[Label], instances: Sequence[Instance], count: int, rng: np.random.Generator
+) -> torch.Tensor:
     """``[count * B, T]`` env actions, row ``r * B + b`` = ordering ``r`` of label ``b`` (padded with 0)."""
     rows: list[list[torch.Tensor]] = [[] for _ in range(count)]
     for label, instance in zip(labels, instances, strict=True):
@@ -69,7 +71,9 @@ def target_actions(labels: Sequence[Label], instances: Sequence[Instance], count
     return torch.stack([torch.nn.functional.pad(row, (0, length - len(row))) for row in flat])
 
 
-def teacher_forcing(policy: RoutingPolicy, td: TensorDict, env: RoutingEnv, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+def teacher_forcing(
+    policy: RoutingPolicy, td: TensorDict, env: RoutingEnv, targets: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Step the env through ``targets [R * B, T]`` from the freshly reset ``td`` (B instances).
 
     Column 0 is forced (a POMO start, as in ``RoutingPolicy.rollout``); every later step of a row
@@ -93,7 +97,9 @@ def teacher_forcing(policy: RoutingPolicy, td: TensorDict, env: RoutingEnv, targ
     for t in range(1, targets.shape[1]):
         if bool(td["done"].all()):
             break
-        log_probs = policy.decoder(cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale))
+        log_probs = policy.decoder(
+            cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale)
+        )
         target = targets[:, t]
         allowed = td["action_mask"].gather(1, target[:, None]).squeeze(1)
         on_track = on_track & (allowed | td["done"])

@@ -108,7 +108,9 @@ class LabelJob:
     def meta(self, shard: int) -> dict[str, Any]:
         values = {key: getattr(self, key) for key in _JOB_KEYS}
         values["cities"] = list(self.cities)
-        return dict(format=FORMAT, format_version=FORMAT_VERSION, generator_version=GENERATOR_VERSION, shard=shard, **values)
+        return dict(
+            format=FORMAT, format_version=FORMAT_VERSION, generator_version=GENERATOR_VERSION, shard=shard, **values
+        )
 
     def recipe(self, index: int) -> tuple[str, int]:
         """(city, seed) of instance ``index``."""
@@ -130,11 +132,15 @@ def _read_meta(path: Path, archive: Any) -> dict[str, Any]:
     except (KeyError, ValueError) as error:
         raise ValueError(f"{path}: not an nco label shard (meta: {error})") from None
     if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}, "
-                         f"expected {FORMAT!r} version {FORMAT_VERSION}")
+        raise ValueError(
+            f"{path}: format {meta.get('format')!r} version {meta.get('format_version')!r}, "
+            f"expected {FORMAT!r} version {FORMAT_VERSION}"
+        )
     if meta.get("generator_version") != GENERATOR_VERSION:
-        raise ValueError(f"{path}: made with generator version {meta.get('generator_version')!r}, this nco generates "
-                         f"version {GENERATOR_VERSION}; its seeds name other instances now (relabel with this version)")
+        raise ValueError(
+            f"{path}: made with generator version {meta.get('generator_version')!r}, this nco generates "
+            f"version {GENERATOR_VERSION}; its seeds name other instances now (relabel with this version)"
+        )
     return meta
 
 
@@ -148,7 +154,10 @@ def read_shards(directory: str | os.PathLike) -> Iterator[Label]:
     for path in _shard_paths(directory):
         with np.load(path, allow_pickle=False) as archive:
             meta = _read_meta(path, archive)
-            data = {key: archive[key] for key in ("seed", "city", "cost", "feasible", "nodes", "offsets", "types", "type_offsets")}
+            data = {
+                key: archive[key]
+                for key in ("seed", "city", "cost", "feasible", "nodes", "offsets", "types", "type_offsets")
+            }
         nodes, offsets, types, type_offsets = data["nodes"], data["offsets"], data["types"], data["type_offsets"]
         for j in range(len(data["seed"])):
             part = nodes[offsets[j] : offsets[j + 1]].tolist()
@@ -223,7 +232,9 @@ def _check_existing(path: Path, job: LabelJob, shard: int, count: int) -> None:
         detail = ", ".join(f"{key}: shard {meta.get(key)!r}, this run {wanted[key]!r}" for key in differ)
         raise ValueError(f"{path}: made by another labelling job ({detail}); use another --out or the same arguments")
     if stored != count:
-        raise ValueError(f"{path}: holds {stored} instances, expected {count} (another --num-instances ends this shard differently)")
+        raise ValueError(
+            f"{path}: holds {stored} instances, expected {count} (another --num-instances ends this shard differently)"
+        )
 
 
 def write_labels(job: LabelJob, progress: bool = True) -> dict[str, Any]:

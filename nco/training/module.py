@@ -80,8 +80,12 @@ class RoutingModule(L.LightningModule):
             return
         env = self.env
         with torch.no_grad():
-            current = self.policy.rollout(self.baseline_batch.clone().to(self.device), env, strategy="greedy").reward.mean()
-            frozen = self.baseline.policy.rollout(self.baseline_batch.clone().to(self.device), env, strategy="greedy").reward.mean()
+            current = self.policy.rollout(
+                self.baseline_batch.clone().to(self.device), env, strategy="greedy"
+            ).reward.mean()
+            frozen = self.baseline.policy.rollout(
+                self.baseline_batch.clone().to(self.device), env, strategy="greedy"
+            ).reward.mean()
         if current > frozen:
             self.baseline.update(self.policy)
         self.log("train/baseline_updated", float(current > frozen))
@@ -103,7 +107,9 @@ class RoutingModule(L.LightningModule):
             self.last_gap = float(gap)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        optimizer = torch.optim.Adam(
+            self.policy.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
         epochs = self.hparams.epochs
         milestones = sorted({max(1, int(0.8 * epochs)), max(1, int(0.95 * epochs))})
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)

@@ -125,7 +125,9 @@ def train(config: TrainConfig) -> Path | None:
         _initialise(module, config.init)
     module.val_instances = val_instances
     if config.baseline == "rollout":
-        module.baseline_batch = RoutingEnv().reset(spec.generate(4 * config.batch_size, np.random.default_rng([config.seed, 424242])))
+        module.baseline_batch = RoutingEnv().reset(
+            spec.generate(4 * config.batch_size, np.random.default_rng([config.seed, 424242]))
+        )
 
     gpu = config.accelerator in ("gpu", "cuda") or (config.accelerator == "auto" and torch.cuda.is_available())
     precision = config.precision or ("bf16-mixed" if gpu else "32-true")
@@ -144,10 +146,18 @@ def train(config: TrainConfig) -> Path | None:
     )
     if labels:
         first = labels[0].meta
-        meta.update(algorithm="imitation", labels=dict(
-            directory=config.labels, count=len(labels),  # at the start: the stream re-reads them each epoch
-            solver=first["solver"], time_limit=first["time_limit"],
-            generator_version=first["generator_version"], cities=first["cities"], seed=first["seed"]))
+        meta.update(
+            algorithm="imitation",
+            labels=dict(
+                directory=config.labels,
+                count=len(labels),  # at the start: the stream re-reads them each epoch
+                solver=first["solver"],
+                time_limit=first["time_limit"],
+                generator_version=first["generator_version"],
+                cities=first["cities"],
+                seed=first["seed"],
+            ),
+        )
     trainer = L.Trainer(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
@@ -167,15 +177,31 @@ def train(config: TrainConfig) -> Path | None:
     rank = trainer.global_rank
     train_data: LabelStream | BatchStream
     if labels:
-        train_data = LabelStream(labels, config.batch_size, config.steps_per_epoch, config.seed, config.orderings,
-                                 rank=rank, world=trainer.world_size, reload=lambda: _read_labels(config))
+        train_data = LabelStream(
+            labels,
+            config.batch_size,
+            config.steps_per_epoch,
+            config.seed,
+            config.orderings,
+            rank=rank,
+            world=trainer.world_size,
+            reload=lambda: _read_labels(config),
+        )
     else:
         train_data = BatchStream(spec, config.batch_size, config.steps_per_epoch, config.seed, rank=rank)
     # a range is a map-style dataset (len and indexing), which torch's stub does not accept as a Dataset
     val_data: torch.utils.data.DataLoader[int] = torch.utils.data.DataLoader(
-        range(len(val_instances)), batch_size=16, collate_fn=list)  # type: ignore[arg-type]
-    trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data, ckpt_path=resume,
-                weights_only=RESUME_WEIGHTS_ONLY)
+        range(len(val_instances)),  # type: ignore[arg-type]
+        batch_size=16,
+        collate_fn=list,
+    )
+    trainer.fit(
+        module,
+        train_dataloaders=train_data,
+        val_dataloaders=val_data,
+        ckpt_path=resume,
+        weights_only=RESUME_WEIGHTS_ONLY,
+    )
     return out if trainer.is_global_zero else None
 
 
@@ -188,8 +214,10 @@ def _read_labels(config: TrainConfig) -> list[Label]:
         raise ValueError(f"--labels {config.labels}: no label shards there")
     for label in (labels[0], labels[-1]):
         if (label.problem, label.size) != (config.problem, config.size):
-            raise ValueError(f"--labels {config.labels}: labels are {label.problem} N={label.size}, "
-                             f"the run trains {config.problem} N={config.size}")
+            raise ValueError(
+                f"--labels {config.labels}: labels are {label.problem} N={label.size}, "
+                f"the run trains {config.problem} N={config.size}"
+            )
     return [label for label in labels if label.feasible]
 
 
