@@ -151,10 +151,14 @@ def test_hybrid_refines_alone_when_the_policy_refuses_the_instance() -> None:
     instance = _chained_windows()
     with pytest.raises(ValueError, match="cannot be served on its own"):
         nco.solve(instance, "neural", time_limit=0.3)
-    solution = nco.solve(instance, "hybrid", time_limit=0.3)
+    solution = nco.solve(instance, "hybrid", time_limit=0.3, start="policy")
     assert solution.feasible and solution.routes == [[1, 2, 3]]
     assert solution.info["neural"].startswith("skipped: the policy cannot start this instance")
     assert solution.info["refine"].startswith("pyvrp")
+    # by default the guided savings start seeds the refiner instead, inside the same budget
+    seeded = nco.solve(instance, "hybrid", time_limit=0.3)
+    assert seeded.feasible and seeded.routes == [[1, 2, 3]] and seeded.info["start"] == "savings"
+    assert seeded.runtime <= 0.3 * 1.05 + 0.01, seeded.info["neural"]
 
 
 # -- the caller's initial solution is re-scored ------------------------------------------------
