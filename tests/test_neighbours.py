@@ -124,7 +124,7 @@ def test_nco_train_arcs_from_label_shards(tmp_path):
     assert load_scorer(tmp_path / "run" / "arcs.pt").candidates == card["candidates"]
 
 
-@pytest.mark.parametrize("problem, city", [("acvrp", "boston"), ("acvrptw", "oslo")])
+@pytest.mark.parametrize("problem, city", [("acvrp", "boston"), ("acvrptw", "oslo"), ("atsp", "krems")])
 def test_solving_with_learned_neighbours_is_feasible_and_reported(problem, city):
     assert (SCORER_DIR / f"{problem}.pt").exists(), f"no shipped arc scorer for {problem}"
     instance = nco.sample_instance(problem, 100, city=city, seed=1000)

@@ -91,8 +91,11 @@ def scorer_for(problem: str, directory: Path = SCORER_DIR) -> ArcScorer:
 
 
 def problem_of(features: dict[str, Any]) -> str:
-    """Which shipped scorer fits an instance: the time-window one when it has windows."""
-    return "acvrptw" if features.get("time_windows") else "acvrp"
+    """Which shipped scorer fits an instance: the time-window one when it has windows, the
+    capacitated one with a capacity, else the (asymmetric) TSP one."""
+    if features.get("time_windows"):
+        return "acvrptw"
+    return "acvrp" if features.get("capacity") else "atsp"
 
 
 @dataclass(frozen=True)
