@@ -71,8 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--neighbours",
-        choices=["proximity", "learned"],
-        help="pyvrp / hybrid with the pyvrp refiner: PyVRP's local-search neighbour lists (default proximity)",
+        choices=["proximity", "learned", "auto"],
+        help="pyvrp / hybrid with the pyvrp refiner: PyVRP's local-search neighbour lists (default: proximity for "
+        "pyvrp; auto for hybrid, i.e. learned from 0.1 s of budget on the variants the arc scorers learned)",
     )
     parser.add_argument("--json", action="store_true", help="print the solution as JSON")
     parser.add_argument(
