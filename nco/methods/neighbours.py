@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,8 +44,10 @@ __all__ = [
     "Learned",
     "PyVRPMethod",
     "PyVRPMethodOptions",
+    "calibration_sample",
     "problem_of",
     "scorer_for",
+    "seconds_per_arc",
 ]
 
 SCORER_DIR = shipped_data("checkpoints", "arcs")
@@ -156,19 +159,30 @@ class PyVRPMethod(PyVRP):
         return solution
 
 
-@lru_cache(maxsize=8)
-def _calibrated(problem: str) -> float:
-    """Seconds per scored arc of ``problem``'s learned lists on this process (best of 3 at N = 100)."""
-    scorer = scorer_for(problem)
-    sample = sample_instance(problem, 100, seed=0)
-    scaled = integer_data(sample)
-    data, params = build_data(sample, scaled), solver_params(scaled).neighbourhood
+def calibration_sample(problem: str) -> Instance:
+    """The instance a learned step of ``problem`` is timed on, once per process (N = 100, seed 0)."""
+    return sample_instance(problem, 100, seed=0)
+
+
+def seconds_per_arc(problem: str, sample: Instance, run: Callable[[], object]) -> float:
+    """Best of three wall times of ``run`` (a learned step on ``sample``), per arc ``problem``'s
+    scorer scores on it: what predicts that step's cost on an instance of any size."""
     best = math.inf
     for _ in range(3):
         started = time.perf_counter()
-        Learned(scorer)(data, params)
+        run()
         best = min(best, time.perf_counter() - started)
-    return best / (sample.num_customers * scorer.candidates)
+    return best / (sample.num_customers * scorer_for(problem).candidates)
+
+
+@lru_cache(maxsize=8)
+def _calibrated(problem: str) -> float:
+    """Seconds per scored arc of ``problem``'s learned lists on this process."""
+    scorer = scorer_for(problem)
+    sample = calibration_sample(problem)
+    scaled = integer_data(sample)
+    data, params = build_data(sample, scaled), solver_params(scaled).neighbourhood
+    return seconds_per_arc(problem, sample, lambda: Learned(scorer)(data, params))
 
 
 def _is_learned(neighbours: object) -> bool:

@@ -17,13 +17,11 @@ the start is charged to the budget, and :func:`fits` predicts it from a per-proc
 
 from __future__ import annotations
 
-import time as clock
-from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from envs.generators import sample_instance
-from nco.methods.neighbours import problem_of, scorer_for
+from nco.methods.neighbours import calibration_sample, problem_of, scorer_for, seconds_per_arc
 from nco.policies.threads import one_thread
 from nco_core.instance import Instance
 from nco_core.solution import Solution
@@ -35,14 +33,6 @@ from solvers.scaling import integer_data
 __all__ = ["GUIDANCE", "applicable", "fits", "guided_savings", "warmup"]
 
 GUIDANCE = 0.25
-
-
-@dataclass
-class _Calibration:
-    seconds_per_arc: float
-
-
-_CALIBRATION: dict[str, _Calibration] = {}
 
 
 def applicable(instance: Instance) -> str | None:
@@ -61,22 +51,14 @@ def applicable(instance: Instance) -> str | None:
 def warmup(instance: Instance) -> None:
     """Load the scorer for ``instance``'s variant, compile the construction and time it once on a
     sampled instance of the same variant (per process; not charged to any budget)."""
-    problem = problem_of(instance.features())
-    if problem in _CALIBRATION:
-        return
-    scorer_for(problem)
-    sample = sample_instance(problem, 100, seed=0)
-    guided_savings(sample)  # compiles the numba kernel
-    best = min(_timed(sample) for _ in range(3))
-    _CALIBRATION[problem] = _Calibration(best / (sample.num_customers * scorer_for(problem).candidates))
+    _calibrated(problem_of(instance.features()))
 
 
 def fits(instance: Instance, seconds: float) -> bool:
     """Whether the guided start is predicted to take at most ``seconds`` on ``instance``."""
-    warmup(instance)
     problem = problem_of(instance.features())
     arcs = instance.num_customers * scorer_for(problem).candidates
-    return _CALIBRATION[problem].seconds_per_arc * arcs <= seconds
+    return _calibrated(problem) * arcs <= seconds
 
 
 def guided_savings(instance: Instance) -> Solution:
@@ -94,7 +76,9 @@ def guided_savings(instance: Instance) -> Solution:
     return Solution.of(instance, savings_routes(instance, tails, heads, scores), method="guided-savings")
 
 
-def _timed(instance: Instance) -> float:
-    started = clock.perf_counter()
-    guided_savings(instance)
-    return clock.perf_counter() - started
+@lru_cache(maxsize=8)
+def _calibrated(problem: str) -> float:
+    """Seconds per scored arc of the guided start for ``problem`` on this process."""
+    sample = calibration_sample(problem)
+    guided_savings(sample)  # compiles the numba kernel
+    return seconds_per_arc(problem, sample, lambda: guided_savings(sample))
