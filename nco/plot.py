@@ -5,10 +5,11 @@ the user's ids, arrival times and loads as the evaluator's schedule has them) an
 route: the OSRM road path (:func:`envs.osrm.stops.route_lines` with a client) or straight segments
 between the stops.
 
-The HTML page inlines Leaflet 1.9.4 (shipped in ``nco/assets/leaflet`` with its BSD-2 licence), so it
-needs no network: the routes draw on a plain background, and OpenStreetMap tiles (with their
-attribution) appear underneath only when the browser is online. It is hand-built rather than
-generated with folium because folium's pages load Leaflet, jQuery and Bootstrap from CDNs.
+The HTML page inlines Leaflet (BSD-2; its files come from the PyPI package XStatic-Leaflet, a
+dependency, and keep their licence header), so it needs no network: the routes draw on a plain
+background, and OpenStreetMap tiles (with their attribution) appear underneath only when the
+browser is online. It is hand-built rather than generated with folium because folium's pages load
+Leaflet, jQuery and Bootstrap from CDNs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xstatic.pkg.leaflet
 
 from envs.osrm.stops import route_lines
 from nco_core.io import atomic_path
@@ -29,7 +31,7 @@ from nco_core.vroom_io import vroom_solution
 
 __all__ = ["geojson", "map", "png", "write_geojson"]
 
-ASSETS = Path(__file__).parent / "assets" / "leaflet"
+ASSETS = Path(xstatic.pkg.leaflet.BASE_DIR)
 PALETTE = [
     "#1f77b4",
     "#ff7f0e",
@@ -172,7 +174,7 @@ PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>__TITLE__</title>
-<!-- Leaflet 1.9.4 (BSD-2-Clause, (c) 2010-2023 Volodymyr Agafonkin, (c) 2010-2011 CloudMade), inlined -->
+<!-- Leaflet (BSD-2-Clause, (c) Volodymyr Agafonkin, (c) 2010-2011 CloudMade; see the header of its script), inlined -->
 <style>__LEAFLET_CSS__</style>
 <style>
 html, body, #map { height: 100%; margin: 0; }
