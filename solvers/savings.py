@@ -43,15 +43,21 @@ def savings_routes(instance: Instance, tails: np.ndarray, heads: np.ndarray, sco
         instance.time_windows if instance.time_windows is not None else np.tile(np.array([0.0, math.inf]), (size, 1))
     )
     capacity = instance.vehicle_types[0].capacity
+    # numba compiles one kernel per argument type, and read-only is part of the type: an Instance's
+    # arrays are read-only, derived defaults (no windows, no service) are not. Fresh copies of the
+    # per-node arrays (O(N)) and the matrix as a read-only view give every instance one signature,
+    # the one compiled at warm-up, instead of a compile inside a budget.
+    travel = np.ascontiguousarray(instance.duration_matrix(0), dtype=np.float64).view()
+    travel.flags.writeable = False
     succ = _join(
         np.ascontiguousarray(tails, dtype=np.int64),
         np.ascontiguousarray(heads, dtype=np.int64),
         np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"),
-        np.ascontiguousarray(instance.delivery, dtype=np.float64),
+        np.array(instance.delivery, dtype=np.float64),
         float(capacity),
-        np.ascontiguousarray(instance.duration_matrix(0), dtype=np.float64),
-        np.ascontiguousarray(windows, dtype=np.float64),
-        np.ascontiguousarray(instance.service, dtype=np.float64),
+        travel,
+        np.array(windows, dtype=np.float64),
+        np.array(instance.service, dtype=np.float64),
     )
     has_pred = np.zeros(size, dtype=bool)
     has_pred[succ[succ > 0]] = True

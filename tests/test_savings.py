@@ -48,3 +48,16 @@ def test_joins_follow_the_scores_and_respect_capacity_and_windows() -> None:
     routes = savings_routes(timed, tails, heads, classical_savings(timed, tails, heads))
     assert nco.Solution.of(timed, routes).feasible
     assert not any(a == 2 and b == 3 for route in routes for a, b in zip(route, route[1:], strict=False))
+
+
+def test_one_compiled_kernel_serves_every_instance() -> None:
+    # a second signature would mean a numba compile inside some call's budget
+    from solvers.savings import _join
+
+    windows = nco.sample_instance("acvrptw", 30, city="oslo", seed=1)
+    plain = nco.sample_instance("acvrp", 30, city="oslo", seed=1)
+    by_hand = nco.Instance(distance=np.array([[0, 1, 2], [1, 0, 1], [2, 1, 0]]), demand=[0, 1, 1], capacity=2)
+    for instance in (windows, plain, by_hand):
+        tails, heads = all_arcs(instance)
+        savings_routes(instance, tails, heads, classical_savings(instance, tails, heads))
+    assert len(_join.signatures) == 1
