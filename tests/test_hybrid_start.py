@@ -18,6 +18,8 @@ def test_savings_start_seeds_the_refiner(problem: str) -> None:
     start = savings_start.guided_savings(instance)
     assert start.feasible and solution.cost <= start.cost + 1e-9  # never worse than its own start
     assert solution.info["neural_cost"] == pytest.approx(start.cost)
+    # the learned lists take the start's arc scores instead of scoring the same arcs again
+    assert solution.info["neighbours"] == "learned" and solution.info["neighbours_scores"] == "reused"
 
 
 def test_policy_only_start_runs_the_refiner_alone_when_no_rollout_fits() -> None:

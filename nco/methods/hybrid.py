@@ -30,6 +30,7 @@ import dataclasses
 from typing import Any
 
 from nco.methods import get_solver, savings_start
+from nco.methods.neighbours import Learned
 from nco.methods.neural import candidates, checkpoint_for, plan, warmup
 from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
@@ -128,7 +129,7 @@ class Hybrid(Solver[HybridOptions]):
         if initial is not None:
             start, info["initial"] = _rescore(instance, initial)
             pool += [start] if start is not None else []
-        deadline, neural = _neural(instance, deadline, options, seed, info)
+        deadline, neural, scored = _neural(instance, deadline, options, seed, info)
         info["neural_time"] = deadline.elapsed()
         pool = neural + pool
         feasible = sorted((s for s in pool if s.feasible), key=lambda s: s.cost)
@@ -144,7 +145,9 @@ class Hybrid(Solver[HybridOptions]):
         if rest.deadline.seconds <= 0 and best_start is not None:
             info["refine"] = "skipped: the neural step used the whole budget"
         else:  # with nothing to return yet, the refiner gives its quickest answer even out of time
-            refined, info["refine"] = _refine(instance, options, pool, best_start, rest, seed, budget.deadline.seconds)
+            refined, info["refine"] = _refine(
+                instance, options, pool, best_start, rest, seed, budget.deadline.seconds, scored
+            )
             if refined is not None:  # which neighbour lists PyVRP's search used, and their time
                 info.update({key: value for key, value in refined.info.items() if key.startswith("neighbours")})
         info["refine_time"] = deadline.elapsed() - info["neural_time"]
@@ -174,10 +177,11 @@ def _rescore(instance: Instance, initial: Solution) -> tuple[Solution | None, st
 
 def _neural(
     instance: Instance, deadline: Deadline, options: HybridOptions, seed: int, info: dict[str, Any]
-) -> tuple[Deadline, list[Solution]]:
+) -> tuple[Deadline, list[Solution], Learned | None]:
     """The learned starts within ``NEURAL_SHARE`` of the budget: the policy's rollouts, else (when
     none fits or no policy fits the variant) the guided savings construction; what ran and why goes
-    to ``info`` (``info["start"]``: ``"policy"``, ``"savings"`` or ``"none"``)."""
+    to ``info`` (``info["start"]``: ``"policy"``, ``"savings"`` or ``"none"``). Also the learned
+    lists holding the guided start's arc scores, when it ran."""
     neural: list[Solution] = []
     if options.start == "savings":
         info.update(checkpoint="", neural="skipped: start='savings'")
@@ -185,11 +189,13 @@ def _neural(
         deadline, neural = _policy(instance, deadline, options, seed, info)
     info["start"] = "policy" if neural else "none"
     if not neural and options.start != "policy":
-        deadline, neural = _guided(instance, deadline, info)
-    return deadline, neural
+        return _guided(instance, deadline, info)
+    return deadline, neural, None
 
 
-def _guided(instance: Instance, deadline: Deadline, info: dict[str, Any]) -> tuple[Deadline, list[Solution]]:
+def _guided(
+    instance: Instance, deadline: Deadline, info: dict[str, Any]
+) -> tuple[Deadline, list[Solution], Learned | None]:
     """The guided savings start (:mod:`nco.methods.savings_start`) when it models the instance and
     is predicted to fit in the neural share; its one-time warm-up is left out of the deadline."""
     why_not = savings_start.applicable(instance)
@@ -205,12 +211,12 @@ def _guided(instance: Instance, deadline: Deadline, info: dict[str, Any]) -> tup
         why_not = f"it is not predicted to fit in {share:.3f} s"
     if why_not is not None:
         info["neural"] += f"; no guided savings start ({why_not})"
-        return deadline, []
+        return deadline, [], None
     began = deadline.elapsed()
-    start = savings_start.guided_savings(instance)
+    start, scored = savings_start.guided_start(instance)
     info.update(start="savings", candidates=1)
     info["neural"] += f"; used the guided savings start ({deadline.elapsed() - began:.4f} s, cost {start.cost:.6g})"
-    return deadline, [start]
+    return deadline, [start], scored
 
 
 def _policy(
@@ -261,8 +267,10 @@ def _refine(
     budget: Budget,
     seed: int,
     total: float,
+    scored: Learned | None,
 ) -> tuple[Solution | None, str]:
-    """Refine within ``budget`` (what is left of a call of ``total`` seconds)."""
+    """Refine within ``budget`` (what is left of a call of ``total`` seconds); ``scored``: learned
+    lists reusing the guided start's arc scores, used when the lists are to be learned."""
     refiner = options.refiner
     try:
         if refiner == "ga":
@@ -273,7 +281,7 @@ def _refine(
         solver = get_solver(refiner)
         refined = solver.solve(
             instance,
-            solver.options(**_refiner_options(instance, options, total)),
+            solver.options(**_refiner_options(instance, options, total, scored)),
             budget=budget,
             seed=seed,
             initial=start,
@@ -283,14 +291,16 @@ def _refine(
         return None, f"fallback to the neural solution: {error}"
 
 
-def _refiner_options(instance: Instance, options: HybridOptions, seconds: float) -> dict[str, Any]:
+def _refiner_options(
+    instance: Instance, options: HybridOptions, seconds: float, scored: Learned | None = None
+) -> dict[str, Any]:
     """The refiner's own options: the neighbour lists for PyVRP (``"auto"`` resolved for a call of
-    ``seconds``), none for the others."""
+    ``seconds``; learned ones from ``scored`` when given), none for the others."""
     if options.refiner != "pyvrp":
         return {}
     neighbours = options.neighbours
     if neighbours == "auto":
         used = {name for name, value in instance.features().items() if value}
-        scored = "capacity" in used and used <= SCORED
-        neighbours = "learned" if scored and seconds >= LEARNED_FROM else "proximity"
-    return {"neighbours": neighbours}
+        fitting = "capacity" in used and used <= SCORED
+        neighbours = "learned" if fitting and seconds >= LEARNED_FROM else "proximity"
+    return {"neighbours": scored if neighbours == "learned" and scored is not None else neighbours}

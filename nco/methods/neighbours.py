@@ -104,17 +104,42 @@ def problem_of(features: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class Learned:
     """A neighbour-list provider (:class:`solvers.neighbours.Provider`): ``scorer``'s ranking,
-    in its card's list shape (``k`` entries, the ``head`` best-scored first)."""
+    in its card's list shape (``k`` entries, the ``head`` best-scored first). ``known`` holds
+    logits already computed for one instance's candidate arcs (``(heads, logits)``, by the
+    hybrid's guided start): the same arcs are then not scored twice within one budget."""
 
     scorer: ArcScorer
+    known: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, data: pyvrp.ProblemData, params: NeighbourhoodParams) -> tuple[np.ndarray, dict[str, Any]]:
         from nco.policies.threads import one_thread  # loaded with the scorer
 
         k, head = getattr(self.scorer, "list_shape", (DEFAULT_K, DEFAULT_HEAD))
+        scorer = _Known(self.scorer, *self.known) if self.known is not None else self.scorer
         with one_thread():
-            lists = learned(data, params, self.scorer, k=k, head=head)
-        return lists, {"neighbours": "learned", "neighbours_head": head}
+            lists = learned(data, params, scorer, k=k, head=head)
+        scores = "reused" if isinstance(scorer, _Known) and scorer.reused else "scored"
+        return lists, {"neighbours": "learned", "neighbours_head": head, "neighbours_scores": scores}
+
+
+@dataclass(eq=False)
+class _Known:
+    """A scorer that answers from known logits when asked for exactly the arcs they score."""
+
+    scorer: ArcScorer
+    heads: np.ndarray
+    logits: np.ndarray
+    reused: bool = False
+
+    @property
+    def candidates(self) -> int:
+        return self.scorer.candidates
+
+    def score(self, data: pyvrp.ProblemData, candidates: np.ndarray) -> np.ndarray:
+        if candidates.shape == self.heads.shape and np.array_equal(candidates, self.heads):
+            self.reused = True
+            return self.logits
+        return self.scorer.score(data, candidates)
 
 
 class PyVRPMethodOptions(PyVRPOptions):
