@@ -131,3 +131,21 @@ def test_fast_rollouts_train():
     loss.backward()
     assert policy.decoder.project_state.weight.grad is not None
     assert bool(policy.decoder.project_state.weight.grad.abs().sum() > 0)
+
+
+def test_one_compiled_kernel_serves_hand_built_and_sampled_instances() -> None:
+    # the savings kernel once compiled a second signature for hand-built arrays inside a budget;
+    # the rollout kernels take every array through torch and a fixed dtype, so they must not
+    import nco
+    from envs import fast
+
+    sampled = nco.sample_instance("acvrptw", 20, city="oslo", seed=1)
+    read_only = [np.asfortranarray(sampled.distance).astype(np.float32), sampled.demand.astype(np.int32)]
+    for array in read_only:
+        array.flags.writeable = False
+    by_hand = nco.Instance(
+        distance=read_only[0], duration=sampled.duration, demand=read_only[1], capacity=sampled.capacity
+    )
+    for instance in (sampled, by_hand):
+        assert nco.solve(instance, method="neural", time_limit=1).feasible
+    assert len(fast._refresh.signatures) == 1 and len(fast._advance.signatures) == 1
