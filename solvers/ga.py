@@ -23,6 +23,7 @@ import pyvrp
 from nco_core.instance import Instance
 from nco_core.solution import Solution
 from solvers.budget import Deadline, check_seed, finish_reserve
+from solvers.neighbours import Neighbours, neighbourhood
 from solvers.pyvrp_solver import build_data, routes_of, search_components, solver_params
 from solvers.scaling import integer_data
 from solvers.stop import Budget, Criterion, Progress
@@ -40,12 +41,24 @@ class _Member:
 class GeneticSearch:
     """Population-based search over PyVRP solutions; ``run`` returns the best feasible one found."""
 
-    def __init__(self, instance: Instance, *, seed: int, mu: int = 12, elite: int = 4, close: int = 3) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        *,
+        seed: int,
+        mu: int = 12,
+        elite: int = 4,
+        close: int = 3,
+        neighbours: Neighbours = "proximity",
+    ) -> None:
         self.instance = instance
         self.scaled = integer_data(instance)
         self.data = build_data(instance, self.scaled)
         self.rng = np.random.default_rng(seed)
-        self.search, self.penalties, self.pyvrp_rng = search_components(self.data, solver_params(self.scaled), seed)
+        params = solver_params(self.scaled)
+        # the local search's lists, as for the PyVRP solver (solvers.neighbours); what and how long
+        lists, self.neighbour_info = neighbourhood(neighbours, self.data, params.neighbourhood)
+        self.search, self.penalties, self.pyvrp_rng = search_components(self.data, params, seed, lists)
         self.mu, self.elite, self.close = mu, elite, close
         self.population: list[_Member] = []
         self.best: pyvrp.Solution | None = None
@@ -166,21 +179,28 @@ def refine(
     time_limit: float | Deadline | None = None,
     stop: Criterion | Budget | None = None,
     seed: int = 0,
+    neighbours: Neighbours = "proximity",
 ) -> tuple[Solution | None, dict[str, object]]:
     """Improve ``population`` (e.g. K neural solutions; random ones when empty) until ``stop``
     fires (:mod:`solvers.stop`; a generation is an iteration) and within ``time_limit`` seconds,
-    set-up and the final evaluation included.
+    set-up and the final evaluation included. ``neighbours``: the local search's lists, as the
+    PyVRP solver takes them (:mod:`solvers.neighbours`; their time is charged).
 
     Returns the best solution found (scored by the evaluator), or ``None`` when the search found
     no feasible one, plus what happened, for the result's ``info``.
     """
     budget = Budget.of(stop, time_limit)
-    search = GeneticSearch(instance, seed=check_seed(seed))
+    search = GeneticSearch(instance, seed=check_seed(seed), neighbours=neighbours)
     seeds = [search.to_pyvrp(s.routes, s.vehicle_types) for s in population]
     if not seeds:  # nothing to start from: random solutions, as a plain HGS would
         seeds = [pyvrp.Solution.make_random(search.data, search.pyvrp_rng) for _ in range(search.mu)]
     best = search.run(seeds, Progress(budget, reserve=finish_reserve(instance.num_nodes)))
-    info = {"generations": search.generations, "population": len(search.population), "stopped": search.stopped}
+    info = {
+        "generations": search.generations,
+        "population": len(search.population),
+        "stopped": search.stopped,
+        **search.neighbour_info,
+    }
     if best is None:
         return None, info
     routes, types = routes_of(best, instance.num_depots)

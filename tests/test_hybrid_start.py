@@ -59,3 +59,10 @@ def test_auto_neighbours_are_learned_from_a_tenth_of_a_second_on_scored_variants
     assert nco.solve(tsp, method="hybrid", time_limit=0.3).info["neighbours"] == "proximity"
     with_ga = nco.solve(cvrp, method="hybrid", time_limit=0.3, refiner="ga")
     assert with_ga.feasible and "learned" not in str(with_ga.info["neighbours"])
+
+
+def test_the_genetic_refiner_searches_learned_lists_when_asked() -> None:
+    cvrp = nco.sample_instance("acvrp", 60, city="oslo", seed=4)
+    solution = nco.solve(cvrp, method="hybrid", time_limit=0.5, refiner="ga", neighbours="learned")
+    assert solution.feasible and solution.info["neighbours"] == "learned"
+    assert solution.info["neighbours_k"] > 0 and solution.info["neighbours_time"] > 0

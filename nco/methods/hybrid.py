@@ -30,7 +30,7 @@ import dataclasses
 from typing import Any
 
 from nco.methods import get_solver, savings_start
-from nco.methods.neighbours import Learned
+from nco.methods.neighbours import Learned, resolve
 from nco.methods.neural import candidates, checkpoint_for, plan, warmup
 from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
@@ -51,6 +51,7 @@ NEIGHBOURS = ("auto", "proximity", "learned")
 # than they save: benchmarks/results/hybrid_starts-*.md), on the variants the arc scorers learned
 LEARNED_FROM = 0.1
 SCORED = frozenset({"capacity", "time_windows", "service_time"})
+SEARCHED = ("pyvrp", "ga")  # the refiners running PyVRP's local search, which takes neighbour lists
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +59,10 @@ class HybridOptions(Options):
     """``refiner``: one of :data:`REFINERS`; ``starts``: the most greedy POMO starts seeding it
     (fewer when the budget's neural share fits fewer); ``samples``: sampled rollouts on top, as in
     ``neural``; ``checkpoint``: the policy (default: the shipped one fitting the instance);
-    ``neighbours``: the pyvrp refiner's local-search lists: ``"proximity"``, ``"learned"``, or
-    ``"auto"`` (learned from :data:`LEARNED_FROM` seconds of budget on the variants the shipped arc
-    scorers were trained on, proximity otherwise: the best per budget in
-    benchmarks/results/hybrid_starts-*.md);
+    ``neighbours``: the local-search lists of the pyvrp and ga refiners: ``"proximity"``,
+    ``"learned"``, or ``"auto"`` (for pyvrp: learned from :data:`LEARNED_FROM` seconds of budget on
+    the variants the shipped arc scorers were trained on, proximity otherwise, the best per budget in
+    benchmarks/results/hybrid_starts-*.md; for the GA, not measured: proximity);
     ``start``: what seeds the refiner — ``"auto"`` (the policy's rollouts when one fits in the neural
     share, else the arc-scorer-guided savings construction), ``"policy"`` (rollouts only, as before)
     or ``"savings"`` (the guided construction only)."""
@@ -83,9 +84,9 @@ class HybridOptions(Options):
                 raise ValueError(f"hybrid solver: {name} must be an integer >= {low}, got {value!r}")
         if self.neighbours not in NEIGHBOURS:
             raise ValueError(f"hybrid solver: unknown neighbours {self.neighbours!r}; choose one of {list(NEIGHBOURS)}")
-        if self.neighbours == "learned" and self.refiner != "pyvrp":
+        if self.neighbours == "learned" and self.refiner not in SEARCHED:
             raise ValueError(
-                f"hybrid solver: neighbours={self.neighbours!r} needs refiner='pyvrp', not {self.refiner!r}"
+                f"hybrid solver: neighbours={self.neighbours!r} needs refiner='pyvrp' or 'ga', not {self.refiner!r}"
             )
 
 
@@ -108,7 +109,7 @@ class Hybrid(Solver[HybridOptions]):
                 savings_start.warmup(instance)
             except FileNotFoundError:  # no arc scorer shipped for this variant: solve() says so
                 pass
-        if options.refiner != "ga":
+        if options.refiner != "ga":  # the GA's learned lists load (uncharged) on first use
             solver = get_solver(options.refiner)
             solver.prepare(instance, solver.options(**_refiner_options(instance, options, LEARNED_FROM)))
 
@@ -274,7 +275,13 @@ def _refine(
     refiner = options.refiner
     try:
         if refiner == "ga":
-            refined, details = refine(instance, pool, stop=budget, seed=seed)
+            neighbours, skipped = _refiner_options(instance, options, total, scored)["neighbours"], ""
+            if neighbours == "learned":
+                budget, neighbours, skipped = resolve(instance, budget)
+            refined, details = refine(instance, pool, stop=budget, seed=seed, neighbours=neighbours)
+            if refined is not None:  # which lists the GA's local search used, as the pyvrp refiner reports
+                refined.info.update({key: value for key, value in details.items() if key.startswith("neighbours")})
+                refined.info.update({"neighbours_skipped": skipped} if skipped else {})
             return refined, f"ga: {details}"
         # a feasible start is the useful one; without one the backend starts cold and says so
         start = best_start or min(pool, key=lambda s: len(s.violations), default=None)
@@ -294,13 +301,13 @@ def _refine(
 def _refiner_options(
     instance: Instance, options: HybridOptions, seconds: float, scored: Learned | None = None
 ) -> dict[str, Any]:
-    """The refiner's own options: the neighbour lists for PyVRP (``"auto"`` resolved for a call of
-    ``seconds``; learned ones from ``scored`` when given), none for the others."""
-    if options.refiner != "pyvrp":
+    """The refiner's own options: the neighbour lists for PyVRP's local search (``"auto"`` resolved
+    for a call of ``seconds``; learned ones from ``scored`` when given), none for the others."""
+    if options.refiner not in SEARCHED:
         return {}
     neighbours = options.neighbours
-    if neighbours == "auto":
+    if neighbours == "auto":  # measured for the pyvrp refiner only: the GA keeps proximity unless told
         used = {name for name, value in instance.features().items() if value}
-        fitting = "capacity" in used and used <= SCORED
+        fitting = options.refiner == "pyvrp" and "capacity" in used and used <= SCORED
         neighbours = "learned" if fitting and seconds >= LEARNED_FROM else "proximity"
     return {"neighbours": scored if neighbours == "learned" and scored is not None else neighbours}

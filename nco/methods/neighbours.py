@@ -46,6 +46,7 @@ __all__ = [
     "PyVRPMethodOptions",
     "calibration_sample",
     "problem_of",
+    "resolve",
     "scorer_for",
     "seconds_per_arc",
 ]
@@ -162,26 +163,32 @@ class PyVRPMethod(PyVRP):
     ) -> Solution:
         skipped = ""
         if _is_learned(options.neighbours):
-            problem = problem_of(instance.features())
-            began = budget.deadline.elapsed()
-            per_arc = _calibrated(problem)  # loaded and timed by prepare, or now: not charged
-            deadline = budget.deadline
-            budget = budget.within(dataclasses.replace(deadline, start=deadline.start + deadline.elapsed() - began))
-            scorer = scorer_for(problem)
-            predicted = per_arc * instance.num_customers * scorer.candidates
-            share = LEARNED_SHARE * budget.deadline.remaining()
-            if predicted <= share:
-                options = dataclasses.replace(options, neighbours=Learned(scorer))
-            else:  # scoring would eat the search's time: PyVRP's own lists instead, and say so
-                options = dataclasses.replace(options, neighbours="proximity")
-                skipped = (
-                    f"learned lists skipped: predicted {predicted:.4f} s > {share:.4f} s "
-                    f"({LEARNED_SHARE:.0%} of what is left)"
-                )
+            budget, lists, skipped = resolve(instance, budget)
+            options = dataclasses.replace(options, neighbours=lists)
         solution = super().solve(instance, options, budget=budget, seed=seed, initial=initial)
         if skipped:
             solution.info["neighbours_skipped"] = skipped
         return solution
+
+
+def resolve(instance: Instance, budget: Budget) -> tuple[Budget, Learned | str, str]:
+    """``neighbours="learned"`` for a search on ``instance`` within ``budget``: the scorer's
+    provider, or ``"proximity"`` when scoring is predicted to take more than ``LEARNED_SHARE`` of
+    what is left (then also why, for ``info["neighbours_skipped"]``). A first load and calibration
+    of the scorer is left out of the returned budget; its later inference is charged."""
+    problem = problem_of(instance.features())
+    began = budget.deadline.elapsed()
+    per_arc = _calibrated(problem)  # loaded and timed by prepare, or now: not charged
+    deadline = budget.deadline
+    budget = budget.within(dataclasses.replace(deadline, start=deadline.start + deadline.elapsed() - began))
+    scorer = scorer_for(problem)
+    predicted = per_arc * instance.num_customers * scorer.candidates
+    share = LEARNED_SHARE * budget.deadline.remaining()
+    if predicted <= share:
+        return budget, Learned(scorer), ""
+    # scoring would eat the search's time: PyVRP's own lists instead, and say so
+    why = f"learned lists skipped: predicted {predicted:.4f} s > {share:.4f} s ({LEARNED_SHARE:.0%} of what is left)"
+    return budget, "proximity", why
 
 
 def calibration_sample(problem: str) -> Instance:
