@@ -48,7 +48,7 @@ def test_learned_lists_give_way_to_proximity_when_scoring_would_eat_the_budget()
     assert roomy.info["neighbours"] == "learned" and "neighbours_skipped" not in roomy.info
 
 
-def test_auto_neighbours_are_learned_from_a_tenth_of_a_second_on_scored_variants() -> None:
+def test_auto_neighbours_are_learned_from_learned_from_seconds_on_scored_variants() -> None:
     from nco.methods.hybrid import LEARNED_FROM
 
     cvrp = nco.sample_instance("acvrp", 60, city="oslo", seed=4)

@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--neighbours",
         choices=["proximity", "learned", "auto"],
         help="pyvrp / hybrid with the pyvrp or ga refiner: PyVRP's local-search neighbour lists (default: proximity "
-        "for pyvrp; auto for hybrid, i.e. learned from 0.1 s of budget on the variants the arc scorers learned with "
+        "for pyvrp; auto for hybrid, i.e. learned from 0.05 s of budget on the variants the arc scorers learned with "
         "the pyvrp refiner, proximity with ga)",
     )
     parser.add_argument("--json", action="store_true", help="print the solution as JSON")

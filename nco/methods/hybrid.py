@@ -47,9 +47,12 @@ DEFAULT_REFINER = "pyvrp"  # the best one measured in benchmarks/results/hybrid.
 NEURAL_SHARE = 0.25  # the most of the budget the neural step may take
 STARTS = ("auto", "policy", "savings")
 NEIGHBOURS = ("auto", "proximity", "learned")
-# "auto" neighbours: learned lists from this budget on (below it they cost more of the search's time
-# than they save: benchmarks/results/hybrid_starts-*.md), on the variants the arc scorers learned
-LEARNED_FROM = 0.1
+# "auto" neighbours: learned lists from this budget on; below it they cost more of the search's time
+# than they save. Since they reuse the guided start's arc scores (~3 ms left to pay at N = 100), 0.05 s
+# pays: Δ vs proximity lists at 0.05 / 0.07 s +0.04 / +0.03 pp on ACVRP100 (32), -0.36 / -0.72 on X
+# n <= 300 (22), +0.04 / -0.16 on ACVRPTW100 (32); at 0.03 s +0.35 / -0.24 / +0.15
+# (benchmarks/results/hybrid_starts-short-*.md)
+LEARNED_FROM = 0.05
 SCORED = frozenset({"capacity", "time_windows", "service_time"})
 SEARCHED = ("pyvrp", "ga")  # the refiners running PyVRP's local search, which takes neighbour lists
 
