@@ -27,7 +27,9 @@ def test_every_refiner_improves_on_the_neural_start_within_the_budget(refiner: s
     instance = sample_instance("acvrptw", 20, seed=4)
     neural = candidates(instance, 16, checkpoint=untrained_checkpoint, starts=16)[0]  # what the hybrid decodes
     budget = 1.0
-    solution = nco.solve(instance, method="hybrid", refiner=refiner, time_limit=budget, checkpoint=untrained_checkpoint)
+    solution = nco.solve(
+        instance, method="hybrid", refiner=refiner, time_limit=budget, checkpoint=untrained_checkpoint, start="policy"
+    )
     assert solution.feasible and solution.method == f"hybrid-{refiner}"
     assert sorted(n for route in solution.routes for n in route) == list(range(1, instance.num_customers + 1))
     assert solution.cost <= neural.cost + 1e-9
@@ -74,7 +76,7 @@ def test_unknown_refiner_is_rejected(untrained_checkpoint: str) -> None:
 @pytest.mark.parametrize("refiner", ["pyvrp", "ga"])
 def test_variant_without_a_shipped_policy_is_refined_from_scratch(refiner: str) -> None:
     instance = sample_instance("ovrp", 15, seed=5)  # open routes: no shipped checkpoint covers them
-    solution = nco.solve(instance, method="hybrid", refiner=refiner, time_limit=0.5)
+    solution = nco.solve(instance, method="hybrid", refiner=refiner, time_limit=0.5, start="policy")
     assert solution.feasible
     assert solution.info["neural_candidates"] == 0 and solution.info["checkpoint"] == ""
     assert solution.info["neural"].startswith("skipped: no neural start (not supported by neural: no checkpoint fits")

@@ -66,3 +66,16 @@ def test_the_genetic_refiner_searches_learned_lists_when_asked() -> None:
     solution = nco.solve(cvrp, method="hybrid", time_limit=0.5, refiner="ga", neighbours="learned")
     assert solution.feasible and solution.info["neighbours"] == "learned"
     assert solution.info["neighbours_k"] > 0 and solution.info["neighbours_time"] > 0
+
+
+def test_learned_parts_give_way_to_pyvrp_alone_when_it_has_time_to_converge() -> None:
+    from nco.methods.hybrid import LEARNED_UNTIL
+
+    instance = nco.sample_instance("acvrp", 20, city="oslo", seed=5)
+    roomy = LEARNED_UNTIL * instance.num_customers * 1.2
+    alone = nco.solve(instance, method="hybrid", time_limit=roomy)
+    assert alone.info["start"] == "none" and alone.info["neighbours"] == "proximity"
+    assert "LEARNED_UNTIL" in alone.info["neural"]
+    assert alone.cost == nco.solve(instance, method="pyvrp", time_limit=roomy).cost  # PyVRP alone, same seed
+    asked = nco.solve(instance, method="hybrid", time_limit=roomy, start="policy", neighbours="learned")
+    assert asked.info["start"] == "policy" and asked.info["neighbours"] == "learned"

@@ -54,6 +54,12 @@ NEIGHBOURS = ("auto", "proximity", "learned")
 # (benchmarks/results/hybrid_starts-short-*.md)
 LEARNED_FROM = 0.05
 SCORED = frozenset({"capacity", "time_windows", "service_time"})
+# "auto" start and neighbours: from this many seconds per client on, PyVRP alone reaches what the learned
+# parts would: at 5 s on N = 100 (0.05 s per client) the hybrid with them was +0.16 ± 0.11 pp on ACVRP100 and
+# +0.13 ± 0.06 on ACVRPTW100 (32 each), -0.02 ± 0.25 on ATSP100, while on X n <= 300 at 2 / 5 s (0.007-0.05 s
+# per client) they still paid -0.35 / -0.11 (benchmarks/results/hybrid_starts-*.md); the hybrid then runs
+# PyVRP as PyVRP alone would and says so in info["neural"] (pyvrp refiner only: measured for it alone)
+LEARNED_UNTIL = 0.03
 SEARCHED = ("pyvrp", "ga")  # the refiners running PyVRP's local search, which takes neighbour lists
 
 
@@ -68,7 +74,8 @@ class HybridOptions(Options):
     benchmarks/results/hybrid_starts-*.md; for the GA, not measured: proximity);
     ``start``: what seeds the refiner — ``"auto"`` (the policy's rollouts when one fits in the neural
     share, else the arc-scorer-guided savings construction), ``"policy"`` (rollouts only, as before)
-    or ``"savings"`` (the guided construction only)."""
+    or ``"savings"`` (the guided construction only). With the pyvrp refiner, ``"auto"`` start and
+    neighbours leave a call of :data:`LEARNED_UNTIL` seconds per client or more to PyVRP alone."""
 
     refiner: str = DEFAULT_REFINER
     starts: int = 16
@@ -133,7 +140,8 @@ class Hybrid(Solver[HybridOptions]):
         if initial is not None:
             start, info["initial"] = _rescore(instance, initial)
             pool += [start] if start is not None else []
-        deadline, neural, scored = _neural(instance, deadline, options, seed, info)
+        alone = _converges_alone(instance, options, budget)
+        deadline, neural, scored = _neural(instance, deadline, options, seed, info, alone)
         info["neural_time"] = deadline.elapsed()
         pool = neural + pool
         feasible = sorted((s for s in pool if s.feasible), key=lambda s: s.cost)
@@ -150,7 +158,7 @@ class Hybrid(Solver[HybridOptions]):
             info["refine"] = "skipped: the neural step used the whole budget"
         else:  # with nothing to return yet, the refiner gives its quickest answer even out of time
             refined, info["refine"] = _refine(
-                instance, options, pool, best_start, rest, seed, budget.deadline.seconds, scored
+                instance, options, pool, best_start, rest, seed, budget.deadline.seconds, scored, alone
             )
             if refined is not None:  # which neighbour lists PyVRP's search used, and their time
                 info.update({key: value for key, value in refined.info.items() if key.startswith("neighbours")})
@@ -180,13 +188,17 @@ def _rescore(instance: Instance, initial: Solution) -> tuple[Solution | None, st
 
 
 def _neural(
-    instance: Instance, deadline: Deadline, options: HybridOptions, seed: int, info: dict[str, Any]
+    instance: Instance, deadline: Deadline, options: HybridOptions, seed: int, info: dict[str, Any], alone: str
 ) -> tuple[Deadline, list[Solution], Learned | None]:
     """The learned starts within ``NEURAL_SHARE`` of the budget: the policy's rollouts, else (when
     none fits or no policy fits the variant) the guided savings construction; what ran and why goes
     to ``info`` (``info["start"]``: ``"policy"``, ``"savings"`` or ``"none"``). Also the learned
-    lists holding the guided start's arc scores, when it ran."""
+    lists holding the guided start's arc scores, when it ran. ``alone``: why an ``"auto"`` start is
+    left to PyVRP (:func:`_converges_alone`), or ``""``."""
     neural: list[Solution] = []
+    if options.start == "auto" and alone:
+        info.update(checkpoint="", start="none", neural=f"skipped: {alone}")
+        return deadline, neural, None
     if options.start == "savings":
         info.update(checkpoint="", neural="skipped: start='savings'")
     else:
@@ -272,13 +284,14 @@ def _refine(
     seed: int,
     total: float,
     scored: Learned | None,
+    alone: str,
 ) -> tuple[Solution | None, str]:
     """Refine within ``budget`` (what is left of a call of ``total`` seconds); ``scored``: learned
     lists reusing the guided start's arc scores, used when the lists are to be learned."""
     refiner = options.refiner
     try:
         if refiner == "ga":
-            neighbours, skipped = _refiner_options(instance, options, total, scored)["neighbours"], ""
+            neighbours, skipped = _refiner_options(instance, options, total, scored, alone)["neighbours"], ""
             if neighbours == "learned":
                 budget, neighbours, skipped = resolve(instance, budget)
             refined, details = refine(instance, pool, stop=budget, seed=seed, neighbours=neighbours)
@@ -291,7 +304,7 @@ def _refine(
         solver = get_solver(refiner)
         refined = solver.solve(
             instance,
-            solver.options(**_refiner_options(instance, options, total, scored)),
+            solver.options(**_refiner_options(instance, options, total, scored, alone)),
             budget=budget,
             seed=seed,
             initial=start,
@@ -302,15 +315,28 @@ def _refine(
 
 
 def _refiner_options(
-    instance: Instance, options: HybridOptions, seconds: float, scored: Learned | None = None
+    instance: Instance, options: HybridOptions, seconds: float, scored: Learned | None = None, alone: str = ""
 ) -> dict[str, Any]:
     """The refiner's own options: the neighbour lists for PyVRP's local search (``"auto"`` resolved
-    for a call of ``seconds``; learned ones from ``scored`` when given), none for the others."""
+    for a call of ``seconds``, proximity when ``alone``; learned ones from ``scored`` when given),
+    none for the others."""
     if options.refiner not in SEARCHED:
         return {}
     neighbours = options.neighbours
     if neighbours == "auto":  # measured for the pyvrp refiner only: the GA keeps proximity unless told
         used = {name for name, value in instance.features().items() if value}
         fitting = options.refiner == "pyvrp" and "capacity" in used and used <= SCORED
-        neighbours = "learned" if fitting and seconds >= LEARNED_FROM else "proximity"
+        short = LEARNED_FROM <= seconds and not alone
+        neighbours = "learned" if fitting and short else "proximity"
     return {"neighbours": scored if neighbours == "learned" and scored is not None else neighbours}
+
+
+def _converges_alone(instance: Instance, options: HybridOptions, budget: Budget) -> str:
+    """Why the "auto" learned parts are left out of a call on ``instance`` (the pyvrp refiner and a
+    runtime of at least :data:`LEARNED_UNTIL` seconds per client, with no iteration criterion that
+    may end it much sooner), else ``""``."""
+    per_client = budget.deadline.seconds / max(instance.num_customers, 1)
+    iterative = budget.max_iterations is not None or budget.no_improvement is not None
+    if options.refiner != "pyvrp" or iterative or per_client < LEARNED_UNTIL:
+        return ""
+    return f"{per_client:.3f} s per client >= {LEARNED_UNTIL} s, where PyVRP alone does as well (LEARNED_UNTIL)"
