@@ -79,3 +79,13 @@ def test_learned_parts_give_way_to_pyvrp_alone_when_it_has_time_to_converge() ->
     assert alone.cost == nco.solve(instance, method="pyvrp", time_limit=roomy).cost  # PyVRP alone, same seed
     asked = nco.solve(instance, method="hybrid", time_limit=roomy, start="policy", neighbours="learned")
     assert asked.info["start"] == "policy" and asked.info["neighbours"] == "learned"
+
+
+def test_the_policy_start_is_left_out_far_beyond_the_size_it_was_trained_on() -> None:
+    from nco.methods.hybrid import POLICY_REACH
+
+    large = nco.sample_instance("acvrp", int(POLICY_REACH * 100) + 10, city="oslo", seed=6)  # acvrp100's policy
+    solution = nco.solve(large, method="hybrid", time_limit=0.5)
+    assert solution.feasible and solution.info["start"] == "savings" and "POLICY_REACH" in solution.info["neural"]
+    asked = nco.solve(large, method="hybrid", time_limit=0.5, start="policy")
+    assert asked.info["start"] == "policy"

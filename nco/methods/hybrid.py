@@ -31,7 +31,7 @@ from typing import Any
 
 from nco.methods import get_solver, savings_start
 from nco.methods.neighbours import Learned, resolve
-from nco.methods.neural import candidates, checkpoint_for, plan, warmup
+from nco.methods.neural import candidates, checkpoint_for, plan, shipped_size, warmup
 from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
 from nco_core.solution import Solution
@@ -60,6 +60,12 @@ SCORED = frozenset({"capacity", "time_windows", "service_time"})
 # per client) they still paid -0.35 / -0.11 (benchmarks/results/hybrid_starts-*.md); the hybrid then runs
 # PyVRP as PyVRP alone would and says so in info["neural"] (pyvrp refiner only: measured for it alone)
 LEARNED_UNTIL = 0.03
+# "auto" start: the shipped policy's rollouts only on instances of at most this many times the clients it was
+# trained on. Beyond, its start did not pay for its time: on X n <= 300 (acvrp100's policy) the hybrid was
+# -0.46 / -0.48 / -0.35 pp vs PyVRP at 0.5 / 1 / 2 s and PyVRP with learned lists alone -0.50 / -0.44 / -0.41;
+# on ORTEC (N 238-686, acvrptw100's) +0.29 / +0.17 / +0.27 against -0.22 / +0.05 / -0.29 (its rollouts took
+# 0.14-0.2 s), while at N = 100 it paid (ACVRP100 at 0.2 / 0.5 s -0.84 / -0.64 against -0.35 / -0.31)
+POLICY_REACH = 1.5
 SEARCHED = ("pyvrp", "ga")  # the refiners running PyVRP's local search, which takes neighbour lists
 
 
@@ -248,6 +254,13 @@ def _policy(
             info.update(checkpoint="", neural=f"skipped: no neural start ({error})")
             return deadline, []
     info["checkpoint"] = checkpoint
+    trained = shipped_size(checkpoint) if options.start == "auto" and options.checkpoint is None else None
+    if trained is not None and instance.num_customers > POLICY_REACH * trained:
+        info["neural"] = (
+            f"skipped: {instance.num_customers} clients > {POLICY_REACH:g} x the {trained} the policy was trained on "
+            "(POLICY_REACH)"
+        )
+        return deadline, []
     began = deadline.elapsed()
     warmup(checkpoint)  # once per process; later calls return at once
     deadline = Deadline(deadline.start + deadline.elapsed() - began, deadline.seconds)

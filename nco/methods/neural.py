@@ -43,6 +43,7 @@ __all__ = [
     "checkpoint_for",
     "load",
     "plan",
+    "shipped_size",
     "predicted_seconds",
     "warmup",
 ]
@@ -91,6 +92,11 @@ def checkpoint_for(instance: Instance, directory: Path = CHECKPOINT_DIR) -> str:
         )
     best = min(fitting, key=lambda card: (abs(card["size"] - instance.num_customers), -card["size"]))
     return best["checkpoint_path"]
+
+
+def shipped_size(path: str, directory: Path = CHECKPOINT_DIR) -> int | None:
+    """The size a shipped checkpoint (as :func:`checkpoint_for` names it) was trained at, per its card."""
+    return next((int(card["size"]) for card in _cards(directory) if card["checkpoint_path"] == path), None)
 
 
 @lru_cache(maxsize=4)
