@@ -8,7 +8,9 @@ Exit status (every sub-command): 0 success (``nco solve``: the evaluator accepts
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
 from importlib import import_module
 
@@ -68,6 +70,11 @@ def _one_line(error: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
+    # a command started in the background by a non-interactive shell (nohup ... &, a recipe's stage) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt: `timeout -s INT` or `kill -INT` could not
+    # stop a training run or a labelling job cleanly (last epoch's weights, finished shards kept)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -97,3 +97,29 @@ def test_synthetic_recipe_is_reproducible():
     first = rebuild_instance("acvrptw", 12, "", 7)
     assert np.array_equal(first.time_windows, rebuild_instance("acvrptw", 12, "", 7).time_windows)
     assert not np.array_equal(first.distance, rebuild_instance("acvrptw", 12, "", 8).distance)
+
+
+def test_a_background_job_stops_cleanly_on_sigint(tmp_path):
+    # started by a non-interactive shell (nohup ... &, a recipe's `timeout -s INT`), a job inherits SIGINT
+    # ignored; nco must still stop on it, keeping its finished shards
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "labels"
+    args = _args(out, num_instances="400", shard_size="1")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "nco.cli", *args],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.glob("shard-*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 130 and "interrupted" in err
+    kept = list(read_shards(out))
+    assert 1 <= len(kept) < 400 and all(label.feasible for label in kept)
