@@ -170,20 +170,33 @@ def main() -> None:
             ],
         ]
     publish(Path(args.out), "\n".join(lines) + "\n")
-    if args.update_cards:
-        update_card_table(directory / "README.md", [card for card, _ in rows if "validation" in card])
+    if args.update_cards:  # the table lists every card, also those not measured in this run
+        update_card_table(directory / "README.md", table_cards(directory))
+
+
+def table_cards(directory: Path) -> list[dict]:
+    """The cards of the README's table: every measured one but the CAMP policies (camp-cards.md has
+    theirs), smallest size first, as the policies are loaded."""
+    cards = [json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))]
+    kept = [c for c in cards if "validation" in c and c.get("model", {}).get("model") != "camp"]
+    return sorted(kept, key=lambda card: (card["size"], card["checkpoint"]))
 
 
 def update_card_table(readme: Path, cards: list[dict]) -> None:
     """Rewrite the table between the ``<!-- cards -->`` markers of the checkpoints' README."""
     gaps = lambda v: " | ".join(f"{v[k]['gap_percent']:.2f}" for k in DECODINGS)  # noqa: E731
 
+    def imitation(stage: dict) -> str:
+        taught = stage.get("algorithm") == "imitation" or "--algorithm imitation" in stage.get("command", "")
+        return " (imitation)" if taught else ""
+
     def stages(card: dict) -> str:
         curriculum = card.get("curriculum") or [
             dict(size=card["size"], epochs=card["meta"]["epoch"], steps=card["meta"]["global_step"])
         ]
         return (
-            " → ".join(f"{c['size']}×{c['epochs']}" for c in curriculum) + f" | {sum(c['steps'] for c in curriculum)}"
+            " → ".join(f"{c['size']}×{c['epochs']}{imitation(c)}" for c in curriculum)
+            + f" | {sum(c['steps'] for c in curriculum)}"
         )
 
     table = [
