@@ -7,7 +7,7 @@
 Side by side in one run, on the hybrid benchmark's real-city test instances (test-split cities
 never trained on, seeds 1000 + i), every budget: ``pyvrp`` (nco's PyVRP with PyVRP's default
 neighbourhood, seed 0: "PyVRP alone"), ``hybrid`` (its default: policy rollouts when one fits in
-its 25 % share, else the arc-scorer-guided savings start; learned lists from 0.1 s) and
+its 25 % share, else the arc-scorer-guided savings start; learned lists from 0.05 s) and
 ``pyvrp+neighbours=learned`` (goal 3: the learned lists alone, no start); ``--methods`` takes any
 ``nco compare`` configuration names (``hybrid+start=policy``, ``hybrid+neighbours=proximity``).
 The order of the methods alternates from instance to instance so that drifting machine load does not favour one. Gap =
