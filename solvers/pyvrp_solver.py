@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyvrp
 import pyvrp.stop
-from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+from pyvrp.search import LocalSearch, PerturbationManager
 
 from nco_core.errors import UnsupportedFeature
 from nco_core.instance import Instance
@@ -142,12 +142,11 @@ def solver_params(scaled: IntegerData) -> pyvrp.SolveParams:
 
 
 def search_components(
-    data: pyvrp.ProblemData, params: pyvrp.SolveParams, seed: int, neighbours: dict | None = None
+    data: pyvrp.ProblemData, params: pyvrp.SolveParams, seed: int, neighbours: dict
 ) -> tuple[LocalSearch, pyvrp.PenaltyManager, pyvrp.RandomNumberGenerator]:
-    """PyVRP's local search and penalty manager, set up as ``pyvrp.solve`` does (shared with the GA);
-    ``neighbours`` (:mod:`solvers.neighbours`) replaces PyVRP's proximity neighbourhood."""
+    """PyVRP's local search and penalty manager, set up as ``pyvrp.solve`` does (shared with the GA),
+    on ``neighbours`` (:func:`solvers.neighbours.neighbourhood`: PyVRP's proximity lists or others)."""
     rng = pyvrp.RandomNumberGenerator(seed=seed)
-    neighbours = neighbours if neighbours is not None else compute_neighbours(data, params.neighbourhood)
     search = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
     for operator in params.operators:
         if operator.supports(data):

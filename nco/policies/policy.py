@@ -164,27 +164,15 @@ class RoutingPolicy(nn.Module):
             on = lambda t: t  # noqa: E731
         while not state.all_done():
             types.append(state.vehicle_type.clone())
+            fields = (state.current_node, state.features, state.mask, state.distance_row, state.penalty)
+            step = [on(field) for field in fields]
             if log_likelihood or strategy != "greedy":
-                log_probs = self.decoder(
-                    cache,
-                    on(state.current_node),
-                    on(state.features),
-                    on(state.mask),
-                    on(state.distance_row),
-                    on(state.penalty),
-                )
+                log_probs = self.decoder(cache, *step)
                 action = select(log_probs, strategy, generator)
                 if log_likelihood:
                     total = total + log_probs.gather(1, action[:, None]).squeeze(1)
             else:
-                action = self.decoder.logits(
-                    cache,
-                    on(state.current_node),
-                    on(state.features),
-                    on(state.mask),
-                    on(state.distance_row),
-                    on(state.penalty),
-                ).argmax(-1)
+                action = self.decoder.logits(cache, *step).argmax(-1)
             action = action.cpu()
             actions.append(action)
             state.step(action)
