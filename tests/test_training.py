@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 
 import numpy as np
 import pytest
@@ -31,12 +32,21 @@ def _metrics(out) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
+def _step(meta: dict) -> int:
+    return meta["global_step"]
+
+
 def test_train_improves_the_policy_and_resumes(tmp_path):
     out = tmp_path / "run"
     args = [*TINY, "--steps-per-epoch", "10", "--lr", "1e-3", "--out", str(out)]
-    assert main(["train", *args, "--epochs", "1"]) == 0
+    assert main(["train", *args, "--epochs", "1", "--snapshot-every", "1e-9"]) == 0
     first, meta = load_policy(out / "policy.pt")
     assert meta["epoch"] == 1 and meta["global_step"] == 10 and meta["size"] == 10
+    spent = meta["cpu_seconds"]
+    assert 0 < spent <= meta["train_seconds"] * 2  # one process on at most two cores
+    snapshots = sorted((load_policy(path)[1] for path in (out / "snapshots").glob("cpu*.pt")), key=_step)
+    assert [snapshot["global_step"] for snapshot in snapshots] == list(range(1, 11))  # one per step here
+    assert all(a["cpu_seconds"] <= b["cpu_seconds"] for a, b in itertools.pairwise(snapshots))
     assert np.isfinite(meta["val_gap"])
     payload = torch.load(out / "policy.pt", weights_only=True)  # plain data only
     assert set(payload) == {"hparams", "state_dict", "meta"}
@@ -53,6 +63,7 @@ def test_train_improves_the_policy_and_resumes(tmp_path):
     assert main(["train", *args, "--epochs", "2", "--resume", "last"]) == 0
     _, meta = load_policy(out / "policy.pt")
     assert meta["epoch"] == 2 and meta["global_step"] == 20  # continued, not restarted
+    assert meta["cpu_seconds"] > spent  # the clock carried over the resume, not restarted at zero
     assert (out / "best.pt").exists() and (out / "last.ckpt").exists()
 
 

@@ -62,6 +62,9 @@ class TrainConfig:
     val_size: int = _option(32, "validation instances (fixed seed)")
     reference_time: float = _option(1.0, "PyVRP seconds per validation reference")
     checkpoint_every: int = _option(50, "training steps between mid-epoch checkpoints")
+    snapshot_every: float = _option(
+        0.0, "CPU seconds between policy snapshots OUT/snapshots/cpuN-stepK.pt (0: none)", metavar="SECONDS"
+    )
     accelerator: str = _option("auto", "Lightning accelerator (cpu, gpu, auto)")
     devices: str = _option("auto", "Lightning devices (a count, or auto)")
     num_nodes: int = _option(1, "Lightning nodes")

@@ -9,6 +9,7 @@ Output directory layout::
     out/last.ckpt        Lightning checkpoint (optimizer, loops, data position) for --resume
     out/policy.pt        policy weights + hyper-parameters after the last epoch (weights_only)
     out/best.pt          the same for the epoch with the best validation gap
+    out/snapshots/       with --snapshot-every S: the policy every S CPU seconds (cpuN-stepK.pt)
     out/reference.json   cached reference costs of the validation set
     out/logs/            CSV and TensorBoard logs (tensorboard --logdir out/logs)
 """
@@ -49,13 +50,43 @@ __all__ = ["TrainConfig", "train"]
 
 class _CheckpointWriter(L.Callback):
     """``last.ckpt`` every few steps and at each epoch end, written atomically; the small policy
-    files (``policy.pt``, ``best.pt``) at each epoch end."""
+    files (``policy.pt``, ``best.pt``) at each epoch end; with ``snapshot_every``, a policy file
+    every that many CPU seconds (``snapshots/cpu{seconds}-step{step}.pt``) for gap-versus-training-time curves.
+
+    The run's clocks (CPU seconds of this process, user + system, and wall seconds) and its best
+    validation gap travel in ``last.ckpt``, so a run resumed on another day (or machine) keeps
+    counting from where it stopped and does not let a worse epoch overwrite ``best.pt``. CPU time is
+    what a shared machine cannot inflate: a run at low priority beside other jobs is slower on the
+    wall clock, not costlier. Under DDP the figures are rank 0's process alone."""
 
     def __init__(self, config: TrainConfig, meta: dict[str, Any]) -> None:
         self.config, self.meta = config, meta
         self.out = Path(config.out)
         self.best = math.inf
-        self.started = time.perf_counter()
+        self.cpu_before = self.wall_before = 0.0  # spent by earlier sessions of this run (from last.ckpt)
+        self.cpu_started, self.wall_started = time.process_time(), time.perf_counter()
+        self.next_snapshot = float(config.snapshot_every)
+
+    def cpu_seconds(self) -> float:
+        return self.cpu_before + time.process_time() - self.cpu_started
+
+    def wall_seconds(self) -> float:
+        return self.wall_before + time.perf_counter() - self.wall_started
+
+    def state_dict(self) -> dict[str, float]:
+        return dict(
+            cpu_seconds=self.cpu_seconds(),
+            wall_seconds=self.wall_seconds(),
+            best=self.best,
+            next_snapshot=self.next_snapshot,
+        )
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.cpu_before, self.wall_before = float(state["cpu_seconds"]), float(state["wall_seconds"])
+        self.cpu_started, self.wall_started = time.process_time(), time.perf_counter()
+        self.best = float(state["best"])
+        if self.config.snapshot_every:
+            self.next_snapshot = max(float(state["next_snapshot"]), self.cpu_before + self.config.snapshot_every)
 
     def _save_full(self, trainer: L.Trainer) -> None:
         """Optimizer and loop state too (--resume needs them). Every rank takes part (Lightning gathers the
@@ -64,22 +95,35 @@ class _CheckpointWriter(L.Callback):
         with atomic_path(target) if trainer.is_global_zero else nullcontext(str(target)) as path:
             trainer.save_checkpoint(path, weights_only=False)
 
+    def _meta(self, trainer: L.Trainer, module: RoutingModule, epoch: int) -> dict[str, Any]:
+        return dict(
+            self.meta,
+            epoch=epoch,
+            global_step=trainer.global_step,
+            val_gap=module.last_gap,
+            train_seconds=round(self.wall_seconds(), 1),
+            cpu_seconds=round(self.cpu_seconds(), 1),
+        )
+
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: Any) -> None:
         if self.config.checkpoint_every and trainer.global_step % self.config.checkpoint_every == 0:
             self._save_full(trainer)
+        if self.config.snapshot_every and self.cpu_seconds() >= self.next_snapshot:
+            assert isinstance(module, RoutingModule)
+            if trainer.is_global_zero:
+                meta = self._meta(trainer, module, trainer.current_epoch)
+                name = f"cpu{meta['cpu_seconds']:07.0f}-step{trainer.global_step}.pt"  # sorts by CPU time
+                save_policy(module.policy, self.out / "snapshots" / name, **meta)
+            self.next_snapshot += self.config.snapshot_every
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         assert isinstance(module, RoutingModule)
         self._save_full(trainer)
         if not trainer.is_global_zero:
             return
-        meta = dict(
-            self.meta,
-            epoch=trainer.current_epoch + 1,
-            global_step=trainer.global_step,
-            val_gap=module.last_gap,
-            train_seconds=round(time.perf_counter() - self.started, 1),
-        )
+        meta = self._meta(trainer, module, trainer.current_epoch + 1)
+        for logger in trainer.loggers:
+            logger.log_metrics({"train/cpu_seconds": meta["cpu_seconds"]}, step=trainer.global_step)
         save_policy(module.policy, self.out / "policy.pt", **meta)
         if module.last_gap < self.best:
             self.best = module.last_gap
