@@ -1,11 +1,15 @@
 """RL alone vs imitation vs imitation + RL from one checkpoint, at matched training time, on common references.
 
     python benchmarks/imitation_vs_rl.py \
-        "start=CKPT@0" "rl=CKPT@SECONDS" ... "imitation=CKPT@SECONDS" "imitation+rl=CKPT@SECONDS" \
+        "start=CKPT@0" "rl=CKPT@SECONDS" ... "imitation=CKPT@SECONDS" "imitation+rl=RUN/snapshots@+SECONDS" \
         --note "how each checkpoint was made" --out benchmarks/results/imitation_vs_rl-acvrp100.md
 
 Each argument names an arm, one of its checkpoints and the training seconds that had gone into it
-(labelling time is stated in the note, not added). Every checkpoint is measured the same way as
+(labelling time is stated in the note, not added). ``@+OFFSET`` takes the seconds from the
+checkpoint itself (the ``cpu_seconds`` that ``nco train`` records, carried over resumes) plus
+OFFSET, the training that came before that run (its ``--init``); a folder stands for every ``.pt``
+in it, e.g. the ``snapshots/`` that ``nco train --snapshot-every`` writes. Also writes a ``.csv``
+and a ``.png`` of gap against training hours beside ``--out``. Every checkpoint is measured the same way as
 ``benchmarks/policy_quality.py``: greedy POMO from every start and with 8 symmetries, on the
 ``--num-instances`` validation instances of test-split cities (seed 12345), against PyVRP
 ``--reference-time`` s references that all arms share (cached as policy_quality caches them), so
@@ -16,6 +20,7 @@ load) need not be compared.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from pathlib import Path
@@ -30,16 +35,29 @@ from policy_quality import measure  # noqa: E402
 from nco.training.checkpoint import load_policy  # noqa: E402
 from nco.training.data import DataSpec, load_cities, validation_instances  # noqa: E402
 from nco.training.reference import reference_costs  # noqa: E402
+from nco_core.io import atomic_path  # noqa: E402
 
 DECODINGS = {"greedy_pomo": {}, "pomo_augment8": {"augment": True}}
 
 
-def parse(entry: str) -> tuple[str, Path, float]:
+def parse(entry: str) -> list[tuple[str, Path, float]]:
+    """One entry's (arm, checkpoint, training seconds) rows, in training order."""
     arm, _, rest = entry.partition("=")
     path, _, seconds = rest.rpartition("@")
     if not arm or not path or not seconds:
-        raise SystemExit(f"expected ARM=CHECKPOINT@SECONDS, got {entry!r}")
-    return arm, Path(path), float(seconds)
+        raise SystemExit(f"expected ARM=CHECKPOINT@SECONDS or ARM=CHECKPOINT@+OFFSET, got {entry!r}")
+    paths = sorted(Path(path).glob("*.pt")) if Path(path).is_dir() else [Path(path)]
+    if not paths:
+        raise SystemExit(f"{entry!r}: no .pt files in {path}")
+    if not seconds.startswith("+"):
+        return [(arm, p, float(seconds)) for p in paths]
+    rows = []
+    for p in paths:
+        meta = load_policy(p)[1]
+        if "cpu_seconds" not in meta:
+            raise SystemExit(f"{p}: no cpu_seconds in its meta (made before nco train kept its clocks); give @SECONDS")
+        rows.append((arm, p, meta["cpu_seconds"] + float(seconds[1:])))
+    return sorted(rows, key=lambda row: row[2])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,10 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-time", type=float, default=10.0)
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "nco" / "references.json"))
     parser.add_argument("--note", default="")
+    parser.add_argument("--clock", default="CPU", help="what the seconds count (CPU or wall), for the headings")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    entries = [parse(entry) for entry in args.entries]
+    entries = [row for entry in args.entries for row in parse(entry)]
     instances = validation_instances(
         DataSpec(args.problem, args.size, load_cities("test")), args.num_instances, seed=12345
     )
@@ -72,20 +91,49 @@ def main(argv: list[str] | None = None) -> int:
         "",
         args.note,
         "",
-        "| arm | checkpoint | training s | greedy POMO gap % | x8 augmented gap % | ms / instance (greedy) |",
-        "|---|---|---|---|---|---|",
+        f"| arm | checkpoint | training {args.clock} s | training {args.clock} h | greedy POMO gap % "
+        "| x8 augmented gap % | ms / instance (greedy) |",
+        "|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for arm, path, seconds in entries:
         policy, _ = load_policy(path)
         figures = measure(policy, instances, references, DECODINGS)
         greedy, augmented = figures["greedy_pomo"], figures["pomo_augment8"]
+        rows.append((arm, str(path), round(seconds), greedy["gap_percent"], augmented["gap_percent"]))
         lines.append(
-            f"| {arm} | `{path}` | {seconds:.0f} | {greedy['gap_percent']:.2f} | {augmented['gap_percent']:.2f} "
-            f"| {1000 * greedy['seconds_per_instance']:.0f} |"
+            f"| {arm} | `{path}` | {seconds:.0f} | {seconds / 3600:.2f} | {greedy['gap_percent']:.2f} "
+            f"| {augmented['gap_percent']:.2f} | {1000 * greedy['seconds_per_instance']:.0f} |"
         )
         print(lines[-1], flush=True)
-    publish(args.out, "\n".join(lines) + "\n")
+    out = Path(args.out)
+    with atomic_path(out.with_suffix(".csv")) as temp:
+        with open(temp, "w", newline="") as file:
+            csv.writer(file).writerows([("arm", "checkpoint", f"{args.clock}_seconds", "greedy_gap", "x8_gap"), *rows])
+    plot(rows, f"{args.problem.upper()}{args.size}", args.clock, args.reference_time, out.with_suffix(".png"))
+    publish(out, "\n".join(lines) + "\n")
     return 0
+
+
+def plot(rows: list[tuple], title: str, clock: str, reference_time: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for column, (axis, decoding) in enumerate(zip(axes, ("greedy POMO", "x8 augmented"), strict=True)):
+        for arm in dict.fromkeys(row[0] for row in rows):
+            points = sorted((row[2] / 3600, row[3 + column]) for row in rows if row[0] == arm)
+            axis.plot(*zip(*points, strict=True), marker="o", label=arm)
+        axis.set(xlabel=f"training {clock} hours", title=f"{title}: {decoding}")
+        axis.grid(True, alpha=0.3)
+    axes[0].set(ylabel=f"gap to PyVRP {reference_time:g} s (%)")
+    axes[0].legend()
+    figure.tight_layout()
+    with atomic_path(path) as temp:
+        figure.savefig(temp, dpi=110, format="png")
+    plt.close(figure)
 
 
 if __name__ == "__main__":
