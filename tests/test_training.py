@@ -196,3 +196,15 @@ def test_training_rollouts_have_the_gradient_of_their_log_likelihood(engine):
         parameter += 1e-3
     assert torch.equal(actions, actions_up) and torch.equal(actions, actions_down)
     assert float(parameter.grad) == pytest.approx(float(up - down) / 2e-3, rel=0.02)
+
+
+def test_threads_option_sets_the_torch_threads_of_the_run(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        args = [*TINY, "--steps-per-epoch", "1", "--epochs", "1", "--threads", "1", "--out", str(tmp_path)]
+        assert main(["train", *args]) == 0
+        assert torch.get_num_threads() == 1
+        assert "--threads 1" in load_policy(tmp_path / "policy.pt")[1]["command"]  # the card can repeat the run
+    finally:
+        torch.set_num_threads(before)

@@ -65,6 +65,9 @@ class TrainConfig:
     snapshot_every: float = _option(
         0.0, "CPU seconds between policy snapshots OUT/snapshots/cpuN-stepK.pt (0: none)", metavar="SECONDS"
     )
+    threads: int = _option(
+        0, "torch threads of this process (0: torch's default, one per core; 1 for a job beside others)"
+    )
     accelerator: str = _option("auto", "Lightning accelerator (cpu, gpu, auto)")
     devices: str = _option("auto", "Lightning devices (a count, or auto)")
     num_nodes: int = _option(1, "Lightning nodes")

@@ -137,6 +137,8 @@ def _devices(value: str) -> int | str:
 def train(config: TrainConfig) -> Path | None:
     """Run (or resume) training; returns the output directory (``None`` on the other DDP ranks,
     so that only rank 0 reports)."""
+    if config.threads:  # two jobs of two threads each on two cores spend their CPU time waiting on each other
+        torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
