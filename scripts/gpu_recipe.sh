@@ -68,7 +68,8 @@ for stage in ("imitation", "rl"):
     if (out / stage / "best.pt").exists():
         _, meta = load_policy(out / stage / "best.pt")
         stages.append(dict(stage=stage, command=meta.get("command"), steps=meta.get("global_step"),
-                           val_gap=meta.get("val_gap"), wall_seconds=seconds(stage)))
+                           val_gap=meta.get("val_gap"), wall_seconds=seconds(stage),
+                           cpu_seconds=meta.get("cpu_seconds")))
 import numpy as np
 
 shards = sorted((out / "labels").glob("shard-*.npz"))

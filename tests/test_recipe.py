@@ -34,6 +34,7 @@ def test_recipe_stages_label_train_and_ship(tmp_path: Path) -> None:
         assert done.returncode == 0, f"{stage}: {done.stderr[-2000:]}"
     card = json.loads((tmp_path / "ship" / "acvrp10.json").read_text())
     assert [s["stage"] for s in card["stages"]] == ["imitation", "rl"]
+    assert all(s["cpu_seconds"] > 0 for s in card["stages"])  # each stage's own CPU clock, from its checkpoint
     assert card["stages"][1]["command"].endswith(f"--init {tmp_path}/imitation/best.pt")
     assert card["labelling"]["instances"] == 8 and card["labelling"]["solver"] == "pyvrp"
     assert (tmp_path / "ship" / "acvrp10.pt").stat().st_size > 0
