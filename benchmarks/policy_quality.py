@@ -205,6 +205,7 @@ def table_cards(directory: Path) -> list[dict]:
 
 def update_card_table(readme: Path, cards: list[dict], fast_time: float) -> None:
     """Rewrite the table between the ``<!-- cards -->`` markers of the checkpoints' README."""
+
     def gaps(validation: dict) -> str:
         """Every column of the table; a card measured before a column existed shows a dash there."""
         keys = ["pyvrp_fast", *DECODINGS, "instances"]
