@@ -42,7 +42,7 @@ def test_train_improves_the_policy_and_resumes(tmp_path):
     assert main(["train", *args, "--epochs", "1", "--snapshot-every", "1e-9"]) == 0
     first, meta = load_policy(out / "policy.pt")
     assert meta["epoch"] == 1 and meta["global_step"] == 10 and meta["size"] == 10
-    spent = meta["cpu_seconds"]
+    spent, first_gap = meta["cpu_seconds"], meta["val_gap"]
     assert 0 < spent <= meta["train_seconds"] * 2  # one process on at most two cores
     snapshots = sorted((load_policy(path)[1] for path in (out / "snapshots").glob("cpu*.pt")), key=_step)
     assert [snapshot["global_step"] for snapshot in snapshots] == list(range(1, 11))  # one per step here
@@ -64,6 +64,11 @@ def test_train_improves_the_policy_and_resumes(tmp_path):
     _, meta = load_policy(out / "policy.pt")
     assert meta["epoch"] == 2 and meta["global_step"] == 20  # continued, not restarted
     assert meta["cpu_seconds"] > spent  # the clock carried over the resume, not restarted at zero
+    # best.pt stays the best epoch of both sessions: the resumed run knew the first session's best
+    best = load_policy(out / "best.pt")[1]["val_gap"]
+    assert best == min(first_gap, meta["val_gap"])
+    (state,) = torch.load(out / "last.ckpt", weights_only=True)["callbacks"].values()
+    assert state["best"] == best and state["cpu_seconds"] == pytest.approx(meta["cpu_seconds"], abs=0.5)
     assert (out / "best.pt").exists() and (out / "last.ckpt").exists()
 
 

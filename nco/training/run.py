@@ -118,6 +118,8 @@ class _CheckpointWriter(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         assert isinstance(module, RoutingModule)
+        improved = module.last_gap < self.best
+        self.best = min(self.best, module.last_gap)  # before last.ckpt takes the callback's state
         self._save_full(trainer)
         if not trainer.is_global_zero:
             return
@@ -125,8 +127,7 @@ class _CheckpointWriter(L.Callback):
         for logger in trainer.loggers:
             logger.log_metrics({"train/cpu_seconds": meta["cpu_seconds"]}, step=trainer.global_step)
         save_policy(module.policy, self.out / "policy.pt", **meta)
-        if module.last_gap < self.best:
-            self.best = module.last_gap
+        if improved:
             save_policy(module.policy, self.out / "best.pt", **meta)
 
 
