@@ -209,7 +209,7 @@ def update_card_table(readme: Path, cards: list[dict], fast_time: float) -> None
     def gaps(validation: dict) -> str:
         """Every column of the table; a card measured before a column existed shows a dash there."""
         keys = ["pyvrp_fast", *DECODINGS, "instances"]
-        figure = lambda v: v if isinstance(v, int) else f"{v['gap_percent']:.2f}"  # noqa: E731
+        figure = lambda v: str(v) if isinstance(v, int) else f"{v['gap_percent']:.2f}"  # noqa: E731
         return " | ".join(figure(validation[k]) if k in validation else "–" for k in keys)
 
     def imitation(stage: dict) -> str:
