@@ -67,14 +67,19 @@ def _one_line(error: BaseException) -> str:
     return " | ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
 
 
+def interruptible() -> None:
+    """A command started in the background by a non-interactive shell (nohup ... &, a recipe's stage, a CI
+    job) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: `timeout -s INT` or
+    `kill -INT` could not stop a training run or a labelling job cleanly (last epoch's weights, finished
+    shards kept). Every command takes Ctrl-C as in a terminal."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
-    # a command started in the background by a non-interactive shell (nohup ... &, a recipe's stage) inherits
-    # SIGINT ignored, and Python then never raises KeyboardInterrupt: `timeout -s INT` or `kill -INT` could not
-    # stop a training run or a labelling job cleanly (last epoch's weights, finished shards kept)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    interruptible()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

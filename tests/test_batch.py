@@ -25,8 +25,9 @@ from nco.compare import table_from_batch
 
 CITIES = ["boston", "oslo", "atlanta"]
 ONE_COMMAND = (
-    "import argparse, sys; from nco.commands import solve_many; parser = argparse.ArgumentParser(); "
-    "solve_many.register(parser.add_subparsers()); args = parser.parse_args(); sys.exit(args.func(args))"
+    "import argparse, sys; from nco.cli import interruptible; from nco.commands import solve_many; "
+    "interruptible(); parser = argparse.ArgumentParser(); solve_many.register(parser.add_subparsers()); "
+    "args = parser.parse_args(); sys.exit(args.func(args))"
 )
 
 
@@ -110,14 +111,9 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path: Path, scheduler
     assert lost and all(row["pid"] != pid for row in lost)  # the killed worker's tasks ran elsewhere
 
 
-# enough tasks that the interrupt lands mid-run even when this process waits for a core for seconds
-# (12 tasks of 0.3 s on two workers all finished before it, once, on a loaded 2-core machine)
-TASKS = 24
-
-
 def test_interrupt_then_resume_runs_only_what_is_missing(tmp_path: Path, scheduler: str) -> None:
     out = tmp_path / "run"
-    args = ["solve-many", "--problem", "acvrp", "--size", "12", "--cities", "test", "--num-instances", str(TASKS),
+    args = ["solve-many", "--problem", "acvrp", "--size", "12", "--cities", "test", "--num-instances", "12",
             "--method", "pyvrp", "--time-limit", "0.3", "--out", str(out), "--no-progress"]  # fmt: skip
     # Ctrl-C in a terminal signals the whole process group: the client and the embedded cluster.
     # The child parses only this sub-command: the full `nco` parser imports Lightning (seconds).
@@ -136,17 +132,17 @@ def test_interrupt_then_resume_runs_only_what_is_missing(tmp_path: Path, schedul
             os.killpg(child.pid, signal.SIGKILL)
     assert child.returncode == 130, log
     first = {key: row for key, row in ResultStore(out).latest().items()}
-    assert 2 <= len(first) < TASKS and set(csv_keys(out).values()) == {1}
+    assert 2 <= len(first) < 12 and set(csv_keys(out).values()) == {1}
 
     assert main([*args, "--scheduler", scheduler]) == 0
-    expected = plan(recipes_of_cli(TASKS), ["pyvrp"], [0.3])
+    expected = plan(recipes_of_cli(12), ["pyvrp"], [0.3])
     assert csv_keys(out) == Counter(task.key for task in expected)  # every key once
     final = ResultStore(out).latest()
     for key, row in first.items():  # finished rows were kept, not re-run
         assert final[key]["finished"] == row["finished"] and final[key]["pid"] == row["pid"]
     resumed = [row for key, row in final.items() if key not in first]
     assert min(row["started"] for row in resumed) > max(row["finished"] for row in first.values())
-    assert (out / "summary.md").is_file() and len(list((out / "solutions").glob("*.json"))) == TASKS
+    assert (out / "summary.md").is_file() and len(list((out / "solutions").glob("*.json"))) == 12
 
 
 def recipes_of_cli(count: int) -> list[Recipe]:
