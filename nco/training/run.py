@@ -65,7 +65,13 @@ class _CheckpointWriter(L.Callback):
         self.best = math.inf
         self.cpu_before = self.wall_before = 0.0  # spent by earlier sessions of this run (from last.ckpt)
         self.cpu_started, self.wall_started = time.process_time(), time.perf_counter()
-        self.next_snapshot = float(config.snapshot_every)
+        self.next_snapshot = self._snapshot_after(0.0)
+
+    def _snapshot_after(self, cpu: float) -> float:
+        """The CPU second of the first snapshot after ``cpu``: snapshots fall on multiples of
+        ``snapshot_every``, in a resumed run too."""
+        every = self.config.snapshot_every
+        return (cpu // every + 1) * every if every else math.inf
 
     def cpu_seconds(self) -> float:
         return self.cpu_before + time.process_time() - self.cpu_started
@@ -78,15 +84,13 @@ class _CheckpointWriter(L.Callback):
             cpu_seconds=self.cpu_seconds(),
             wall_seconds=self.wall_seconds(),
             best=self.best,
-            next_snapshot=self.next_snapshot,
         )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.cpu_before, self.wall_before = float(state["cpu_seconds"]), float(state["wall_seconds"])
         self.cpu_started, self.wall_started = time.process_time(), time.perf_counter()
         self.best = float(state["best"])
-        if self.config.snapshot_every:
-            self.next_snapshot = max(float(state["next_snapshot"]), self.cpu_before + self.config.snapshot_every)
+        self.next_snapshot = self._snapshot_after(self.cpu_before)
 
     def _save_full(self, trainer: L.Trainer) -> None:
         """Optimizer and loop state too (--resume needs them). Every rank takes part (Lightning gathers the
@@ -108,13 +112,14 @@ class _CheckpointWriter(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: Any) -> None:
         if self.config.checkpoint_every and trainer.global_step % self.config.checkpoint_every == 0:
             self._save_full(trainer)
-        if self.config.snapshot_every and self.cpu_seconds() >= self.next_snapshot:
+        cpu = self.cpu_seconds()
+        if cpu >= self.next_snapshot:
             assert isinstance(module, RoutingModule)
             if trainer.is_global_zero:
                 meta = self._meta(trainer, module, trainer.current_epoch)
                 name = f"cpu{meta['cpu_seconds']:07.0f}-step{trainer.global_step}.pt"  # sorts by CPU time
                 save_policy(module.policy, self.out / "snapshots" / name, **meta)
-            self.next_snapshot += self.config.snapshot_every
+            self.next_snapshot = self._snapshot_after(cpu)
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         assert isinstance(module, RoutingModule)
