@@ -22,17 +22,17 @@ from nco_core.instance import Instance
 from nco_core.io import atomic_path
 from solvers.registry import get_solver
 
-__all__ = ["reference_costs"]
+__all__ = ["instance_digest", "reference_costs"]
 
 
 # Fields that name or describe an instance without changing what a solver finds.
 _NOT_DATA = frozenset({"name", "best_known_cost"})
 
 
-def _key(instance: Instance, method: str, time_limit: float) -> str:
+def instance_digest(instance: Instance) -> str:
     """Hash of every field of the instance (arrays by dtype, shape and bytes; the normalised
     fleet and scalars by repr), each under its name, so a field added to ``Instance`` is in the
-    key without anyone listing it here."""
+    digest without anyone listing it here."""
     digest = hashlib.sha1()
     for field in dataclasses.fields(instance):
         if field.name in _NOT_DATA:
@@ -45,7 +45,11 @@ def _key(instance: Instance, method: str, time_limit: float) -> str:
         else:
             digest.update(repr(value).encode())
         digest.update(b";")
-    return f"{method}:{time_limit}:{digest.hexdigest()}"
+    return digest.hexdigest()
+
+
+def _key(instance: Instance, method: str, time_limit: float) -> str:
+    return f"{method}:{time_limit}:{instance_digest(instance)}"
 
 
 def _reference(instance: Instance, method: str, time_limit: float) -> float:
