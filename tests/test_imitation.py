@@ -60,6 +60,31 @@ def test_teacher_forcing_scores_a_rollout_as_the_rollout_did():
     assert float(out["nll"]) == pytest.approx(-float(rollout.log_likelihood.sum()), rel=1e-5)
 
 
+def test_teacher_forcing_scores_the_first_move_as_one_start_decoding_makes_it():
+    """Along the policy's own one-start greedy rollout (the policy picks the first move too), the
+    first move is the argmax and the first move's and later steps' log-likelihoods add up to the
+    rollout's; with several orderings, any of their first moves is a right one."""
+    from envs.generators import generate
+    from nco.training.imitation import teacher_forcing
+
+    torch.manual_seed(0)
+    policy = RoutingPolicy(model="am", dim=32, layers=2, heads=4).eval()
+    env = RoutingEnv()
+    batch = generate("acvrp", 6, 10, seed=3)
+    with torch.no_grad():
+        rollout = policy.rollout(env.reset(batch), env, strategy="greedy")
+        one = teacher_forcing(policy, env.reset(batch), env, rollout.actions)
+        pomo = policy.rollout(env.reset(batch[:1]), env, strategy="greedy", num_starts=3).actions
+        apart = [teacher_forcing(policy, env.reset(batch[:1]), env, row[None]) for row in pomo]
+        together = teacher_forcing(policy, env.reset(batch[:1]), env, pomo)
+    assert int(one["first_hits"]) == int(one["first_steps"]) == 6
+    total = float(one["nll"] + one["first_nll"])
+    assert total == pytest.approx(-float(rollout.log_likelihood.sum()), rel=1e-5)
+    first_move_p = np.exp([-float(out["first_nll"]) for out in apart])
+    assert float(together["first_nll"]) == pytest.approx(-3 * np.log(first_move_p.sum()), rel=1e-5)
+    assert int(together["first_steps"]) == 3
+
+
 def test_label_stream_resumes_with_the_same_batches(labels):
     stream = LabelStream(list(read_shards(labels)), batch_size=4, steps=3, seed=5, orderings=2)
     batches = list(stream)

@@ -9,10 +9,14 @@ route after another, so the target sequence is not unique; direction is NOT free
 matrices are asymmetric, so a reversed route is another, usually worse, route). The choice here
 follows POMO, whose greedy decoding tries every customer as the first move: each label is
 unrolled ``orderings`` times, each beginning with a different route (its first customer is the
-forced, unscored first action, exactly as a POMO start is), the other routes in a fresh random
-order each time the label is drawn. The route-start decisions at the depot then learn "begin a
-good route somewhere", not an arbitrary tie-break rule the state cannot reveal. With several
-vehicle types, routes keep the env's type order and only routes of one type are permuted.
+forced first action, exactly as a POMO start is), the other routes in a fresh random order each
+time the label is drawn. The route-start decisions at the depot then learn "begin a good route
+somewhere", not an arbitrary tie-break rule the state cannot reveal. With several vehicle types,
+routes keep the env's type order and only routes of one type are permuted.
+
+The first move itself is what one-start decoding (the hybrid's fast path) asks the policy for, and
+every ordering's first customer is a right answer to it, so each row also scores the first move as
+the log-probability of that set: the policy may put its mass on any one good route start.
 
 A target the env's mask forbids (float rounding at a bound the solver met exactly) ends that
 row's supervision: the row continues with the policy's own best allowed move, unscored, and the
@@ -79,13 +83,22 @@ def teacher_forcing(
     Column 0 is forced (a POMO start, as in ``RoutingPolicy.rollout``); every later step of a row
     still running scores ``log p(target)``. Returns the summed negative log-likelihood, the
     number of scored steps, how many scored targets were the policy's argmax, and the number of
-    derailed rows (see the module docstring)."""
+    derailed rows (see the module docstring); and, apart, the first move's negative
+    log-likelihood of choosing any of the rows' first targets (``first_nll``, once per row) and
+    how many rows have such a first move as the policy's argmax (``first_hits``)."""
     batch = td.batch_size[0]
     replicas = targets.shape[0] // batch
     scale = distance_scale(td)
     inputs = encoder_inputs(td, scale)
     embeddings = policy.encoder(inputs.nodes, inputs.coords, inputs.distance, inputs.duration)
     cache = policy.decoder.precompute(embeddings)
+    first = policy.decoder(cache, td["current_node"], state_features(td), td["action_mask"], distance_row(td, scale))
+    right = torch.zeros_like(td["action_mask"])
+    right[torch.arange(batch, device=td.device).repeat(replicas), targets[:, 0]] = True
+    first_log_p = first.masked_fill(~right, -torch.inf).logsumexp(1)
+    scorable = torch.isfinite(first_log_p)  # a masked first target (rounding at a bound) is not scored
+    first_nll = -replicas * torch.where(scorable, first_log_p, 0).sum()
+    first_hits = replicas * (scorable & right.gather(1, first.argmax(1, keepdim=True)).squeeze(1)).sum()
     td = td[torch.arange(batch, device=td.device).repeat(replicas)]  # rows r * B + b (a copy)
     scale = scale.repeat(replicas)
     td["action"] = targets[:, 0]
@@ -111,7 +124,15 @@ def teacher_forcing(
         hits = hits + (scored & (best == target)).sum()
         td["action"] = torch.where(on_track, target, best.detach())
         td = env.step(td)
-    return dict(nll=nll, steps=steps, hits=hits, derailed=(~on_track).sum())
+    return dict(
+        nll=nll,
+        steps=steps,
+        hits=hits,
+        derailed=(~on_track).sum(),
+        first_nll=first_nll,
+        first_steps=replicas * scorable.sum(),
+        first_hits=first_hits,
+    )
 
 
 class LabelStream:
@@ -184,11 +205,12 @@ class ImitationModule(RoutingModule):
     def training_step(self, batch: tuple[TensorDict, torch.Tensor], batch_idx: int) -> torch.Tensor:
         td, targets = batch
         out = teacher_forcing(self.policy, td, self.env, targets)
-        steps = out["steps"].clamp(min=1)
-        loss = out["nll"] / steps
+        steps = (out["steps"] + out["first_steps"]).clamp(min=1)
+        loss = (out["nll"] + out["first_nll"]) / steps
         rows = targets.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=rows)
-        self.log("train/accuracy", out["hits"] / steps, prog_bar=True, batch_size=rows)
+        self.log("train/accuracy", (out["hits"] + out["first_hits"]) / steps, prog_bar=True, batch_size=rows)
+        self.log("train/first_accuracy", out["first_hits"] / out["first_steps"].clamp(min=1), batch_size=rows)
         self.log("train/derailed", out["derailed"].float() / rows, batch_size=rows)
         stream = self.trainer.train_dataloader  # the LabelStream: how many labels this epoch draws from
         if isinstance(stream, LabelStream):
