@@ -43,7 +43,7 @@ DECODINGS = {"greedy_pomo": {}, "pomo_augment8": {"augment": True}}
 
 
 def parse(entry: str) -> list[tuple[str, Path, float]]:
-    """One entry's (arm, checkpoint, training seconds) rows, in training order."""
+    """One entry's (arm, checkpoint, training seconds) rows."""
     arm, _, rest = entry.partition("=")
     path, _, seconds = rest.rpartition("@")
     if not arm or not path or not seconds:
@@ -59,7 +59,7 @@ def parse(entry: str) -> list[tuple[str, Path, float]]:
         if "cpu_seconds" not in meta:
             raise SystemExit(f"{p}: no cpu_seconds in its meta (made before nco train kept its clocks); give @SECONDS")
         rows.append((arm, p, meta["cpu_seconds"] + float(seconds[1:])))
-    return sorted(rows, key=lambda row: row[2])
+    return rows
 
 
 def decoding_costs(path: Path, instances: list, cache: Path) -> dict[str, np.ndarray]:
@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     entries = [row for entry in args.entries for row in parse(entry)]
+    arms = list(dict.fromkeys(arm for arm, _, _ in entries))
+    entries.sort(key=lambda row: (arms.index(row[0]), row[2]))  # each arm's rows in training order
     instances = validation_instances(
         DataSpec(args.problem, args.size, load_cities("test")), args.num_instances, seed=12345
     )
