@@ -223,6 +223,7 @@ def test_reference_key_changes_with_allowed_and_preference() -> None:
     keys = {name: _key(variant, "pyvrp", 1.0) for name, variant in changed.items()}
     assert key not in keys.values() and len(set(keys.values())) == len(keys)
     assert _key(instance, "pyvrp", 2.0) != key and _key(instance, "ortools", 1.0) != key
+    assert _key(instance, "pyvrp", 1.0, iterations=500) not in (key, _key(instance, "pyvrp", 1.0, iterations=600))
 
 
 def test_reference_key_covers_every_instance_field() -> None:

@@ -69,6 +69,25 @@ def test_labels_rebuild_their_instances_resume_and_refuse_other_jobs(tmp_path, c
     assert "time_limit: shard 0.05, this run 0.1" in capsys.readouterr().err
 
 
+def test_an_iteration_budget_makes_labels_that_depend_on_their_recipe_alone(tmp_path, capsys):
+    # a wall-clock budget finds more on an idle core than on a busy one; an iteration budget does not
+    first, again = tmp_path / "a", tmp_path / "b"
+    for out in (first, again):
+        assert main(_args(out, time_limit="20", iterations="40")) == 0
+        assert "0 stopped by the time cap" in capsys.readouterr().out
+    labels = list(read_shards(first))
+    assert [(label.seed, label.routes) for label in labels] == [(lab.seed, lab.routes) for lab in read_shards(again)]
+    assert {label.meta["iterations"] for label in labels} == {40}
+    for path in sorted(first.glob("shard-*.npz")):
+        with np.load(path) as archive:
+            assert archive["iterations"].tolist() == [40] * len(archive["seed"])
+
+    assert main(_args(first, time_limit="20", iterations="80")) == 2  # another budget: not mixed in
+    assert "iterations: shard 40, this run 80" in capsys.readouterr().err
+    assert main(_args(tmp_path / "c", time_limit="0.001", iterations="1000000000")) == 0
+    assert "5 stopped by the time cap" in capsys.readouterr().out
+
+
 def test_a_shard_of_another_generator_version_is_refused(tmp_path):
     out = tmp_path / "labels"
     assert main(_args(out)) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -94,8 +95,10 @@ def test_init_starts_from_a_checkpoint_and_refuses_another_model(tmp_path, capsy
 
 def test_rollout_baseline_trains(tmp_path):
     out = tmp_path / "rollout"
-    args = [*TINY, "--baseline", "rollout", "--steps-per-epoch", "2", "--epochs", "1", "--out", str(out)]
+    args = [*TINY, "--baseline", "rollout", "--steps-per-epoch", "2", "--epochs", "1", "--out", str(out),
+            "--reference-iterations", "30"]  # fmt: skip
     assert main(["train", *args]) == 0
+    assert all(key.startswith("pyvrp:30it<=0.1:") for key in json.loads((out / "reference.json").read_text()))
     assert [float(row["train/loss"]) for row in _metrics(out) if row["train/loss"]]
     assert "baseline.policy.encoder.embed.weight" in torch.load(out / "last.ckpt", weights_only=False)["state_dict"]
 
@@ -147,6 +150,7 @@ def test_reference_costs_are_cached_and_the_same_in_parallel(tmp_path):
     from envs.generators import to_instances
     from nco.api import solve
     from nco.training.reference import reference_costs
+    from solvers.stop import MaxIterations
 
     instances = to_instances(generate("acvrp", 3, 8, seed=5), name="ref")
     cache = tmp_path / "sub" / "refs.json"
@@ -155,6 +159,12 @@ def test_reference_costs_are_cached_and_the_same_in_parallel(tmp_path):
     assert parallel == pytest.approx(expected)  # 8 customers: PyVRP is optimal well within 0.1 s
     cache.write_text(cache.read_text().replace(str(parallel[0]), "123.5", 1))
     assert reference_costs(instances[:1], cache, time_limit=0.1)[0] == 123.5  # read back, not solved again
+
+    # an iteration budget: what PyVRP finds in that many iterations, whatever the load, cached apart
+    budgeted = reference_costs(instances, cache, time_limit=5.0, iterations=20)
+    stop = MaxIterations(20)
+    assert budgeted == [solve(i, method="pyvrp", time_limit=5.0, stop=stop, seed=0).cost for i in instances]
+    assert reference_costs(instances[:1], cache, time_limit=0.1)[0] == 123.5
 
 
 def test_ddp_on_two_cpu_processes(tmp_path):

@@ -60,7 +60,12 @@ class TrainConfig:
     weight_decay: float = _option(1e-6, "Adam weight decay (L2)")
     grad_clip: float = _option(1.0, "gradient norm clip")
     val_size: int = _option(32, "validation instances (fixed seed)")
-    reference_time: float = _option(1.0, "PyVRP seconds per validation reference")
+    reference_time: float = _option(
+        1.0, "PyVRP wall-clock seconds per validation reference (with --reference-iterations: a cap)"
+    )
+    reference_iterations: int | None = _option(
+        None, "PyVRP iterations per validation reference: gaps that do not depend on the machine's load", metavar="N"
+    )
     checkpoint_every: int = _option(50, "training steps between mid-epoch checkpoints")
     snapshot_every: float = _option(
         0.0, "CPU seconds between policy snapshots OUT/snapshots/cpuN-stepK.pt (0: none)", metavar="SECONDS"

@@ -161,7 +161,12 @@ def train(config: TrainConfig) -> Path | None:
     spec = DataSpec(config.problem, config.size, cities, config.distribution)  # type: ignore[arg-type]
     val_spec = DataSpec(config.problem, config.size, val_cities, config.distribution)  # type: ignore[arg-type]
     val_instances = validation_instances(val_spec, config.val_size, seed=12345)
-    references = reference_costs(val_instances, out / "reference.json", time_limit=config.reference_time)
+    references = reference_costs(
+        val_instances,
+        out / "reference.json",
+        time_limit=config.reference_time,
+        iterations=config.reference_iterations,
+    )
 
     policy_hparams = dict(model=config.model, dim=config.dim, layers=config.layers, heads=config.heads)
     module = (ImitationModule if labels else RoutingModule)(
