@@ -14,7 +14,8 @@ limit. List the runs' starting checkpoint too: it saw neither set, so its differ
 sets differ by themselves (instances, label quality). The spread is the standard error over chunks
 of ``--chunk`` labels (unpaired: the two sets hold different instances). Label quality matters too:
 compare sets made under the same budget (``nco data label --iterations`` makes that independent of
-the machine's load).
+the machine's load); ``--quality-time T`` measures it: each set's first ``--quality-count`` labels
+against PyVRP given T seconds on the same instances.
 Writes ``benchmarks/results/label_fit-PROBLEMSIZE.md``.
 """
 
@@ -62,6 +63,13 @@ def chunk_scores(policy, labels: list[Label], orderings: int, chunk: int) -> tup
     return np.array(losses), np.array(accuracies)
 
 
+def label_excess(labels: list[Label], seconds: float) -> np.ndarray:
+    """Per label, % above what PyVRP finds in ``seconds`` on its instance."""
+    from nco.api import solve
+
+    return np.array([100 * (label.cost / solve(label.instance(), time_limit=seconds).cost - 1) for label in labels])
+
+
 def spread(values: np.ndarray) -> str:
     error = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
     return f"{values.mean():.4f} ± {error:.4f}"
@@ -75,6 +83,8 @@ def main() -> None:
     parser.add_argument("--num-labels", type=int, default=256, help="labels from each directory (its first ones)")
     parser.add_argument("--orderings", type=int, default=8, help="route orders per label, as the runs used")
     parser.add_argument("--chunk", type=int, default=32)
+    parser.add_argument("--quality-time", type=float, default=0.0, help="PyVRP seconds to grade labels by (0: skip)")
+    parser.add_argument("--quality-count", type=int, default=12, help="labels graded per set")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -95,6 +105,13 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
 
+    quality = ""
+    if args.quality_time > 0:
+        excess = {name: label_excess(labels[: args.quality_count], args.quality_time) for name, labels in sets.items()}
+        quality = (
+            f"\nLabel quality, % above PyVRP {args.quality_time:g} s on the first {args.quality_count} labels of each "
+            f"set (mean ± s.e.): trained {spread(excess['trained'])}, fresh {spread(excess['fresh'])}.\n"
+        )
     trained_meta, fresh_meta = sets["trained"][0].meta, sets["fresh"][0].meta
     budget = {key: (trained_meta.get(key), fresh_meta.get(key)) for key in ("time_limit", "iterations", "seed")}
     text = (
@@ -105,7 +122,7 @@ def main() -> None:
         f"{args.chunk}; accuracy = share of decisions where the label's move is the policy's argmax. "
         f"Labelling (trained, fresh): {budget}.\n\n"
         "| checkpoint | loss, trained labels | loss, fresh labels | fresh - trained | accuracy trained % | "
-        "accuracy fresh % |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        "accuracy fresh % |\n|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n" + quality
     )
     publish(args.out or ROOT / "benchmarks" / "results" / f"label_fit-{problem}{size}.md", text)
 
