@@ -70,9 +70,9 @@ def label_excess(labels: list[Label], seconds: float) -> np.ndarray:
     return np.array([100 * (label.cost / solve(label.instance(), time_limit=seconds).cost - 1) for label in labels])
 
 
-def spread(values: np.ndarray) -> str:
+def spread(values: np.ndarray, digits: int = 4) -> str:
     error = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return f"{values.mean():.4f} ± {error:.4f}"
+    return f"{values.mean():.{digits}f} ± {error:.{digits}f}"
 
 
 def main() -> None:
@@ -110,7 +110,7 @@ def main() -> None:
         excess = {name: label_excess(labels[: args.quality_count], args.quality_time) for name, labels in sets.items()}
         quality = (
             f"\nLabel quality, % above PyVRP {args.quality_time:g} s on the first {args.quality_count} labels of each "
-            f"set (mean ± s.e.): trained {spread(excess['trained'])}, fresh {spread(excess['fresh'])}.\n"
+            f"set (mean ± s.e.): trained {spread(excess['trained'], 2)}, fresh {spread(excess['fresh'], 2)}.\n"
         )
     trained_meta, fresh_meta = sets["trained"][0].meta, sets["fresh"][0].meta
     budget = {key: (trained_meta.get(key), fresh_meta.get(key)) for key in ("time_limit", "iterations", "seed")}
