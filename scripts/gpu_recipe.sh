@@ -9,7 +9,8 @@
 #   scripts/gpu_recipe.sh ship       # OUT/ship/PROBLEMSIZE.pt + its card (every stage's command and time)
 #
 # Settings (environment): PROBLEM (acvrp), SIZE (100), OUT (runs/gpu-PROBLEMSIZE), MINUTES (9),
-# LABELS (20000 instances), LABEL_TIME (0.4 s each), BATCH (256 imitation / RL instances per step),
+# LABELS (20000 instances), LABEL_TIME (0.4 s each), LABEL_ITERATIONS (unset; PyVRP iterations per
+# label instead, LABEL_TIME then a cap, default 30: labels that do not depend on the load), BATCH (256 imitation / RL instances per step),
 # STARTS (POMO starts, 100), EPOCHS (1000: stages end by MINUTES), STEPS (steps per epoch, 50),
 # INIT (data/checkpoints/PROBLEMSIZE.pt when shipped), ACCELERATOR (auto), VAL (validation instances, 32).
 # On a CPU the same stages run (small settings: tests/test_recipe.py does so), only slower.
@@ -35,9 +36,10 @@ initial() { [ -f "$init" ] && echo "--init $init" || true; }
 
 case "$stage" in
 label)
+    label_cap=$([ -n "${LABEL_ITERATIONS:-}" ] && echo 30 || echo 0.4)
     timed limited nco data label --problem "$problem" --size "$size" --cities train \
-        --num-instances "${LABELS:-20000}" --time-limit "${LABEL_TIME:-0.4}" --workers "$(nproc)" \
-        --no-progress --out "$out/labels"
+        --num-instances "${LABELS:-20000}" --time-limit "${LABEL_TIME:-$label_cap}" --workers "$(nproc)" \
+        ${LABEL_ITERATIONS:+--iterations "$LABEL_ITERATIONS"} --no-progress --out "$out/labels"
     ;;
 imitation)
     # shellcheck disable=SC2046
@@ -75,7 +77,7 @@ import numpy as np
 shards = sorted((out / "labels").glob("shard-*.npz"))
 first = json.loads(str(np.load(shards[0])["meta"])) if shards else {}
 labelled = sum(len(np.load(shard)["seed"]) for shard in shards)
-provenance = {k: first.get(k) for k in ("problem", "size", "cities", "solver", "time_limit", "generator_version")}
+provenance = {k: first.get(k) for k in ("problem", "size", "cities", "solver", "time_limit", "iterations", "generator_version")}
 best = out / ("rl" if (out / "rl" / "best.pt").exists() else "imitation") / "best.pt"
 card = ship(best, out / "ship", name, stages=stages, labelling=dict(wall_seconds=seconds("label"), instances=labelled, **provenance),
             machine=f"{platform.machine()} {platform.node()}", recipe="scripts/gpu_recipe.sh")

@@ -19,7 +19,7 @@ def test_recipe_stages_label_train_and_ship(tmp_path: Path) -> None:
         PROBLEM="acvrp",
         SIZE="10",
         LABELS="8",
-        LABEL_TIME="0.05",
+        LABEL_ITERATIONS="30",  # the time limit then only caps a label (30 s)
         BATCH="4",
         STARTS="4",
         EPOCHS="1",
@@ -37,4 +37,5 @@ def test_recipe_stages_label_train_and_ship(tmp_path: Path) -> None:
     assert all(s["cpu_seconds"] > 0 for s in card["stages"])  # each stage's own CPU clock, from its checkpoint
     assert card["stages"][1]["command"].endswith(f"--init {tmp_path}/imitation/best.pt")
     assert card["labelling"]["instances"] == 8 and card["labelling"]["solver"] == "pyvrp"
+    assert card["labelling"]["iterations"] == 30 and card["labelling"]["time_limit"] == 30
     assert (tmp_path / "ship" / "acvrp10.pt").stat().st_size > 0
