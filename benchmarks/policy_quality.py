@@ -92,6 +92,8 @@ def main() -> None:
         wanted = set(args.checkpoints.split(","))
         checkpoints = [p for p in checkpoints if p.stem in wanted]
     loaded = [(path, *load_policy(path)) for path in checkpoints]
+    if not args.checkpoints:  # CAMP policies are scored by their own objective (benchmarks/camp.py), not by this gap
+        loaded = [item for item in loaded if item[1].hparams.get("model") != "camp"]
     loaded.sort(key=lambda item: (item[2]["size"], item[0].name))
     cities = load_cities("test")
 
