@@ -33,8 +33,9 @@ from machine import ROOT, describe, publish  # noqa: E402
 
 from envs.env import RoutingEnv  # noqa: E402
 from nco.training.checkpoint import load_policy  # noqa: E402
-from nco.training.imitation import target_actions, teacher_forcing  # noqa: E402
+from nco.training.imitation import decision_scores, target_actions, teacher_forcing  # noqa: E402
 from nco.training.labels import Label, read_shards  # noqa: E402
+from nco.training.reference import reference_costs  # noqa: E402
 
 
 def first_labels(directory: str, count: int) -> list[Label]:
@@ -56,18 +57,16 @@ def chunk_scores(policy, labels: list[Label], orderings: int, chunk: int) -> tup
         instances = [label.instance() for label in part]
         targets = target_actions(part, instances, orderings, np.random.default_rng([0, start]))
         with torch.no_grad():
-            out = teacher_forcing(policy, env.reset(instances), env, targets)
-        steps = float(out["steps"] + out["first_steps"])
-        losses.append(float(out["nll"] + out["first_nll"]) / steps)
-        accuracies.append(float(out["hits"] + out["first_hits"]) / steps)
+            loss, accuracy = decision_scores(teacher_forcing(policy, env.reset(instances), env, targets))
+        losses.append(float(loss))
+        accuracies.append(float(accuracy))
     return np.array(losses), np.array(accuracies)
 
 
-def label_excess(labels: list[Label], seconds: float) -> np.ndarray:
+def label_excess(labels: list[Label], seconds: float, cache: Path) -> np.ndarray:
     """Per label, % above what PyVRP finds in ``seconds`` on its instance."""
-    from nco.api import solve
-
-    return np.array([100 * (label.cost / solve(label.instance(), time_limit=seconds).cost - 1) for label in labels])
+    references = reference_costs([label.instance() for label in labels], cache, time_limit=seconds)
+    return 100 * (np.array([label.cost for label in labels]) / np.array(references) - 1)
 
 
 def spread(values: np.ndarray, digits: int = 4) -> str:
@@ -85,6 +84,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=32)
     parser.add_argument("--quality-time", type=float, default=0.0, help="PyVRP seconds to grade labels by (0: skip)")
     parser.add_argument("--quality-count", type=int, default=12, help="labels graded per set")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "nco" / "references.json")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -107,7 +107,8 @@ def main() -> None:
 
     quality = ""
     if args.quality_time > 0:
-        excess = {name: label_excess(labels[: args.quality_count], args.quality_time) for name, labels in sets.items()}
+        graded = {name: labels[: args.quality_count] for name, labels in sets.items()}
+        excess = {name: label_excess(labels, args.quality_time, args.cache) for name, labels in graded.items()}
         quality = (
             f"\nLabel quality, % above PyVRP {args.quality_time:g} s on the first {args.quality_count} labels of each "
             f"set (mean ± s.e.): trained {spread(excess['trained'], 2)}, fresh {spread(excess['fresh'], 2)}.\n"

@@ -10,7 +10,7 @@
 #
 # Settings (environment): PROBLEM (acvrp), SIZE (100), OUT (runs/gpu-PROBLEMSIZE), MINUTES (9),
 # LABELS (20000 instances), LABEL_TIME (0.4 s each), LABEL_ITERATIONS (unset; PyVRP iterations per
-# label instead, LABEL_TIME then a cap, default 30: labels that do not depend on the load), BATCH (256 imitation / RL instances per step),
+# label instead, LABEL_TIME then a cap, by default nco data label's: labels that do not depend on the load), BATCH (256 imitation / RL instances per step),
 # STARTS (POMO starts, 100), EPOCHS (1000: stages end by MINUTES), STEPS (steps per epoch, 50),
 # INIT (data/checkpoints/PROBLEMSIZE.pt when shipped), ACCELERATOR (auto), VAL (validation instances, 32).
 # On a CPU the same stages run (small settings: tests/test_recipe.py does so), only slower.
@@ -36,10 +36,11 @@ initial() { [ -f "$init" ] && echo "--init $init" || true; }
 
 case "$stage" in
 label)
-    label_cap=$([ -n "${LABEL_ITERATIONS:-}" ] && echo 30 || echo 0.4)
+    # with LABEL_ITERATIONS and no LABEL_TIME, nco data label's own cap applies
+    budget=(--time-limit "${LABEL_TIME:-0.4}")
+    [ -n "${LABEL_ITERATIONS:-}" ] && budget=(${LABEL_TIME:+--time-limit "$LABEL_TIME"} --iterations "$LABEL_ITERATIONS")
     timed limited nco data label --problem "$problem" --size "$size" --cities train \
-        --num-instances "${LABELS:-20000}" --time-limit "${LABEL_TIME:-$label_cap}" --workers "$(nproc)" \
-        ${LABEL_ITERATIONS:+--iterations "$LABEL_ITERATIONS"} --no-progress --out "$out/labels"
+        --num-instances "${LABELS:-20000}" "${budget[@]}" --workers "$(nproc)" --no-progress --out "$out/labels"
     ;;
 imitation)
     # shellcheck disable=SC2046

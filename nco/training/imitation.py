@@ -40,7 +40,7 @@ from nco.training.labels import Label
 from nco.training.module import RoutingModule
 from nco_core.instance import Instance
 
-__all__ = ["ImitationModule", "LabelStream", "orderings", "teacher_forcing"]
+__all__ = ["ImitationModule", "LabelStream", "decision_scores", "orderings", "teacher_forcing"]
 
 
 def orderings(label: Label, count: int, rng: np.random.Generator) -> list[list[int]]:
@@ -135,6 +135,13 @@ def teacher_forcing(
     )
 
 
+def decision_scores(out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training's loss and argmax accuracy per scored decision (first moves included) of a
+    ``teacher_forcing`` result: the figures a run logs and ``benchmarks/label_fit.py`` compares."""
+    steps = (out["steps"] + out["first_steps"]).clamp(min=1)
+    return (out["nll"] + out["first_nll"]) / steps, (out["hits"] + out["first_hits"]) / steps
+
+
 class LabelStream:
     """``steps`` batches per epoch of ``batch_size`` labels each, as ``(reset td, targets)``.
 
@@ -205,11 +212,10 @@ class ImitationModule(RoutingModule):
     def training_step(self, batch: tuple[TensorDict, torch.Tensor], batch_idx: int) -> torch.Tensor:
         td, targets = batch
         out = teacher_forcing(self.policy, td, self.env, targets)
-        steps = (out["steps"] + out["first_steps"]).clamp(min=1)
-        loss = (out["nll"] + out["first_nll"]) / steps
+        loss, accuracy = decision_scores(out)
         rows = targets.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=rows)
-        self.log("train/accuracy", (out["hits"] + out["first_hits"]) / steps, prog_bar=True, batch_size=rows)
+        self.log("train/accuracy", accuracy, prog_bar=True, batch_size=rows)
         self.log("train/first_accuracy", out["first_hits"] / out["first_steps"].clamp(min=1), batch_size=rows)
         self.log("train/derailed", out["derailed"].float() / rows, batch_size=rows)
         stream = self.trainer.train_dataloader  # the LabelStream: how many labels this epoch draws from
